@@ -1,0 +1,190 @@
+//! The user's verbs, as library functions: each takes a validated request and returns the
+//! process exit code it earned (DESIGN.md rule 7), or an error that carries its own.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::embedded::EmbeddedPg;
+use crate::error::{Error, Result};
+use crate::model::Schema;
+use crate::plan::{self, validate, Plan, PlanOptions, Severity};
+use crate::sqlite::profile::{Needs, TableProfile};
+use crate::sqlite::{self, open_source};
+
+/// How a plan is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Readable summary.
+    Text,
+    /// Stable JSON (docs/plan-format.md).
+    Json,
+    /// Runnable DDL.
+    Sql,
+}
+
+/// Where the DDL is test-applied before it is printed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Check {
+    /// On this server, in a rolled-back transaction.
+    Url(String),
+    /// On a throwaway local server, when server binaries are installed.
+    Local,
+    /// Not at all.
+    Off,
+}
+
+/// A validated `plan` request.
+#[derive(Debug, Clone)]
+pub struct PlanRequest {
+    /// The SQLite file.
+    pub source: PathBuf,
+    /// Output format.
+    pub format: Format,
+    /// Translation options.
+    pub options: PlanOptions,
+    /// Test-apply target.
+    pub check: Check,
+    /// Write here instead of standard output.
+    pub output: Option<PathBuf>,
+}
+
+/// Reads schema and profile of a SQLite file.
+pub fn load(path: &Path) -> Result<(Schema, HashMap<String, TableProfile>)> {
+    let src = open_source(path)?;
+    let mut schema = sqlite::introspect::introspect(&src)?;
+    if let Some(note) = &src.snapshot_note {
+        tracing_note(note);
+    }
+    let mut profiles = HashMap::new();
+    let mut unreadable = Vec::new();
+    for t in &schema.tables {
+        let cols: Vec<(String, Needs)> = t
+            .columns
+            .iter()
+            .map(|c| {
+                let upper = c.declared_type.to_ascii_uppercase();
+                let decimal = (upper.starts_with("DECIMAL") || upper.starts_with("NUMERIC") || upper.starts_with("NUMBER"))
+                    && upper.contains('(');
+                (c.name.clone(), Needs { decimal, json: upper.starts_with("JSON") })
+            })
+            .collect();
+        match sqlite::profile_table(&src.conn, &t.name, &cols, !t.without_rowid) {
+            Ok(p) => {
+                profiles.insert(t.name.clone(), p);
+            }
+            Err(e) if t.virtual_module.is_some() => unreadable.push((t.name.clone(), e.to_string())),
+            Err(e) => {
+                let inner = sqlite::open::classify(path, &e);
+                return Err(Error::source(path, format!("reading table {}: {}", crate::pg::quote_ident(&t.name), match inner {
+                    Error::Source { problem, .. } => problem,
+                    other => other.to_string(),
+                })));
+            }
+        }
+    }
+    for (name, why) in unreadable {
+        schema.tables.retain(|t| t.name != name);
+        schema.skipped.push(crate::model::SkippedObject {
+            name,
+            kind: "virtual table".into(),
+            reason: format!("its module is not available here, rows cannot be read: {why}"),
+        });
+    }
+    Ok((schema, profiles))
+}
+
+fn tracing_note(note: &str) {
+    eprintln!("lite2pg: note: {note}");
+}
+
+/// Builds a plan and, per `check`, test-applies it.
+pub fn make_plan(source: &Path, options: &PlanOptions, check: &Check) -> Result<Plan> {
+    let (schema, profiles) = load(source)?;
+    let display = source.display().to_string();
+    let mut plan = crate::translate::build_plan(&display, &schema, &profiles, options);
+    let scratch_schema = format!("lite2pg_check_{}", uuid::Uuid::new_v4().simple());
+    let scratch_opts = PlanOptions { schema: scratch_schema.clone(), ..options.clone() };
+    let scratch = crate::translate::build_plan(&display, &schema, &profiles, &scratch_opts);
+    match check {
+        Check::Off => {}
+        Check::Url(url) => {
+            let client = crate::pg::connect(url)?;
+            let refused = validate::test_apply(&client, &scratch, &scratch_schema)?;
+            validate::apply_refusals(&mut plan, &refused, client.target());
+        }
+        Check::Local => match EmbeddedPg::start() {
+            Ok(pg) => {
+                let client = crate::pg::connect(&pg.url("postgres"))?;
+                let refused = validate::test_apply(&client, &scratch, &scratch_schema)?;
+                validate::apply_refusals(&mut plan, &refused, "a throwaway local PostgreSQL");
+            }
+            Err(e) => {
+                plan.validation = Some(format!("DDL not test-applied ({e}); pass --to URL to check it against a server"));
+            }
+        },
+    }
+    Ok(plan)
+}
+
+fn write_output(output: Option<&Path>, text: &str) -> Result<()> {
+    match output {
+        Some(p) => std::fs::write(p, text).map_err(|e| Error::io(format!("writing {}", p.display()), e)),
+        None => {
+            let mut out = std::io::stdout().lock();
+            match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+                // A closed pipe (`| head`) is the reader's choice, not a failure.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                other => other.map_err(|e| Error::io("writing to standard output", e)),
+            }
+        }
+    }
+}
+
+/// Renders a plan in `format`.
+pub fn render(plan: &Plan, format: Format) -> String {
+    match format {
+        Format::Text => plan::render_text(plan),
+        Format::Json => plan::render_json(plan),
+        Format::Sql => plan::render_sql(plan),
+    }
+}
+
+/// `lite2pg plan`: exit 0 when nothing needs a decision, 1 when findings do.
+pub fn plan(req: &PlanRequest) -> Result<i32> {
+    let plan = make_plan(&req.source, &req.options, &req.check)?;
+    write_output(req.output.as_deref(), &render(&plan, req.format))?;
+    Ok(match plan.worst() {
+        Some(Severity::Warning) | Some(Severity::Error) => 1,
+        _ => 0,
+    })
+}
+
+/// A validated `demo` request.
+#[derive(Debug, Clone)]
+pub struct DemoRequest {
+    /// Keep the sample database here instead of a temporary file.
+    pub keep: Option<PathBuf>,
+    /// Output format of the plan.
+    pub format: Format,
+}
+
+/// `lite2pg demo`: builds the sample database and plans it against a throwaway server.
+pub fn demo(req: &DemoRequest) -> Result<i32> {
+    let dir = tempfile::tempdir().map_err(|e| Error::io("creating a temporary directory", e))?;
+    let path = match &req.keep {
+        Some(p) => p.clone(),
+        None => dir.path().join("demo.db"),
+    };
+    crate::demo::build_sample(&path)?;
+    eprintln!("lite2pg demo: built a sample SQLite database with messy data at {}", path.display());
+    let plan = make_plan(&path, &PlanOptions::default(), &Check::Local)?;
+    write_output(None, &render(&plan, req.format))?;
+    if req.keep.is_none() {
+        eprintln!(
+            "lite2pg demo: nothing was kept. Plan your own database with `lite2pg plan APP.db`, \
+             or keep the sample with `lite2pg demo --keep demo.db`."
+        );
+    }
+    Ok(0)
+}

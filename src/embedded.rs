@@ -1,0 +1,247 @@
+//! A throwaway PostgreSQL cluster started from the local server binaries.
+//!
+//! Used by `plan` (to test-apply DDL), by rehearsals and the demo, and by the test
+//! harness. `initdb` refuses to run as root, so when lite2pg runs as root the cluster is
+//! created and run as the `postgres` user. The cluster lives in a temporary directory and
+//! is stopped and removed on drop; a watchdog process also stops it if this process dies
+//! without unwinding (a killed test run must not leave servers behind).
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::error::{Error, Result};
+
+/// Environment variable naming the directory holding `initdb`, `pg_ctl` and `postgres`.
+pub const BIN_ENV: &str = "LITE2PG_PG_BIN";
+
+/// A running throwaway cluster.
+pub struct EmbeddedPg {
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+    port: u16,
+    run_as: Option<String>,
+}
+
+/// Finds the PostgreSQL server binaries: `$LITE2PG_PG_BIN`, `pg_config --bindir`, then the
+/// newest `/usr/lib/postgresql/*/bin`.
+pub fn find_server_binaries() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os(BIN_ENV) {
+        let dir = PathBuf::from(dir);
+        return dir.join("initdb").exists().then_some(dir);
+    }
+    if let Ok(out) = Command::new("pg_config").arg("--bindir").output() {
+        let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        if dir.join("initdb").exists() {
+            return Some(dir);
+        }
+    }
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let v = e.file_name().to_string_lossy().parse::<u32>().ok()?;
+            let bin = e.path().join("bin");
+            bin.join("initdb").exists().then_some((v, bin))
+        })
+        .collect();
+    versions.sort();
+    versions.pop().map(|(_, b)| b)
+}
+
+fn is_root() -> bool {
+    // SAFETY-free check: the effective uid is visible in /proc for this process.
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
+        })
+        .unwrap_or(false)
+}
+
+fn free_port() -> Result<u16> {
+    let l = TcpListener::bind("127.0.0.1:0")
+        .map_err(|e| Error::Environment(format!("cannot find a free local port: {e}")))?;
+    l.local_addr()
+        .map(|a| a.port())
+        .map_err(|e| Error::Environment(format!("cannot find a free local port: {e}")))
+}
+
+impl EmbeddedPg {
+    /// Creates and starts a cluster on a free local port.
+    pub fn start() -> Result<Self> {
+        let bin = find_server_binaries().ok_or_else(|| {
+            Error::Environment(format!(
+                "no PostgreSQL server binaries found (looked at ${BIN_ENV}, pg_config, \
+                 /usr/lib/postgresql/*/bin); install the postgresql package or pass --to URL"
+            ))
+        })?;
+        let dir = tempfile::Builder::new()
+            .prefix("lite2pg-pg-")
+            .tempdir()
+            .map_err(|e| Error::io("creating a directory for a throwaway PostgreSQL", e))?;
+        let run_as = is_root().then(|| "postgres".to_string());
+        if run_as.is_some() {
+            chown_postgres(dir.path())?;
+        }
+        let mut pg = EmbeddedPg {
+            dir,
+            bin,
+            port: 0,
+            run_as,
+        };
+        pg.init()?;
+        for attempt in 0..5 {
+            pg.port = free_port()?;
+            match pg.launch() {
+                Ok(()) => {
+                    pg.watchdog();
+                    return Ok(pg);
+                }
+                Err(e) if attempt == 4 => return Err(e),
+                Err(_) => continue,
+            }
+        }
+        unreachable!("the loop returns on its last attempt")
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let exe = self.bin.join(program);
+        match &self.run_as {
+            Some(user) => {
+                let mut c = Command::new("runuser");
+                c.arg("-u").arg(user).arg("--").arg(exe);
+                c
+            }
+            None => Command::new(exe),
+        }
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn init(&self) -> Result<()> {
+        let out = self
+            .command("initdb")
+            .arg("-D")
+            .arg(self.data())
+            .args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"])
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| Error::Environment(format!("cannot run initdb: {e}")))?;
+        if !out.status.success() {
+            return Err(Error::Environment(format!(
+                "initdb failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        Ok(())
+    }
+
+    fn launch(&self) -> Result<()> {
+        let opts = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
+             -c full_page_writes=off -c max_connections=100",
+            self.port,
+            self.dir.path().display()
+        );
+        let log = self.dir.path().join("server.log");
+        let out = self
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(self.data())
+            .arg("-o")
+            .arg(opts)
+            .arg("-l")
+            .arg(&log)
+            .args(["-w", "-t", "60", "start"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .output()
+            .map_err(|e| Error::Environment(format!("cannot run pg_ctl: {e}")))?;
+        if !out.status.success() {
+            let tail = std::fs::read_to_string(&log).unwrap_or_default();
+            return Err(Error::Environment(format!(
+                "throwaway PostgreSQL did not start: {}",
+                tail.lines().rev().take(3).collect::<Vec<_>>().join(" | ")
+            )));
+        }
+        Ok(())
+    }
+
+    /// Stops the cluster when this process exits, however it exits.
+    fn watchdog(&self) {
+        let script = format!(
+            "while kill -0 {pid} 2>/dev/null; do sleep 1; done; {ctl} -D '{data}' -m immediate stop >/dev/null 2>&1; rm -rf '{dir}'",
+            pid = std::process::id(),
+            ctl = self.bin.join("pg_ctl").display(),
+            data = self.data().display(),
+            dir = self.dir.path().display(),
+        );
+        let mut c = match &self.run_as {
+            Some(user) => {
+                let mut c = Command::new("runuser");
+                c.args(["-u", user, "--", "sh", "-c", &script]);
+                c
+            }
+            None => {
+                let mut c = Command::new("sh");
+                c.args(["-c", &script]);
+                c
+            }
+        };
+        let _ = c
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+    }
+
+    /// The port the server listens on (127.0.0.1).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A connection URL for database `db` as the superuser `postgres` (no password: trust).
+    pub fn url(&self, db: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)
+    }
+
+    /// Where the server binaries are.
+    pub fn bin_dir(&self) -> &Path {
+        &self.bin
+    }
+}
+
+impl Drop for EmbeddedPg {
+    fn drop(&mut self) {
+        let _ = self
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(self.data())
+            .args(["-m", "immediate", "-w", "stop"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+fn chown_postgres(dir: &Path) -> Result<()> {
+    let status = Command::new("chown")
+        .arg("postgres:")
+        .arg(dir)
+        .status()
+        .map_err(|e| Error::Environment(format!("cannot run chown: {e}")))?;
+    if !status.success() {
+        return Err(Error::Environment(
+            "running as root but cannot hand the cluster directory to the `postgres` user \
+             (initdb refuses to run as root); create that user or run lite2pg as another user"
+                .into(),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,81 @@
+//! The library's error type: every failure names the object it concerns and what to do.
+//!
+//! Each variant maps to one of the exit codes promised in DESIGN.md (rule 7), so the
+//! binary never has to guess: `Input` is the user's to fix (2), `Environment` is the
+//! machine's or the network's (3).
+
+use std::path::PathBuf;
+
+/// Result alias used across the library.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A failure that stops a command, with the context a user needs to act on it.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The SQLite file cannot be used as a source (missing, not SQLite, corrupt, locked, ...).
+    #[error("{path}: {problem}")]
+    Source {
+        /// The file the user named.
+        path: PathBuf,
+        /// One line saying what is wrong and, where there is one, the remedy.
+        problem: String,
+    },
+    /// The command line asks for something that cannot be done as asked.
+    #[error("{0}")]
+    Usage(String),
+    /// PostgreSQL could not be reached or refused the session.
+    #[error("{target}: {problem}")]
+    Connect {
+        /// The target, with any password masked.
+        target: String,
+        /// What went wrong and what to try.
+        problem: String,
+    },
+    /// A statement failed in PostgreSQL.
+    #[error("{context}: {message}")]
+    Postgres {
+        /// Which object or phase the statement belonged to.
+        context: String,
+        /// The server's message, with SQLSTATE.
+        message: String,
+    },
+    /// The local environment lacks something (server binaries, a writable temp dir, ...).
+    #[error("{0}")]
+    Environment(String),
+    /// An I/O failure while writing output.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being written or read.
+        context: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// The process exit code this error stands for (DESIGN.md rule 7).
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Source { .. } | Error::Usage(_) => 2,
+            Error::Connect { .. } | Error::Postgres { .. } | Error::Environment(_) => 3,
+            Error::Io { .. } => 3,
+        }
+    }
+
+    /// Builds a [`Error::Source`] for `path`.
+    pub fn source(path: impl Into<PathBuf>, problem: impl Into<String>) -> Self {
+        Error::Source {
+            path: path.into(),
+            problem: problem.into(),
+        }
+    }
+
+    /// Builds an [`Error::Io`] with a description of what was being done.
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}

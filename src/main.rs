@@ -1,0 +1,18 @@
+//! The `lite2pg` binary: parse arguments, call the library, exit with a meaningful code.
+
+mod cli;
+
+fn main() {
+    let result = match cli::parse() {
+        cli::Request::Plan(req) => lite2pg::commands::plan(&req),
+        cli::Request::Demo(req) => lite2pg::commands::demo(&req),
+    };
+    let code = match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("lite2pg: error: {e}");
+            e.exit_code()
+        }
+    };
+    std::process::exit(code);
+}

@@ -1,0 +1,10 @@
+//! The PostgreSQL side: identifier and literal quoting, connections.
+//!
+//! Every identifier lite2pg emits goes through [`quote_ident`] (DESIGN.md rule 3), and every
+//! URL it shows goes through [`mask_url`] (rule 8).
+
+mod client;
+mod quote;
+
+pub use client::{connect, Client};
+pub use quote::{mask_url, quote_ident, quote_literal, qualified};

@@ -1,0 +1,236 @@
+//! The migration plan: every decision the translator made, the DDL that carries them out,
+//! and the findings a user must see. One model, rendered as text, JSON or SQL.
+//!
+//! The JSON rendering is a stable interface documented in docs/plan-format.md; bump
+//! [`FORMAT_VERSION`] on any incompatible change.
+
+mod render;
+pub mod validate;
+
+pub use render::{render_json, render_sql, render_text};
+
+use serde::Serialize;
+
+use crate::sqlite::profile::StorageCounts;
+use crate::sqlite::Affinity;
+use crate::translate::names::IdentPolicy;
+use crate::translate::types::{Conversion, TypeConflicts};
+
+/// Version of the JSON plan format.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Options that shape a plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanOptions {
+    /// Target schema in PostgreSQL.
+    pub schema: String,
+    /// Identifier policy.
+    pub identifiers: IdentPolicy,
+    /// Type-conflict policy.
+    pub type_conflicts: TypeConflicts,
+}
+
+impl Default for PlanOptions {
+    fn default() -> Self {
+        PlanOptions {
+            schema: "public".into(),
+            identifiers: IdentPolicy::Lower,
+            type_conflicts: TypeConflicts::Widen,
+        }
+    }
+}
+
+/// The whole plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    /// [`FORMAT_VERSION`].
+    pub format_version: u32,
+    /// The SQLite file, as given.
+    pub source: String,
+    /// SQLite library version that read it.
+    pub sqlite_version: String,
+    /// Options in force.
+    pub options: PlanOptions,
+    /// Per table decisions.
+    pub tables: Vec<TablePlan>,
+    /// Per view outcome.
+    pub views: Vec<ViewPlan>,
+    /// Everything the user should know, in order of discovery.
+    pub findings: Vec<Finding>,
+    /// The PostgreSQL DDL, by phase.
+    pub ddl: Ddl,
+    /// Whether (and where) the DDL was test-applied.
+    pub validation: Option<String>,
+}
+
+/// How a table's rows are identified (for resume, verify and capture).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum RowIdentity {
+    /// The primary key's columns (PostgreSQL names).
+    PrimaryKey {
+        /// Key columns.
+        columns: Vec<String>,
+    },
+    /// No key: the SQLite rowid is carried in an added column.
+    AddedRowid {
+        /// The added column's PostgreSQL name.
+        column: String,
+    },
+    /// No key and no rowid (not expected: WITHOUT ROWID requires a key).
+    None,
+}
+
+/// Decisions for one table.
+#[derive(Debug, Clone, Serialize)]
+pub struct TablePlan {
+    /// SQLite name.
+    pub source: String,
+    /// PostgreSQL name.
+    pub target: String,
+    /// Rows profiled.
+    pub rows: u64,
+    /// `WITHOUT ROWID` in SQLite.
+    pub without_rowid: bool,
+    /// How rows are identified.
+    pub row_identity: RowIdentity,
+    /// Column decisions in order.
+    pub columns: Vec<ColumnPlan>,
+    /// Identity restart value (next id), when the table has a rowid-alias key.
+    pub next_id: Option<i64>,
+    /// Rows the copier will reject under this plan.
+    pub rejected_rows: u64,
+}
+
+/// Decisions for one column.
+#[derive(Debug, Clone, Serialize)]
+pub struct ColumnPlan {
+    /// SQLite name.
+    pub source: String,
+    /// PostgreSQL name (the added rowid column has no source).
+    pub target: String,
+    /// Declared SQLite type.
+    pub declared_type: String,
+    /// SQLite affinity of that type.
+    pub affinity: Affinity,
+    /// Storage classes seen.
+    pub storage: StorageCounts,
+    /// Chosen PostgreSQL type.
+    pub pg_type: String,
+    /// Why.
+    pub reason: String,
+    /// How the copier converts values.
+    pub conversion: Conversion,
+    /// NOT NULL in PostgreSQL.
+    pub not_null: bool,
+    /// Computed by PostgreSQL (not copied).
+    pub generated: bool,
+    /// Identity column.
+    pub identity: bool,
+    /// Rows this column makes the copier reject.
+    pub rejected_rows: u64,
+}
+
+/// Outcome for one view.
+#[derive(Debug, Clone, Serialize)]
+pub struct ViewPlan {
+    /// SQLite name.
+    pub source: String,
+    /// PostgreSQL name.
+    pub target: String,
+    /// Whether a PostgreSQL view is created.
+    pub translated: bool,
+}
+
+/// How much a finding matters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// For the record: a faithful conversion.
+    Info,
+    /// Needs a look: something changed shape or was left out.
+    Warning,
+    /// Data will be rejected, or an object cannot be carried.
+    Error,
+}
+
+/// One thing the user should know.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    /// How much it matters.
+    pub severity: Severity,
+    /// Stable machine-readable code, e.g. `type.widened`.
+    pub code: String,
+    /// The object concerned, e.g. `table "Order".Freight`.
+    pub object: String,
+    /// What happened and what to do.
+    pub message: String,
+    /// The original SQLite SQL, for objects not carried.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sql: Option<String>,
+}
+
+/// One DDL statement and the object it creates.
+#[derive(Debug, Clone, Serialize)]
+pub struct Statement {
+    /// What it creates, for reports and errors.
+    pub object: String,
+    /// The SQL, without trailing semicolon.
+    pub sql: String,
+    /// Whether leaving it out keeps the data intact (constraints, indexes, views).
+    pub optional: bool,
+}
+
+/// The DDL, in the order it must run.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Ddl {
+    /// Schema and extensions.
+    pub prelude: Vec<Statement>,
+    /// CREATE TABLE, without keys or foreign keys (phase 1).
+    pub tables: Vec<Statement>,
+    /// Primary keys, unique constraints and indexes (phase 2, after the data).
+    pub indexes: Vec<Statement>,
+    /// Foreign keys (phase 3).
+    pub foreign_keys: Vec<Statement>,
+    /// Views.
+    pub views: Vec<Statement>,
+    /// Identity restarts past the highest used id (phase 4).
+    pub sequences: Vec<Statement>,
+}
+
+impl Ddl {
+    /// All statements in order.
+    pub fn all(&self) -> impl Iterator<Item = &Statement> {
+        self.prelude
+            .iter()
+            .chain(&self.tables)
+            .chain(&self.indexes)
+            .chain(&self.foreign_keys)
+            .chain(&self.views)
+            .chain(&self.sequences)
+    }
+
+    /// All statements, mutably, in order.
+    pub fn phases_mut(&mut self) -> [&mut Vec<Statement>; 6] {
+        [
+            &mut self.prelude,
+            &mut self.tables,
+            &mut self.indexes,
+            &mut self.foreign_keys,
+            &mut self.views,
+            &mut self.sequences,
+        ]
+    }
+}
+
+impl Plan {
+    /// The worst severity among findings.
+    pub fn worst(&self) -> Option<Severity> {
+        self.findings.iter().map(|f| f.severity).max()
+    }
+
+    /// Total rows the copier will reject.
+    pub fn rejected_rows(&self) -> u64 {
+        self.tables.iter().map(|t| t.rejected_rows).sum()
+    }
+}

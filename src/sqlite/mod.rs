@@ -1,0 +1,17 @@
+//! The SQLite side: open a file safely, read its schema, profile the stored data.
+//!
+//! `open` turns every way a file can be unusable into one clear [`crate::Error::Source`];
+//! `introspect` builds a [`crate::model::Schema`] from PRAGMAs plus the stored DDL text
+//! (`ddl_text` tokenises it, for what PRAGMAs do not tell: CHECK, COLLATE, generated
+//! expressions, deferrability); `profile` reads every row once to learn what is really stored.
+
+pub mod affinity;
+pub mod ddl_text;
+pub mod introspect;
+pub mod open;
+pub mod profile;
+pub mod temporal;
+
+pub use affinity::Affinity;
+pub use open::{open_source, Source};
+pub use profile::{profile_table, ColumnProfile, TableProfile};

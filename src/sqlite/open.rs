@@ -1,0 +1,170 @@
+//! Opening a SQLite file as a migration source: read-only, with every failure named.
+//!
+//! A source must never be changed by lite2pg. The file is opened read-only; when that is not
+//! possible for a WAL database whose directory is read-only (SQLite needs a `-shm` file),
+//! the pair is copied to a private snapshot and the copy is opened, and the caller is told.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+use crate::error::{Error, Result};
+
+/// How long to wait for another process's write lock before calling the file locked.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// An opened source database.
+pub struct Source {
+    /// The read-only connection.
+    pub conn: Connection,
+    /// The path the user named.
+    pub path: PathBuf,
+    /// Set when a private copy had to be opened, with why.
+    pub snapshot_note: Option<String>,
+    /// Keeps a snapshot copy alive as long as the connection.
+    _snapshot_dir: Option<tempfile::TempDir>,
+}
+
+/// Opens `path` read-only and checks that it is a readable SQLite database.
+pub fn open_source(path: &Path) -> Result<Source> {
+    check_header(path)?;
+    match open_checked(path) {
+        Ok(conn) => Ok(Source {
+            conn,
+            path: path.to_path_buf(),
+            snapshot_note: None,
+            _snapshot_dir: None,
+        }),
+        Err(first) if is_wal_sidecar_problem(path) => {
+            let dir = tempfile::tempdir()
+                .map_err(|e| Error::io("creating a temporary directory for a WAL snapshot", e))?;
+            let copy = dir.path().join("snapshot.db");
+            copy_with_sidecar(path, &copy)?;
+            let conn = open_checked(&copy).map_err(|_| first)?;
+            Ok(Source {
+                conn,
+                path: path.to_path_buf(),
+                snapshot_note: Some(
+                    "WAL database in a read-only directory: read from a private copy of the \
+                     file and its -wal sidecar"
+                        .into(),
+                ),
+                _snapshot_dir: Some(dir),
+            })
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn check_header(path: &Path) -> Result<()> {
+    let mut file = std::fs::File::open(path).map_err(|e| {
+        let problem = match e.kind() {
+            std::io::ErrorKind::NotFound => "no such file".to_string(),
+            std::io::ErrorKind::PermissionDenied => "permission denied: cannot read the file".into(),
+            _ => format!("cannot open: {e}"),
+        };
+        Error::source(path, problem)
+    })?;
+    let meta = file
+        .metadata()
+        .map_err(|e| Error::source(path, format!("cannot stat: {e}")))?;
+    if meta.is_dir() {
+        return Err(Error::source(path, "is a directory, not a SQLite database file"));
+    }
+    if meta.len() == 0 {
+        return Err(Error::source(path, "is empty (0 bytes): not a SQLite database"));
+    }
+    let mut header = [0u8; 16];
+    let n = read_up_to(&mut file, &mut header)
+        .map_err(|e| Error::source(path, format!("cannot read: {e}")))?;
+    if n < 16 || &header != b"SQLite format 3\0" {
+        return Err(Error::source(
+            path,
+            "not a SQLite database (no SQLite header); if it is encrypted (e.g. SQLCipher), \
+             export a plain copy first with the tool that encrypted it",
+        ));
+    }
+    Ok(())
+}
+
+fn read_up_to(file: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match file.read(&mut buf[filled..])? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    Ok(filled)
+}
+
+fn open_checked(path: &Path) -> Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| classify(path, &e))?;
+    conn.busy_timeout(BUSY_TIMEOUT)
+        .map_err(|e| classify(path, &e))?;
+    // Unknown collations (Anki's `unicase`, ...) would make any statement touching the
+    // column fail; register a stand-in so the data can still be read. Introspection
+    // reports the collation, so nothing is silently assumed.
+    conn.collation_needed(register_stand_in_collation)
+        .map_err(|e| classify(path, &e))?;
+    // Force the schema to be read now so corruption and locks surface here, once.
+    conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0))
+        .map_err(|e| classify(path, &e))?;
+    Ok(conn)
+}
+
+fn register_stand_in_collation(conn: &Connection, name: &str) -> rusqlite::Result<()> {
+    if name.eq_ignore_ascii_case("unicase") {
+        conn.create_collation(name, |a, b| a.to_lowercase().cmp(&b.to_lowercase()))
+    } else {
+        conn.create_collation(name, |a, b| a.cmp(b))
+    }
+}
+
+fn is_wal_sidecar_problem(path: &Path) -> bool {
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    Path::new(&wal).exists()
+        || std::fs::read(path)
+            .map(|b| b.len() > 19 && b[18] == 2)
+            .unwrap_or(false)
+}
+
+fn copy_with_sidecar(from: &Path, to: &Path) -> Result<()> {
+    std::fs::copy(from, to).map_err(|e| Error::io(format!("copying {}", from.display()), e))?;
+    let mut wal = from.as_os_str().to_owned();
+    wal.push("-wal");
+    let wal = PathBuf::from(wal);
+    if wal.exists() {
+        let mut dest = to.as_os_str().to_owned();
+        dest.push("-wal");
+        std::fs::copy(&wal, PathBuf::from(dest))
+            .map_err(|e| Error::io(format!("copying {}", wal.display()), e))?;
+    }
+    Ok(())
+}
+
+/// Turns a SQLite error into one line a user can act on.
+pub fn classify(path: &Path, e: &rusqlite::Error) -> Error {
+    use rusqlite::ErrorCode::*;
+    let problem = match e.sqlite_error_code() {
+        Some(DatabaseCorrupt) => {
+            "database disk image is malformed (corrupt file); try `sqlite3 FILE .recover` \
+             into a new file and migrate that"
+                .to_string()
+        }
+        Some(NotADatabase) => "not a SQLite database, or encrypted".to_string(),
+        Some(DatabaseBusy) | Some(DatabaseLocked) => {
+            "database is locked by another writer; retry when the writer is idle, or \
+             migrate from a copy made with `sqlite3 FILE .backup`"
+                .to_string()
+        }
+        Some(CannotOpen) => "cannot open the file (missing, or its directory is not readable)".into(),
+        Some(PermissionDenied) => "permission denied".into(),
+        _ => format!("cannot read: {e}"),
+    };
+    Error::source(path, problem)
+}

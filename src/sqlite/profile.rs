@@ -1,0 +1,365 @@
+//! One streaming pass over a table that records what is really stored in each column.
+//!
+//! SQLite is dynamically typed, so the declared type is only a hint (DESIGN.md rule 2).
+//! The profile counts storage classes and the shapes of the values (timestamps, booleans,
+//! JSON, UUIDs, decimal digits) in fixed-size counters: memory does not grow with the
+//! table, only a first example of each kind of value is kept for the report.
+
+use rusqlite::types::ValueRef;
+use rusqlite::Connection;
+use serde::Serialize;
+
+use super::temporal::{self, EpochUnit, TextShape};
+use crate::pg::quote_ident;
+
+/// How many characters of an example value are kept.
+const SAMPLE_CHARS: usize = 40;
+
+/// Extra checks a column's declared type asks for.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Needs {
+    /// Count decimal digits of numbers (declared DECIMAL/NUMERIC with precision).
+    pub decimal: bool,
+    /// Validate every text as JSON (declared JSON).
+    pub json: bool,
+}
+
+/// Storage classes seen in a column.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct StorageCounts {
+    /// NULL values.
+    pub null: u64,
+    /// INTEGER values.
+    pub integer: u64,
+    /// REAL values.
+    pub real: u64,
+    /// TEXT values.
+    pub text: u64,
+    /// BLOB values.
+    pub blob: u64,
+}
+
+impl StorageCounts {
+    /// Values that are not NULL.
+    pub fn non_null(&self) -> u64 {
+        self.integer + self.real + self.text + self.blob
+    }
+
+    /// How many different non-NULL storage classes occur.
+    pub fn classes(&self) -> usize {
+        [self.integer, self.real, self.text, self.blob]
+            .iter()
+            .filter(|&&n| n > 0)
+            .count()
+    }
+}
+
+/// What one column holds.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ColumnProfile {
+    /// Storage classes.
+    pub counts: StorageCounts,
+    /// Smallest integer.
+    pub int_min: Option<i64>,
+    /// Largest integer.
+    pub int_max: Option<i64>,
+    /// Integers equal to 0 or 1.
+    pub int_bool: u64,
+    /// Integers per plausible epoch unit: seconds, milliseconds, microseconds.
+    pub int_epoch: [u64; 3],
+    /// Reals that are +/-infinity.
+    pub real_nonfinite: u64,
+    /// Reals with no fractional part.
+    pub real_integral: u64,
+    /// Reals that are exact julian day numbers.
+    pub real_julian: u64,
+    /// Most digits before the decimal point among numbers (with `Needs::decimal`).
+    pub max_int_digits: u32,
+    /// Most digits after the decimal point among numbers (with `Needs::decimal`).
+    pub max_frac_digits: u32,
+    /// Longest text in characters.
+    pub text_max_chars: u64,
+    /// Longest text in bytes.
+    pub text_max_bytes: u64,
+    /// Texts containing a NUL byte.
+    pub text_nul: u64,
+    /// Texts that are not valid UTF-8.
+    pub text_invalid_utf8: u64,
+    /// Texts that are a boolean spelling PostgreSQL accepts.
+    pub text_bool: u64,
+    /// Texts shaped `YYYY-MM-DD`.
+    pub text_date: u64,
+    /// Texts that are a date and time without offset.
+    pub text_naive: u64,
+    /// Texts that are a date and time with an offset or `Z`.
+    pub text_offset: u64,
+    /// Texts that are a time of day.
+    pub text_time: u64,
+    /// Texts that are a time of day with an offset.
+    pub text_time_offset: u64,
+    /// Texts checked for JSON.
+    pub text_json_checked: u64,
+    /// Texts that are valid JSON.
+    pub text_json: u64,
+    /// Valid JSON texts that jsonb would refuse (`\u0000`).
+    pub text_json_nul: u64,
+    /// Texts that are UUIDs.
+    pub text_uuid: u64,
+    /// Longest blob in bytes.
+    pub blob_max_bytes: u64,
+    /// Blobs of exactly 16 bytes.
+    pub blob16: u64,
+    /// First value of each storage class, for reports.
+    pub samples: Samples,
+    /// First text that is not a date or time, for reports.
+    pub non_temporal_text: Option<String>,
+}
+
+/// First value seen of each storage class, shortened.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Samples {
+    /// An INTEGER.
+    pub integer: Option<String>,
+    /// A REAL.
+    pub real: Option<String>,
+    /// A TEXT.
+    pub text: Option<String>,
+    /// A BLOB, hex.
+    pub blob: Option<String>,
+}
+
+/// What a whole table holds.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TableProfile {
+    /// Rows read.
+    pub rows: u64,
+    /// Largest rowid, for rowid tables.
+    pub max_rowid: Option<i64>,
+    /// Per column, in the order asked for.
+    pub columns: Vec<ColumnProfile>,
+}
+
+fn shorten(s: &str) -> String {
+    if s.chars().count() <= SAMPLE_CHARS {
+        s.to_string()
+    } else {
+        let cut: String = s.chars().take(SAMPLE_CHARS).collect();
+        format!("{cut}…")
+    }
+}
+
+fn is_bool_spelling(s: &str) -> bool {
+    const SPELLINGS: [&str; 12] = [
+        "t", "true", "y", "yes", "on", "1", "f", "false", "n", "no", "off", "0",
+    ];
+    let t = s.trim();
+    SPELLINGS.iter().any(|w| t.eq_ignore_ascii_case(w))
+}
+
+/// True for the UUID spellings PostgreSQL's uuid input accepts that lite2pg recognises:
+/// 8-4-4-4-12 hex, optionally in braces, or 32 hex digits.
+pub fn is_uuid_text(s: &str) -> bool {
+    let b = s.as_bytes();
+    let inner = if b.len() == 38 && b[0] == b'{' && b[37] == b'}' {
+        &b[1..37]
+    } else {
+        b
+    };
+    match inner.len() {
+        32 => inner.iter().all(u8::is_ascii_hexdigit),
+        36 => inner.iter().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => *c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        }),
+        _ => false,
+    }
+}
+
+/// Counts digits before and after the point in the shortest exact decimal form.
+fn decimal_digits(repr: &str) -> (u32, u32) {
+    let repr = repr.trim_start_matches('-');
+    if repr.contains(['e', 'E']) {
+        // Exponent form only appears for very large or small magnitudes; treat it as
+        // not fitting any declared precision.
+        return (u32::MAX / 2, u32::MAX / 2);
+    }
+    let (int, frac) = repr.split_once('.').unwrap_or((repr, ""));
+    let int = int.trim_start_matches('0');
+    let frac = frac.trim_end_matches('0');
+    (int.len() as u32, frac.len() as u32)
+}
+
+impl ColumnProfile {
+    fn observe(&mut self, v: ValueRef<'_>, needs: Needs) {
+        match v {
+            ValueRef::Null => self.counts.null += 1,
+            ValueRef::Integer(i) => self.observe_int(i, needs),
+            ValueRef::Real(f) => self.observe_real(f, needs),
+            ValueRef::Text(bytes) => self.observe_text(bytes, needs),
+            ValueRef::Blob(bytes) => {
+                self.counts.blob += 1;
+                self.blob_max_bytes = self.blob_max_bytes.max(bytes.len() as u64);
+                if bytes.len() == 16 {
+                    self.blob16 += 1;
+                }
+                if self.samples.blob.is_none() {
+                    let hex: String = bytes.iter().take(16).map(|b| format!("{b:02x}")).collect();
+                    self.samples.blob = Some(format!("x'{hex}{}'", if bytes.len() > 16 { "…" } else { "" }));
+                }
+            }
+        }
+    }
+
+    fn observe_int(&mut self, i: i64, needs: Needs) {
+        self.counts.integer += 1;
+        self.int_min = Some(self.int_min.map_or(i, |m| m.min(i)));
+        self.int_max = Some(self.int_max.map_or(i, |m| m.max(i)));
+        if i == 0 || i == 1 {
+            self.int_bool += 1;
+        }
+        match temporal::epoch_unit(i) {
+            Some(EpochUnit::Seconds) => self.int_epoch[0] += 1,
+            Some(EpochUnit::Millis) => self.int_epoch[1] += 1,
+            Some(EpochUnit::Micros) => self.int_epoch[2] += 1,
+            None => {}
+        }
+        if needs.decimal {
+            let (d, _) = decimal_digits(&i.to_string());
+            self.max_int_digits = self.max_int_digits.max(d);
+        }
+        if self.samples.integer.is_none() {
+            self.samples.integer = Some(i.to_string());
+        }
+    }
+
+    fn observe_real(&mut self, f: f64, needs: Needs) {
+        self.counts.real += 1;
+        if !f.is_finite() {
+            self.real_nonfinite += 1;
+        } else if f.fract() == 0.0 {
+            self.real_integral += 1;
+        }
+        if temporal::julian_exact(f) {
+            self.real_julian += 1;
+        }
+        if needs.decimal && f.is_finite() {
+            let (d, s) = decimal_digits(&format!("{f:?}"));
+            self.max_int_digits = self.max_int_digits.max(d);
+            self.max_frac_digits = self.max_frac_digits.max(s);
+        }
+        if self.samples.real.is_none() {
+            self.samples.real = Some(format!("{f:?}"));
+        }
+    }
+
+    fn observe_text(&mut self, bytes: &[u8], needs: Needs) {
+        self.counts.text += 1;
+        self.text_max_bytes = self.text_max_bytes.max(bytes.len() as u64);
+        if bytes.contains(&0) {
+            self.text_nul += 1;
+        }
+        let Ok(s) = std::str::from_utf8(bytes) else {
+            self.text_invalid_utf8 += 1;
+            return;
+        };
+        self.text_max_chars = self.text_max_chars.max(s.chars().count() as u64);
+        if self.samples.text.is_none() {
+            self.samples.text = Some(shorten(s));
+        }
+        if is_bool_spelling(s) {
+            self.text_bool += 1;
+        }
+        match temporal::text_shape(s) {
+            Some(TextShape::Date) => self.text_date += 1,
+            Some(TextShape::Naive) => self.text_naive += 1,
+            Some(TextShape::WithOffset) => self.text_offset += 1,
+            Some(TextShape::Time) => self.text_time += 1,
+            Some(TextShape::TimeWithOffset) => self.text_time_offset += 1,
+            None => {
+                if self.non_temporal_text.is_none() {
+                    self.non_temporal_text = Some(shorten(s));
+                }
+            }
+        }
+        if is_uuid_text(s) {
+            self.text_uuid += 1;
+        }
+        let trimmed = s.trim_start();
+        if needs.json || trimmed.starts_with('{') || trimmed.starts_with('[') {
+            self.text_json_checked += 1;
+            if serde_json::from_str::<serde::de::IgnoredAny>(s).is_ok() {
+                self.text_json += 1;
+                if s.contains("\\u0000") {
+                    self.text_json_nul += 1;
+                }
+            }
+        }
+        if needs.decimal {
+            if let Ok(f) = s.trim().parse::<f64>() {
+                if f.is_finite() {
+                    let (d, sc) = decimal_digits(s.trim());
+                    self.max_int_digits = self.max_int_digits.max(d);
+                    self.max_frac_digits = self.max_frac_digits.max(sc);
+                }
+            }
+        }
+    }
+}
+
+/// Reads every row of `table` once and profiles the named columns.
+///
+/// `with_rowid` also records the largest rowid. Errors are SQLite's, for the caller to put
+/// in context.
+pub fn profile_table(
+    conn: &Connection,
+    table: &str,
+    columns: &[(String, Needs)],
+    with_rowid: bool,
+) -> rusqlite::Result<TableProfile> {
+    let mut select: Vec<String> = columns.iter().map(|(c, _)| quote_ident(c)).collect();
+    if with_rowid {
+        select.push("_rowid_".into());
+    }
+    if select.is_empty() {
+        select.push("NULL".into());
+    }
+    let sql = format!("SELECT {} FROM {}", select.join(", "), quote_ident(table));
+    let mut stmt = conn.prepare(&sql)?;
+    let mut rows = stmt.query([])?;
+    let mut profile = TableProfile {
+        columns: vec![ColumnProfile::default(); columns.len()],
+        ..Default::default()
+    };
+    while let Some(row) = rows.next()? {
+        profile.rows += 1;
+        for (i, (_, needs)) in columns.iter().enumerate() {
+            profile.columns[i].observe(row.get_ref(i)?, *needs);
+        }
+        if with_rowid {
+            if let ValueRef::Integer(r) = row.get_ref(columns.len())? {
+                profile.max_rowid = Some(profile.max_rowid.map_or(r, |m| m.max(r)));
+            }
+        }
+    }
+    Ok(profile)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimal_digits_use_the_shortest_exact_form() {
+        assert_eq!(decimal_digits("123.4500"), (3, 2));
+        assert_eq!(decimal_digits("-0.5"), (0, 1));
+        assert_eq!(decimal_digits("42"), (2, 0));
+    }
+
+    #[test]
+    fn uuid_spellings() {
+        assert!(is_uuid_text("123e4567-e89b-12d3-a456-426614174000"));
+        assert!(is_uuid_text("{123E4567-E89B-12D3-A456-426614174000}"));
+        assert!(is_uuid_text("123e4567e89b12d3a456426614174000"));
+        assert!(!is_uuid_text("123e4567-e89b-12d3-a456-42661417400g"));
+    }
+}

@@ -1,0 +1,193 @@
+//! Recognising the date and time shapes SQLite applications store.
+//!
+//! SQLite has no date type: applications store ISO-8601 text, unix epochs (seconds,
+//! milliseconds, microseconds) or julian day numbers. A value counts as a timestamp only if
+//! PostgreSQL can hold it exactly: a real calendar date, at most microsecond precision, and
+//! for numbers a conversion that round-trips bit for bit.
+
+use serde::Serialize;
+
+/// The shape of one text value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextShape {
+    /// `YYYY-MM-DD`.
+    Date,
+    /// Date and time without an offset.
+    Naive,
+    /// Date and time with `Z` or `±HH:MM`.
+    WithOffset,
+    /// `HH:MM[:SS[.f]]`.
+    Time,
+    /// Time with an offset.
+    TimeWithOffset,
+}
+
+fn digits(b: &[u8], at: usize, n: usize) -> Option<u32> {
+    let s = b.get(at..at + n)?;
+    s.iter().try_fold(0u32, |acc, c| {
+        c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+    })
+}
+
+fn days_in_month(y: u32, m: u32) -> u32 {
+    match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        _ => 0,
+    }
+}
+
+fn date_at(b: &[u8]) -> Option<()> {
+    let y = digits(b, 0, 4)?;
+    let m = digits(b, 5, 2)?;
+    let d = digits(b, 8, 2)?;
+    (b[4] == b'-' && b[7] == b'-' && y >= 1 && (1..=12).contains(&m) && d >= 1 && d <= days_in_month(y, m))
+        .then_some(())
+}
+
+/// Parses `HH:MM[:SS[.ffffff]]` at the start of `b`; returns bytes consumed.
+fn time_at(b: &[u8]) -> Option<usize> {
+    let h = digits(b, 0, 2)?;
+    let mi = digits(b, 3, 2)?;
+    if b.get(2) != Some(&b':') || h > 23 || mi > 59 {
+        return None;
+    }
+    let mut used = 5;
+    if b.get(5) == Some(&b':') {
+        let s = digits(b, 6, 2)?;
+        if s > 59 {
+            return None;
+        }
+        used = 8;
+        if b.get(8) == Some(&b'.') {
+            let frac = b[9..].iter().take_while(|c| c.is_ascii_digit()).count();
+            if frac == 0 || frac > 6 {
+                return None;
+            }
+            used = 9 + frac;
+        }
+    }
+    Some(used)
+}
+
+/// Parses `Z`, `±HH:MM`, `±HHMM` or `±HH` making up all of `b`.
+fn offset(b: &[u8]) -> bool {
+    match b {
+        [b'Z'] | [b'z'] => true,
+        [s, rest @ ..] if *s == b'+' || *s == b'-' => {
+            let ok_h = |i| digits(rest, i, 2).is_some_and(|h| h <= 15);
+            let ok_m = |i| digits(rest, i, 2).is_some_and(|m| m <= 59);
+            match rest.len() {
+                2 => ok_h(0),
+                4 => ok_h(0) && ok_m(2),
+                5 => ok_h(0) && rest[2] == b':' && ok_m(3),
+                _ => false,
+            }
+        }
+        _ => false,
+    }
+}
+
+/// Classifies a text value, or `None` when it is not a date or time PostgreSQL holds exactly.
+pub fn text_shape(s: &str) -> Option<TextShape> {
+    let b = s.as_bytes();
+    if b.len() >= 10 && date_at(b).is_some() {
+        if b.len() == 10 {
+            return Some(TextShape::Date);
+        }
+        if b[10] != b' ' && b[10] != b'T' {
+            return None;
+        }
+        let used = time_at(&b[11..])?;
+        let rest = &b[11 + used..];
+        return if rest.is_empty() {
+            Some(TextShape::Naive)
+        } else if offset(rest) {
+            Some(TextShape::WithOffset)
+        } else {
+            None
+        };
+    }
+    let used = time_at(b)?;
+    let rest = &b[used..];
+    if rest.is_empty() {
+        Some(TextShape::Time)
+    } else if offset(rest) {
+        Some(TextShape::TimeWithOffset)
+    } else {
+        None
+    }
+}
+
+/// The unit of a unix epoch stored as an integer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EpochUnit {
+    /// Seconds since 1970.
+    Seconds,
+    /// Milliseconds since 1970.
+    Millis,
+    /// Microseconds since 1970.
+    Micros,
+}
+
+/// Guesses the epoch unit from magnitude: seconds up to year 5138, then ms, then µs.
+/// Negative values are not guessed: they are rare and ambiguous.
+pub fn epoch_unit(v: i64) -> Option<EpochUnit> {
+    match v {
+        0..=99_999_999_999 => Some(EpochUnit::Seconds),
+        100_000_000_000..=99_999_999_999_999 => Some(EpochUnit::Millis),
+        100_000_000_000_000..=99_999_999_999_999_999 => Some(EpochUnit::Micros),
+        _ => None,
+    }
+}
+
+const UNIX_EPOCH_JD: f64 = 2_440_587.5;
+const MICROS_PER_DAY: f64 = 86_400_000_000.0;
+
+/// True when a real is a julian day in years 1..9999 that survives the trip to a
+/// microsecond timestamp and back bit for bit.
+pub fn julian_exact(v: f64) -> bool {
+    if !(1_721_425.5..=5_373_484.5).contains(&v) {
+        return false;
+    }
+    let micros = ((v - UNIX_EPOCH_JD) * MICROS_PER_DAY).round();
+    micros / MICROS_PER_DAY + UNIX_EPOCH_JD == v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_iso_shapes_and_refuses_impossible_dates() {
+        assert_eq!(text_shape("2024-02-29"), Some(TextShape::Date));
+        assert_eq!(text_shape("2023-02-29"), None);
+        assert_eq!(text_shape("2024-01-05 10:00:00"), Some(TextShape::Naive));
+        assert_eq!(text_shape("2024-01-05T10:00:00.123456"), Some(TextShape::Naive));
+        assert_eq!(text_shape("2024-01-05T10:00:00.1234567"), None);
+        assert_eq!(text_shape("2024-01-05T10:00Z"), Some(TextShape::WithOffset));
+        assert_eq!(text_shape("2024-01-05 10:00:00+05:30"), Some(TextShape::WithOffset));
+        assert_eq!(text_shape("10:00"), Some(TextShape::Time));
+        assert_eq!(text_shape("24:00"), None);
+        assert_eq!(text_shape("0000-00-00 00:00:00"), None);
+        assert_eq!(text_shape("yesterday"), None);
+    }
+
+    #[test]
+    fn julian_days_are_only_accepted_when_exact() {
+        assert!(julian_exact(2_460_000.5));
+        assert!(!julian_exact(12.0));
+        assert!(!julian_exact(2_460_000.123_456_789_1));
+    }
+
+    #[test]
+    fn epoch_units_follow_magnitude() {
+        assert_eq!(epoch_unit(1_700_000_000), Some(EpochUnit::Seconds));
+        assert_eq!(epoch_unit(1_669_408_465_582), Some(EpochUnit::Millis));
+        assert_eq!(epoch_unit(1_309_518_981_371_935), Some(EpochUnit::Micros));
+        assert_eq!(epoch_unit(-5), None);
+    }
+}

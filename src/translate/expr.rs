@@ -1,0 +1,446 @@
+//! Translating SQLite expressions (CHECK, defaults, index keys and predicates, generated
+//! columns, view bodies) to PostgreSQL through sqlparser's AST, never by string edits.
+//!
+//! An expression is parsed with the SQLite dialect, rewritten in place (names mapped and
+//! quoted, functions mapped by `functions`, literals and operators adjusted to PostgreSQL's
+//! typing), then printed. Anything without a faithful translation is an `Err` naming why,
+//! so the caller reports it and leaves the object out rather than emitting it broken.
+
+use std::collections::HashMap;
+use std::ops::ControlFlow;
+
+use sqlparser::ast::{
+    BinaryOperator, CastKind, DataType, Expr, Ident, ObjectName, UnaryOperator, Value, VisitMut,
+    VisitorMut,
+};
+use sqlparser::dialect::{PostgreSqlDialect, SQLiteDialect};
+use sqlparser::parser::Parser;
+use sqlparser::tokenizer::Token;
+
+use super::functions;
+use super::types::PgType;
+use crate::sqlite::ddl_text;
+
+/// How deep an expression may nest before it is refused (guards the parser's stack).
+const RECURSION_LIMIT: usize = 100;
+
+/// A column as expressions see it.
+#[derive(Debug, Clone)]
+pub struct ScopeColumn {
+    /// PostgreSQL name.
+    pub target: String,
+    /// PostgreSQL type.
+    pub ty: PgType,
+}
+
+/// The names an expression may refer to.
+#[derive(Debug, Default, Clone)]
+pub struct Scope {
+    /// Columns by lower-cased SQLite name.
+    pub columns: HashMap<String, ScopeColumn>,
+    /// Columns per qualifier (table name or alias), lower-cased.
+    pub qualified: HashMap<String, HashMap<String, ScopeColumn>>,
+    /// Relation renames (views): lower-cased SQLite name → PostgreSQL name.
+    pub relations: HashMap<String, String>,
+    /// Unknown names are kept as written (view bodies, where aliases abound).
+    pub lenient: bool,
+}
+
+impl Scope {
+    /// The type of a (translated, quoted) identifier that names a column in scope.
+    fn type_of_target(&self, e: &Expr) -> Option<PgType> {
+        let name = match e {
+            Expr::Identifier(id) if id.quote_style == Some('"') => &id.value,
+            Expr::CompoundIdentifier(parts) if parts.len() == 2 => &parts[1].value,
+            Expr::Nested(inner) => return self.type_of_target(inner),
+            _ => return None,
+        };
+        self.columns
+            .values()
+            .find(|c| &c.target == name)
+            .map(|c| c.ty)
+    }
+}
+
+/// Where an expression sits, which decides what it may contain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Position {
+    /// A column DEFAULT.
+    Default,
+    /// A CHECK constraint.
+    Check,
+    /// An index key.
+    IndexKey,
+    /// A partial-index predicate.
+    Predicate,
+    /// A generated column.
+    Generated,
+    /// Inside a view's SELECT.
+    View,
+}
+
+/// Parses SQLite SQL into an expression.
+pub fn parse_sqlite(sql: &str) -> Result<Expr, String> {
+    let tokens = ddl_text::tokenize(sql)?;
+    let mut parser = Parser::new(&SQLiteDialect {})
+        .with_recursion_limit(RECURSION_LIMIT)
+        .with_tokens(tokens);
+    let expr = parser
+        .parse_expr()
+        .map_err(|e| format!("cannot parse `{sql}`: {e}"))?;
+    if parser.peek_token().token != Token::EOF {
+        return Err(format!("cannot parse `{sql}`: unexpected text after the expression"));
+    }
+    Ok(expr)
+}
+
+/// Parses PostgreSQL SQL that lite2pg generated itself.
+pub fn pg(sql: &str) -> Result<Expr, String> {
+    Parser::new(&PostgreSqlDialect {})
+        .with_recursion_limit(RECURSION_LIMIT)
+        .try_with_sql(sql)
+        .and_then(|mut p| p.parse_expr())
+        .map_err(|e| format!("internal: generated SQL `{sql}` does not parse: {e}"))
+}
+
+/// Translates one expression; `Err` says why it cannot be carried.
+pub fn translate(sql: &str, scope: &Scope, pos: Position) -> Result<String, String> {
+    let mut expr = parse_sqlite(sql)?;
+    rewrite(&mut expr, scope, pos)?;
+    if matches!(pos, Position::Check | Position::Predicate) {
+        expr = as_condition(expr, scope)?;
+    }
+    Ok(expr.to_string())
+}
+
+/// Rewrites an expression tree in place.
+pub fn rewrite<V: VisitMut>(node: &mut V, scope: &Scope, pos: Position) -> Result<(), String> {
+    let mut r = Rewriter { scope, pos };
+    match node.visit(&mut r) {
+        ControlFlow::Continue(()) => Ok(()),
+        ControlFlow::Break(why) => Err(why),
+    }
+}
+
+struct Rewriter<'a> {
+    scope: &'a Scope,
+    pos: Position,
+}
+
+/// `CAST(expr AS ty)` as an AST node.
+pub fn cast(expr: Expr, data_type: DataType) -> Expr {
+    Expr::Cast {
+        kind: CastKind::Cast,
+        expr: Box::new(expr),
+        data_type,
+        format: None,
+    }
+}
+
+/// A PostgreSQL type name as an AST data type.
+pub fn custom_type(name: &str) -> DataType {
+    DataType::Custom(ObjectName::from(vec![Ident::new(name)]), vec![])
+}
+
+fn quoted(name: &str) -> Expr {
+    Expr::Identifier(Ident::with_quote('"', name))
+}
+
+fn string(s: &str) -> Expr {
+    Expr::value(Value::SingleQuotedString(s.to_string()))
+}
+
+fn bool_literal(e: &Expr) -> Option<Expr> {
+    match e {
+        Expr::Value(v) => match &v.value {
+            Value::Number(n, _) if n == "0" => Some(Expr::value(Value::Boolean(false))),
+            Value::Number(n, _) if n == "1" => Some(Expr::value(Value::Boolean(true))),
+            Value::Boolean(_) => Some(e.clone()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// SQLite type names in CAST map by affinity, like SQLite itself reads them.
+fn cast_type(dt: &DataType) -> DataType {
+    use crate::sqlite::Affinity;
+    match Affinity::of(&dt.to_string()) {
+        Affinity::Integer => DataType::BigInt(None),
+        Affinity::Real => DataType::DoublePrecision,
+        Affinity::Text => DataType::Text,
+        Affinity::Blob => DataType::Bytea,
+        Affinity::Numeric => custom_type("numeric"),
+    }
+}
+
+impl VisitorMut for Rewriter<'_> {
+    type Break = String;
+
+    fn pre_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<String> {
+        let subquery = matches!(
+            expr,
+            Expr::Subquery(_) | Expr::Exists { .. } | Expr::InSubquery { .. }
+        );
+        if subquery && self.pos != Position::View {
+            return ControlFlow::Break(
+                "subqueries are not allowed here in PostgreSQL (CHECK, index, default and \
+                 generated expressions must be self-contained)"
+                    .into(),
+            );
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<String> {
+        match self.rewrite_one(expr) {
+            Ok(Some(new)) => {
+                *expr = new;
+                ControlFlow::Continue(())
+            }
+            Ok(None) => ControlFlow::Continue(()),
+            Err(why) => ControlFlow::Break(why),
+        }
+    }
+}
+
+impl Rewriter<'_> {
+    fn rewrite_one(&self, expr: &mut Expr) -> Result<Option<Expr>, String> {
+        let scope = self.scope;
+        match expr {
+            Expr::Identifier(id) => {
+                if let Some(c) = scope.columns.get(&id.value.to_ascii_lowercase()) {
+                    return Ok(Some(quoted(&c.target)));
+                }
+                if self.pos == Position::Default && id.quote_style.is_some() {
+                    // SQLite reads a double-quoted word that names no column as a string.
+                    return Ok(Some(string(&id.value)));
+                }
+                if matches!(id.value.to_ascii_lowercase().as_str(), "true" | "false") && id.quote_style.is_none() {
+                    return Ok(Some(Expr::value(Value::Boolean(id.value.eq_ignore_ascii_case("true")))));
+                }
+                if scope.lenient {
+                    return Ok(None);
+                }
+                Err(format!("refers to `{}`, which is not a column of this table", id.value))
+            }
+            Expr::CompoundIdentifier(parts) if parts.len() == 2 => {
+                let q = parts[0].value.to_ascii_lowercase();
+                let c = parts[1].value.to_ascii_lowercase();
+                let col = scope
+                    .qualified
+                    .get(&q)
+                    .and_then(|cols| cols.get(&c))
+                    .or_else(|| scope.columns.get(&c));
+                match (col, scope.lenient) {
+                    (Some(col), false) => Ok(Some(quoted(&col.target))),
+                    (Some(col), true) => {
+                        let qual = scope
+                            .relations
+                            .get(&q)
+                            .cloned()
+                            .map(|t| Ident::with_quote('"', t))
+                            .unwrap_or_else(|| parts[0].clone());
+                        Ok(Some(Expr::CompoundIdentifier(vec![qual, Ident::with_quote('"', &col.target)])))
+                    }
+                    (None, true) => Ok(None),
+                    (None, false) => Err(format!("refers to `{}.{}`, not a column of this table", parts[0].value, parts[1].value)),
+                }
+            }
+            Expr::Value(v) => match &v.value {
+                Value::HexStringLiteral(h) => Ok(Some(cast(string(&format!("\\x{h}")), DataType::Bytea))),
+                Value::DoubleQuotedString(s) => Ok(Some(string(s))),
+                _ => Ok(None),
+            },
+            Expr::Function(f) => functions::rewrite(f, scope),
+            Expr::Like { negated, any, expr: e, pattern, escape_char } => {
+                // SQLite's LIKE ignores ASCII case; PostgreSQL's ILIKE is the match.
+                Ok(Some(Expr::ILike {
+                    negated: *negated,
+                    any: *any,
+                    expr: e.clone(),
+                    pattern: pattern.clone(),
+                    escape_char: escape_char.clone(),
+                }))
+            }
+            Expr::Cast { kind, expr: inner, data_type, format } => Ok(Some(Expr::Cast {
+                kind: kind.clone(),
+                expr: inner.clone(),
+                data_type: cast_type(data_type),
+                format: format.clone(),
+            })),
+            Expr::Collate { expr: inner, collation } => {
+                let name = collation.to_string().trim_matches('"').to_ascii_uppercase();
+                match name.as_str() {
+                    "NOCASE" => Ok(Some(cast((**inner).clone(), custom_type("citext")))),
+                    "BINARY" => Ok(Some(cast((**inner).clone(), DataType::Text))),
+                    other => Err(format!("collation {other} has no PostgreSQL equivalent")),
+                }
+            }
+            Expr::BinaryOp { left, op, right } => {
+                if matches!(op, BinaryOperator::Eq | BinaryOperator::NotEq) {
+                    if scope.type_of_target(left) == Some(PgType::Boolean) {
+                        if let Some(b) = bool_literal(right) {
+                            **right = b;
+                        }
+                    } else if scope.type_of_target(right) == Some(PgType::Boolean) {
+                        if let Some(b) = bool_literal(left) {
+                            **left = b;
+                        }
+                    }
+                }
+                Ok(None)
+            }
+            Expr::InList { expr: e, list, .. } => {
+                if scope.type_of_target(e) == Some(PgType::Boolean) {
+                    for item in list.iter_mut() {
+                        if let Some(b) = bool_literal(item) {
+                            *item = b;
+                        }
+                    }
+                }
+                Ok(None)
+            }
+            _ if self.pos == Position::View => Ok(None),
+            Expr::Nested(_)
+            | Expr::UnaryOp { .. }
+            | Expr::IsNull(_)
+            | Expr::IsNotNull(_)
+            | Expr::IsTrue(_)
+            | Expr::IsFalse(_)
+            | Expr::IsNotTrue(_)
+            | Expr::IsNotFalse(_)
+            | Expr::IsDistinctFrom(..)
+            | Expr::IsNotDistinctFrom(..)
+            | Expr::Between { .. }
+            | Expr::Case { .. }
+            | Expr::ILike { .. } => Ok(None),
+            other => Err(format!("`{other}` has no PostgreSQL translation here")),
+        }
+    }
+}
+
+/// SQLite treats any number as a truth value; PostgreSQL wants booleans in CHECK and WHERE.
+pub fn as_condition(expr: Expr, scope: &Scope) -> Result<Expr, String> {
+    Ok(match expr {
+        Expr::BinaryOp { left, op: op @ (BinaryOperator::And | BinaryOperator::Or), right } => Expr::BinaryOp {
+            left: Box::new(as_condition(*left, scope)?),
+            op,
+            right: Box::new(as_condition(*right, scope)?),
+        },
+        Expr::UnaryOp { op: UnaryOperator::Not, expr } => Expr::UnaryOp {
+            op: UnaryOperator::Not,
+            expr: Box::new(as_condition(*expr, scope)?),
+        },
+        Expr::Nested(inner) => Expr::Nested(Box::new(as_condition(*inner, scope)?)),
+        e @ (Expr::Identifier(_) | Expr::CompoundIdentifier(_)) => match scope.type_of_target(&e) {
+            Some(PgType::Boolean) | None => e,
+            Some(ty) if ty.is_text() => Expr::BinaryOp {
+                left: Box::new(cast(e, custom_type("numeric"))),
+                op: BinaryOperator::NotEq,
+                right: Box::new(pg("0")?),
+            },
+            Some(_) => Expr::BinaryOp {
+                left: Box::new(e),
+                op: BinaryOperator::NotEq,
+                right: Box::new(pg("0")?),
+            },
+        },
+        Expr::Value(v) => match &v.value {
+            Value::Number(n, _) => Expr::value(Value::Boolean(n.parse::<f64>().map(|f| f != 0.0).unwrap_or(true))),
+            _ => Expr::Value(v),
+        },
+        e @ Expr::Function(_) if functions::returns_number(&e) => Expr::BinaryOp {
+            left: Box::new(e),
+            op: BinaryOperator::NotEq,
+            right: Box::new(pg("0")?),
+        },
+        other => other,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scope() -> Scope {
+        let mut s = Scope::default();
+        for (src, target, ty) in [
+            ("Email", "email", PgType::Citext),
+            ("active", "active", PgType::Boolean),
+            ("qty", "qty", PgType::BigInt),
+            ("Name", "name", PgType::Text),
+            ("born", "born", PgType::Date),
+        ] {
+            s.columns.insert(src.to_ascii_lowercase(), ScopeColumn { target: target.into(), ty });
+        }
+        s
+    }
+
+    fn translates_to(sqlite: &str, pos: Position, want: &str) {
+        assert_eq!(translate(sqlite, &scope(), pos).as_deref(), Ok(want), "{sqlite}");
+    }
+
+    #[test]
+    fn ifnull_becomes_coalesce() {
+        translates_to("ifnull(qty, 0) > 1", Position::Check, "COALESCE(\"qty\", 0) > 1");
+    }
+
+    #[test]
+    fn instr_becomes_strpos() {
+        translates_to("instr([Email], '@') > 0", Position::Check, "strpos(\"email\", '@') > 0");
+    }
+
+    #[test]
+    fn like_becomes_ilike_because_sqlite_like_ignores_case() {
+        translates_to("Email LIKE '%@%'", Position::Check, "\"email\" ILIKE '%@%'");
+    }
+
+    #[test]
+    fn boolean_columns_compare_with_true_and_false() {
+        translates_to("active = 1", Position::Predicate, "\"active\" = true");
+        translates_to("active IN (0, 1)", Position::Check, "\"active\" IN (false, true)");
+    }
+
+    #[test]
+    fn bare_integer_columns_become_conditions() {
+        translates_to("qty", Position::Predicate, "\"qty\" <> 0");
+    }
+
+    #[test]
+    fn hex_blobs_become_bytea() {
+        translates_to("X'00ff'", Position::Default, "CAST('\\x00ff' AS BYTEA)");
+    }
+
+    #[test]
+    fn collate_nocase_becomes_citext() {
+        translates_to("Name COLLATE NOCASE", Position::IndexKey, "CAST(\"name\" AS citext)");
+    }
+
+    #[test]
+    fn iif_becomes_case() {
+        translates_to("iif(qty > 0, 'y', 'n')", Position::Generated, "CASE WHEN \"qty\" > 0 THEN 'y' ELSE 'n' END");
+    }
+
+    #[test]
+    fn unknown_functions_and_subqueries_are_refused() {
+        assert!(translate("typeof(qty) = 'integer'", &scope(), Position::Check).is_err());
+        assert!(translate("qty IN (SELECT 1)", &scope(), Position::Check).is_err());
+        assert!(translate("nosuch > 1", &scope(), Position::Check).is_err());
+    }
+
+    #[test]
+    fn group_concat_becomes_string_agg() {
+        let mut s = scope();
+        s.lenient = true;
+        assert_eq!(
+            translate("group_concat(Name, '; ')", &s, Position::View).as_deref(),
+            Ok("string_agg(CAST(\"name\" AS TEXT), '; ')")
+        );
+    }
+
+    #[test]
+    fn substr_and_length_on_non_text_columns_cast_first() {
+        translates_to("length(qty) < 5", Position::Check, "length(CAST(\"qty\" AS TEXT)) < 5");
+    }
+}

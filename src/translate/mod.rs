@@ -1,0 +1,178 @@
+//! The schema translator: SQLite schema + data profile → a [`Plan`] of PostgreSQL DDL.
+//!
+//! Order of work: names first (tables, then views, then derived constraint and index
+//! names, all in one relation namespace), then each table's column types, defaults and
+//! CHECKs, then keys and indexes, foreign keys, views, and identity restarts. Every
+//! decision that is not a plain one-to-one mapping becomes a [`Finding`].
+
+pub mod defaults;
+pub mod expr;
+pub mod functions;
+pub mod names;
+pub mod tables;
+pub mod types;
+pub mod views;
+
+use std::collections::HashMap;
+
+use crate::model::Schema;
+use crate::plan::{Ddl, Finding, Plan, PlanOptions, Severity, Statement, FORMAT_VERSION};
+use crate::sqlite::profile::TableProfile;
+
+use names::{Namer, Renamed};
+
+/// Collects findings as translation goes.
+#[derive(Debug, Default)]
+pub struct Findings(pub Vec<Finding>);
+
+impl Findings {
+    /// Records a finding.
+    pub fn add(&mut self, severity: Severity, code: &str, object: impl Into<String>, message: impl Into<String>) {
+        self.0.push(Finding {
+            severity,
+            code: code.into(),
+            object: object.into(),
+            message: message.into(),
+            sql: None,
+        });
+    }
+
+    /// Records a finding about an object that is not carried, with its SQL.
+    pub fn left_out(&mut self, code: &str, object: impl Into<String>, message: impl Into<String>, sql: &str) {
+        self.0.push(Finding {
+            severity: Severity::Warning,
+            code: code.into(),
+            object: object.into(),
+            message: message.into(),
+            sql: Some(sql.to_string()),
+        });
+    }
+
+    /// Reports a rename other than plain lower-casing.
+    pub fn renamed(&mut self, kind: &str, source: &str, target: &str, how: Option<Renamed>) {
+        let why = match how {
+            Some(Renamed::Truncated) => "longer than PostgreSQL's 63-byte limit: shortened with a hash suffix",
+            Some(Renamed::Deduplicated) => "collides with another name after mapping: made unique",
+            _ => return,
+        };
+        self.add(
+            Severity::Warning,
+            "name.renamed",
+            format!("{kind} {}", crate::pg::quote_ident(source)),
+            format!("renamed to {}: {why}", crate::pg::quote_ident(target)),
+        );
+    }
+}
+
+/// Builds the plan for `schema` given each table's profile (by SQLite table name).
+pub fn build_plan(source: &str, schema: &Schema, profiles: &HashMap<String, TableProfile>, opts: &PlanOptions) -> Plan {
+    let mut findings = Findings::default();
+    let mut relations = Namer::new(opts.identifiers);
+    let mut ddl = Ddl::default();
+
+    for s in &schema.skipped {
+        findings.add(
+            if s.kind == "internal table" || s.kind == "shadow table" { Severity::Info } else { Severity::Error },
+            "object.skipped",
+            format!("{} {}", s.kind, crate::pg::quote_ident(&s.name)),
+            s.reason.clone(),
+        );
+    }
+    for c in &schema.unknown_collations {
+        findings.add(
+            Severity::Warning,
+            "collation.unknown",
+            format!("collation {c}"),
+            format!(
+                "custom collation {c} is not built into SQLite or PostgreSQL: columns and indexes \
+                 using it compare as binary text in PostgreSQL; choose an ICU collation by hand if \
+                 ordering matters"
+            ),
+        );
+    }
+
+    // Table names are claimed before anything else so they keep their names.
+    let table_names: Vec<(String, Option<Renamed>)> = schema.tables.iter().map(|t| relations.map(&t.name)).collect();
+    for (t, (target, how)) in schema.tables.iter().zip(&table_names) {
+        findings.renamed("table", &t.name, target, how.clone());
+    }
+    let view_names: Vec<(String, Option<Renamed>)> = schema.views.iter().map(|v| relations.map(&v.name)).collect();
+    for (v, (target, how)) in schema.views.iter().zip(&view_names) {
+        findings.renamed("view", &v.name, target, how.clone());
+    }
+
+    let empty = TableProfile::default();
+    let mut built = Vec::new();
+    for (t, (target, _)) in schema.tables.iter().zip(&table_names) {
+        let profile = profiles.get(&t.name).unwrap_or(&empty);
+        built.push(tables::translate_table(t, target, profile, opts, &mut findings));
+    }
+    for b in &built {
+        tables::emit_indexes(b, opts, &mut relations, &mut ddl, &mut findings);
+    }
+    tables::emit_foreign_keys(&built, opts, &mut ddl, &mut findings);
+
+    let view_plans = views::translate_views(schema, &view_names, &built, opts, &mut ddl, &mut findings);
+
+    for trig in &schema.triggers {
+        findings.left_out(
+            "trigger.not_translated",
+            format!("trigger {} on {}", crate::pg::quote_ident(&trig.name), crate::pg::quote_ident(&trig.table)),
+            "triggers are reported, not translated: PostgreSQL triggers call PL/pgSQL functions; \
+             rewrite its logic by hand if the application relies on it",
+            &trig.sql,
+        );
+    }
+
+    let lowered = built.iter().filter(|b| b.plan.source != b.plan.target).count()
+        + built
+            .iter()
+            .flat_map(|b| &b.plan.columns)
+            .filter(|c| !c.source.is_empty() && c.source != c.target)
+            .count();
+    if lowered > 0 {
+        findings.add(
+            Severity::Info,
+            "name.lowered",
+            "identifiers",
+            format!(
+                "{lowered} table and column names lower-cased so unquoted SQL keeps working \
+                 (--identifiers preserve keeps them as written)"
+            ),
+        );
+    }
+
+    let uses_citext = built.iter().any(|b| b.uses_citext) || ddl.all().any(|s| s.sql.contains("citext"));
+    if opts.schema != "public" {
+        ddl.prelude.push(Statement {
+            object: format!("schema {}", crate::pg::quote_ident(&opts.schema)),
+            sql: format!("CREATE SCHEMA IF NOT EXISTS {}", crate::pg::quote_ident(&opts.schema)),
+            optional: false,
+        });
+    }
+    if uses_citext {
+        ddl.prelude.push(Statement {
+            object: "extension citext".into(),
+            sql: "CREATE EXTENSION IF NOT EXISTS citext".into(),
+            optional: false,
+        });
+    }
+    for b in &built {
+        ddl.tables.push(b.create.clone());
+        if let Some(seq) = &b.sequence {
+            ddl.sequences.push(seq.clone());
+        }
+    }
+
+    Plan {
+        format_version: FORMAT_VERSION,
+        source: source.to_string(),
+        sqlite_version: schema.sqlite_version.clone(),
+        options: opts.clone(),
+        tables: built.into_iter().map(|b| b.plan).collect(),
+        views: view_plans,
+        findings: findings.0,
+        ddl,
+        validation: None,
+    }
+}

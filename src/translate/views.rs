@@ -1,0 +1,191 @@
+//! Views: the SELECT is parsed, its relations and columns renamed, its functions mapped.
+//!
+//! Views are created in dependency order; a view that cannot be translated (or depends on
+//! one that could not) is reported with its SQL and left out.
+
+use std::collections::{HashMap, HashSet};
+use std::ops::ControlFlow;
+
+use sqlparser::ast::{Ident, ObjectName, ObjectNamePart, Query, TableFactor, Visit, Visitor};
+use sqlparser::dialect::SQLiteDialect;
+use sqlparser::parser::Parser;
+
+use super::expr::{rewrite, Position, Scope};
+use super::names::Namer;
+use super::tables::BuiltTable;
+use super::Findings;
+use crate::model::Schema;
+use crate::pg::{qualified, quote_ident};
+use crate::plan::{Ddl, PlanOptions, Statement, ViewPlan};
+use crate::sqlite::ddl_text;
+
+fn last_part(name: &ObjectName) -> String {
+    match name.0.last() {
+        Some(ObjectNamePart::Identifier(id)) => id.value.clone(),
+        _ => name.to_string(),
+    }
+}
+
+/// Collects referenced relations, their aliases, and CTE names.
+#[derive(Default)]
+struct Refs {
+    relations: Vec<(String, Option<String>)>,
+    ctes: HashSet<String>,
+}
+
+impl Visitor for Refs {
+    type Break = ();
+
+    fn pre_visit_query(&mut self, q: &Query) -> ControlFlow<()> {
+        if let Some(with) = &q.with {
+            for cte in &with.cte_tables {
+                self.ctes.insert(cte.alias.name.value.to_ascii_lowercase());
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_table_factor(&mut self, tf: &TableFactor) -> ControlFlow<()> {
+        if let TableFactor::Table { name, alias, .. } = tf {
+            self.relations.push((
+                last_part(name).to_ascii_lowercase(),
+                alias.as_ref().map(|a| a.name.value.to_ascii_lowercase()),
+            ));
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// A relation a view may read: a table or an earlier view.
+struct Readable {
+    target: String,
+    scope: Scope,
+}
+
+fn translate_view(select: &str, readable: &HashMap<String, Readable>, opts: &PlanOptions) -> Result<String, String> {
+    let tokens = ddl_text::tokenize(select)?;
+    let mut query = Parser::new(&SQLiteDialect {})
+        .with_recursion_limit(100)
+        .with_tokens(tokens)
+        .parse_query()
+        .map_err(|e| format!("cannot parse the SELECT: {e}"))?;
+    let mut refs = Refs::default();
+    let _ = query.visit(&mut refs);
+
+    let mut scope = Scope {
+        lenient: true,
+        ..Default::default()
+    };
+    for (rel, alias) in &refs.relations {
+        if refs.ctes.contains(rel) {
+            continue;
+        }
+        let r = readable
+            .get(rel)
+            .ok_or_else(|| format!("reads `{rel}`, which is not migrated (or could not be created)"))?;
+        for (k, v) in &r.scope.columns {
+            scope.columns.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        scope.qualified.insert(rel.clone(), r.scope.columns.clone());
+        scope.relations.insert(rel.clone(), r.target.clone());
+        if let Some(a) = alias {
+            scope.qualified.insert(a.clone(), r.scope.columns.clone());
+        }
+    }
+    let schema = opts.schema.clone();
+    let ctes = refs.ctes.clone();
+    let _ = sqlparser::ast::visit_relations_mut(&mut *query, |name| {
+        let key = last_part(name).to_ascii_lowercase();
+        if !ctes.contains(&key) {
+            if let Some(r) = readable.get(&key) {
+                *name = ObjectName::from(vec![Ident::with_quote('"', schema.as_str()), Ident::with_quote('"', r.target.as_str())]);
+            }
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    rewrite(&mut *query, &scope, Position::View)?;
+    Ok(query.to_string())
+}
+
+/// Translates all views, in dependency order, into `ddl.views`.
+pub fn translate_views(
+    schema: &Schema,
+    names: &[(String, Option<super::names::Renamed>)],
+    built: &[BuiltTable],
+    opts: &PlanOptions,
+    ddl: &mut Ddl,
+    f: &mut Findings,
+) -> Vec<ViewPlan> {
+    let mut readable: HashMap<String, Readable> = built
+        .iter()
+        .map(|b| {
+            (
+                b.source.name.to_ascii_lowercase(),
+                Readable {
+                    target: b.plan.target.clone(),
+                    scope: b.scope.clone(),
+                },
+            )
+        })
+        .collect();
+    let mut pending: Vec<usize> = (0..schema.views.len()).collect();
+    let mut outcome: HashMap<usize, Result<(), String>> = HashMap::new();
+    loop {
+        let mut progressed = false;
+        let mut still = Vec::new();
+        for i in pending {
+            let v = &schema.views[i];
+            match translate_view(&v.select, &readable, opts) {
+                Ok(select) => {
+                    let target = &names[i].0;
+                    let mut cols = Namer::new(opts.identifiers);
+                    let col_list = if v.columns.is_empty() {
+                        String::new()
+                    } else {
+                        let mapped: Vec<String> = v.columns.iter().map(|c| quote_ident(&cols.map(c).0)).collect();
+                        format!(" ({})", mapped.join(", "))
+                    };
+                    ddl.views.push(Statement {
+                        object: format!("view {}", quote_ident(target)),
+                        sql: format!("CREATE VIEW {}{col_list} AS {select}", qualified(&opts.schema, target)),
+                        optional: true,
+                    });
+                    // Later views see this one's columns by their own (lower-cased) names.
+                    let scope = Scope { lenient: true, ..Default::default() };
+                    readable.insert(v.name.to_ascii_lowercase(), Readable { target: target.clone(), scope });
+                    outcome.insert(i, Ok(()));
+                    progressed = true;
+                }
+                Err(why) => {
+                    outcome.insert(i, Err(why));
+                    still.push(i);
+                }
+            }
+        }
+        pending = still;
+        if !progressed || pending.is_empty() {
+            break;
+        }
+    }
+    schema
+        .views
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let translated = matches!(outcome.get(&i), Some(Ok(())));
+            if let Some(Err(why)) = outcome.get(&i) {
+                f.left_out(
+                    "view.not_translated",
+                    format!("view {}", quote_ident(&v.name)),
+                    format!("view left out: {why}"),
+                    &v.sql,
+                );
+            }
+            ViewPlan {
+                source: v.name.clone(),
+                target: names[i].0.clone(),
+                translated,
+            }
+        })
+        .collect()
+}
