@@ -87,7 +87,7 @@ pub fn build_sample(path: &Path) -> Result<()> {
             _ => format!("2024-01-{:02} 12:00:00.250", 1 + i % 28),
         };
         let active: rusqlite::types::Value = if i % 10 == 0 { "true".to_string().into() } else { (i % 2).into() };
-        let prefs = if i % 4 == 0 { Some(format!("{{\"theme\": \"dark\", \"n\": {i}}})")) } else { None };
+        let prefs = if i % 4 == 0 { Some(format!("{{\"theme\": \"dark\", \"n\": {i}}}")) } else { None };
         let uuid = format!("{:08x}-0000-4000-8000-{:012x}", i, rng.next(1 << 40));
         tx.execute(
             "INSERT INTO customers (id, email, name, signed_up, active, score, prefs, external_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",

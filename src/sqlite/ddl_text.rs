@@ -25,10 +25,29 @@ pub fn tokenize(sql: &str) -> Result<Vec<Token>, String> {
     Ok(tokens)
 }
 
+/// Whether printing `right` after `left` needs a space to keep both tokens apart.
+fn needs_space(left: &Token, right: &Token) -> bool {
+    if matches!(left, Token::Whitespace(_)) || matches!(right, Token::Whitespace(_)) {
+        return false;
+    }
+    let glued_left = matches!(left, Token::LParen | Token::Period);
+    let glued_right = matches!(right, Token::RParen | Token::Comma | Token::Period)
+        || (matches!(right, Token::LParen) && matches!(left, Token::Word(_)));
+    !(glued_left || glued_right)
+}
+
 /// Prints tokens back to SQL, escaping quotes inside identifiers and strings.
+///
+/// Whitespace tokens are printed as they are; where they were removed, a space goes back
+/// between any two tokens that could otherwise run together (`status IN`, `- -1`).
 pub fn to_sql(tokens: &[Token]) -> String {
     let mut out = String::new();
+    let mut prev: Option<&Token> = None;
     for t in tokens {
+        if prev.is_some_and(|p| needs_space(p, t)) {
+            out.push(' ');
+        }
+        prev = Some(t);
         match t {
             Token::Word(Word {
                 value,
@@ -395,6 +414,7 @@ mod tests {
         assert_eq!(t.columns[2].generated, Some(("a * 2".into(), true)));
         assert_eq!(t.checks.len(), 3);
         assert_eq!(t.checks[0].2, "email LIKE '%@%'");
+        assert_eq!(t.columns[2].generated, Some(("a * 2".into(), true)));
         assert_eq!(t.checks[2].0.as_deref(), Some("ck"));
         assert_eq!(t.fks[0], (vec!["p".to_string()], "parent".to_string(), true));
         assert_eq!(t.fks[1].1, "other");
@@ -416,6 +436,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(i.items[0].expr, "substr(date_of_birth, 6)");
+        assert_eq!(parse_create_table("CREATE TABLE t (s TEXT CHECK (s IN ('a','b') AND -1 < - -1))").unwrap().checks[0].2,
+            "s IN('a', 'b') AND - 1 < - - 1");
         assert_eq!(i.items[1].column.as_deref(), Some("x"));
         assert_eq!(i.predicate.as_deref(), Some("\"date_of_birth\" IS NOT NULL"));
     }

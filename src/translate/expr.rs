@@ -253,6 +253,16 @@ impl Rewriter<'_> {
                 _ => Ok(None),
             },
             Expr::Function(f) => functions::rewrite(f, scope),
+            Expr::Substring { expr: e, substring_from, substring_for, .. } => {
+                // sqlparser reads substr()/substring() into its own node.
+                let mut args = vec![functions::as_text((**e).clone(), scope).to_string()];
+                args.extend(substring_from.iter().map(|x| x.to_string()));
+                args.extend(substring_for.iter().map(|x| x.to_string()));
+                if substring_from.as_deref().is_some_and(|x| matches!(x, Expr::UnaryOp { op: UnaryOperator::Minus, .. })) {
+                    return Err("substr() with a negative start counts from the end in SQLite but not in PostgreSQL".into());
+                }
+                Ok(Some(pg(&format!("substr({})", args.join(", ")))?))
+            }
             Expr::Like { negated, any, expr: e, pattern, escape_char } => {
                 // SQLite's LIKE ignores ASCII case; PostgreSQL's ILIKE is the match.
                 Ok(Some(Expr::ILike {
@@ -442,5 +452,6 @@ mod tests {
     #[test]
     fn substr_and_length_on_non_text_columns_cast_first() {
         translates_to("length(qty) < 5", Position::Check, "length(CAST(\"qty\" AS TEXT)) < 5");
+        translates_to("SUBSTR(born, 6) = '01-01'", Position::Check, "SUBSTR(CAST(\"born\" AS TEXT), 6) = '01-01'");
     }
 }

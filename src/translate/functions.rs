@@ -57,7 +57,7 @@ fn negative_literal(e: &Expr) -> bool {
 }
 
 /// Wraps a column of a non-text type in a cast so text functions accept it.
-fn as_text(e: Expr, scope: &Scope) -> Expr {
+pub fn as_text(e: Expr, scope: &Scope) -> Expr {
     match scope_type(&e, scope) {
         Some(ty) if !ty.is_text() && ty != PgType::Bytea => cast(e, DataType::Text),
         _ => e,

@@ -280,7 +280,8 @@ pub fn choose(col: &Column, p: &ColumnProfile, policy: TypeConflicts) -> TypeCho
         Ok(c) => c,
         Err(why) => {
             let mut c = generic(p, affinity, fam, policy, &declared);
-            if let Some(why) = why {
+            // The generic choice already explains a storage-class mix; say it once.
+            if let (Some(why), true) = (why, c.warnings.is_empty()) {
                 c.warnings.push(why);
             }
             c
