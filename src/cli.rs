@@ -96,7 +96,16 @@ fn format(f: FormatArg) -> Format {
 /// Parses the command line (exits 2 with usage on error, as clap does).
 pub fn parse() -> Request {
     match Cli::parse().command {
-        Cmd::Plan { db, format: f, identifiers, type_conflicts, schema, to, no_check, output } => {
+        Cmd::Plan {
+            db,
+            format: f,
+            identifiers,
+            type_conflicts,
+            schema,
+            to,
+            no_check,
+            output,
+        } => {
             let check = match (no_check, to) {
                 (true, _) => Check::Off,
                 (false, Some(url)) => Check::Url(url),
@@ -120,6 +129,9 @@ pub fn parse() -> Request {
                 output,
             })
         }
-        Cmd::Demo { keep, format: f } => Request::Demo(DemoRequest { keep, format: format(f) }),
+        Cmd::Demo { keep, format: f } => Request::Demo(DemoRequest {
+            keep,
+            format: format(f),
+        }),
     }
 }

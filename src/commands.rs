@@ -64,22 +64,39 @@ pub fn load(path: &Path) -> Result<(Schema, HashMap<String, TableProfile>)> {
             .iter()
             .map(|c| {
                 let upper = c.declared_type.to_ascii_uppercase();
-                let decimal = (upper.starts_with("DECIMAL") || upper.starts_with("NUMERIC") || upper.starts_with("NUMBER"))
+                let decimal = (upper.starts_with("DECIMAL")
+                    || upper.starts_with("NUMERIC")
+                    || upper.starts_with("NUMBER"))
                     && upper.contains('(');
-                (c.name.clone(), Needs { decimal, json: upper.starts_with("JSON") })
+                (
+                    c.name.clone(),
+                    Needs {
+                        decimal,
+                        json: upper.starts_with("JSON"),
+                    },
+                )
             })
             .collect();
         match sqlite::profile_table(&src.conn, &t.name, &cols, !t.without_rowid) {
             Ok(p) => {
                 profiles.insert(t.name.clone(), p);
             }
-            Err(e) if t.virtual_module.is_some() => unreadable.push((t.name.clone(), e.to_string())),
+            Err(e) if t.virtual_module.is_some() => {
+                unreadable.push((t.name.clone(), e.to_string()))
+            }
             Err(e) => {
                 let inner = sqlite::open::classify(path, &e);
-                return Err(Error::source(path, format!("reading table {}: {}", crate::pg::quote_ident(&t.name), match inner {
-                    Error::Source { problem, .. } => problem,
-                    other => other.to_string(),
-                })));
+                return Err(Error::source(
+                    path,
+                    format!(
+                        "reading table {}: {}",
+                        crate::pg::quote_ident(&t.name),
+                        match inner {
+                            Error::Source { problem, .. } => problem,
+                            other => other.to_string(),
+                        }
+                    ),
+                ));
             }
         }
     }
@@ -104,7 +121,10 @@ pub fn make_plan(source: &Path, options: &PlanOptions, check: &Check) -> Result<
     let display = source.display().to_string();
     let mut plan = crate::translate::build_plan(&display, &schema, &profiles, options);
     let scratch_schema = format!("lite2pg_check_{}", uuid::Uuid::new_v4().simple());
-    let scratch_opts = PlanOptions { schema: scratch_schema.clone(), ..options.clone() };
+    let scratch_opts = PlanOptions {
+        schema: scratch_schema.clone(),
+        ..options.clone()
+    };
     let scratch = crate::translate::build_plan(&display, &schema, &profiles, &scratch_opts);
     match check {
         Check::Off => {}
@@ -120,7 +140,9 @@ pub fn make_plan(source: &Path, options: &PlanOptions, check: &Check) -> Result<
                 validate::apply_refusals(&mut plan, &refused, "a throwaway local PostgreSQL");
             }
             Err(e) => {
-                plan.validation = Some(format!("DDL not test-applied ({e}); pass --to URL to check it against a server"));
+                plan.validation = Some(format!(
+                    "DDL not test-applied ({e}); pass --to URL to check it against a server"
+                ));
             }
         },
     }
@@ -129,7 +151,9 @@ pub fn make_plan(source: &Path, options: &PlanOptions, check: &Check) -> Result<
 
 fn write_output(output: Option<&Path>, text: &str) -> Result<()> {
     match output {
-        Some(p) => std::fs::write(p, text).map_err(|e| Error::io(format!("writing {}", p.display()), e)),
+        Some(p) => {
+            std::fs::write(p, text).map_err(|e| Error::io(format!("writing {}", p.display()), e))
+        }
         None => {
             let mut out = std::io::stdout().lock();
             match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
@@ -177,7 +201,10 @@ pub fn demo(req: &DemoRequest) -> Result<i32> {
         None => dir.path().join("demo.db"),
     };
     crate::demo::build_sample(&path)?;
-    eprintln!("lite2pg demo: built a sample SQLite database with messy data at {}", path.display());
+    eprintln!(
+        "lite2pg demo: built a sample SQLite database with messy data at {}",
+        path.display()
+    );
     let plan = make_plan(&path, &PlanOptions::default(), &Check::Local)?;
     write_output(None, &render(&plan, req.format))?;
     if req.keep.is_none() {

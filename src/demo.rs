@@ -62,32 +62,57 @@ struct Lcg(u64);
 
 impl Lcg {
     fn next(&mut self, n: u64) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (self.0 >> 33) % n
     }
 }
 
 /// Writes the sample database to `path` (replacing any file there).
 pub fn build_sample(path: &Path) -> Result<()> {
-    let e = |err: rusqlite::Error| Error::source(path, format!("cannot build the sample database: {err}"));
+    let e = |err: rusqlite::Error| {
+        Error::source(path, format!("cannot build the sample database: {err}"))
+    };
     if path.exists() {
-        std::fs::remove_file(path).map_err(|err| Error::io(format!("replacing {}", path.display()), err))?;
+        std::fs::remove_file(path)
+            .map_err(|err| Error::io(format!("replacing {}", path.display()), err))?;
     }
     let mut conn = Connection::open(path).map_err(e)?;
     conn.execute_batch(SCHEMA).map_err(e)?;
     let tx = conn.transaction().map_err(e)?;
     let mut rng = Lcg(42);
-    let names = ["Ada", "Grace", "Linus", "Edsger", "Barbara", "Ken", "Margaret", "Dennis"];
+    let names = [
+        "Ada", "Grace", "Linus", "Edsger", "Barbara", "Ken", "Margaret", "Dennis",
+    ];
     for i in 1..=300i64 {
         let name = format!("{} {}", names[(i % 8) as usize], i);
-        let email = if i % 2 == 0 { format!("User{i}@Example.com") } else { format!("user{i}@example.com") };
+        let email = if i % 2 == 0 {
+            format!("User{i}@Example.com")
+        } else {
+            format!("user{i}@example.com")
+        };
         let signed = match i % 3 {
-            0 => format!("2023-{:02}-{:02} 10:{:02}:00", 1 + i % 12, 1 + i % 28, i % 60),
+            0 => format!(
+                "2023-{:02}-{:02} 10:{:02}:00",
+                1 + i % 12,
+                1 + i % 28,
+                i % 60
+            ),
             1 => format!("2023-{:02}-{:02}T08:30:00", 1 + i % 12, 1 + i % 28),
             _ => format!("2024-01-{:02} 12:00:00.250", 1 + i % 28),
         };
-        let active: rusqlite::types::Value = if i % 10 == 0 { "true".to_string().into() } else { (i % 2).into() };
-        let prefs = if i % 4 == 0 { Some(format!("{{\"theme\": \"dark\", \"n\": {i}}}")) } else { None };
+        let active: rusqlite::types::Value = if i % 10 == 0 {
+            "true".to_string().into()
+        } else {
+            (i % 2).into()
+        };
+        let prefs = if i % 4 == 0 {
+            Some(format!("{{\"theme\": \"dark\", \"n\": {i}}}"))
+        } else {
+            None
+        };
         let uuid = format!("{:08x}-0000-4000-8000-{:012x}", i, rng.next(1 << 40));
         tx.execute(
             "INSERT INTO customers (id, email, name, signed_up, active, score, prefs, external_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -96,7 +121,8 @@ pub fn build_sample(path: &Path) -> Result<()> {
         .map_err(e)?;
     }
     // AUTOINCREMENT gaps: the highest ids were used and deleted; they must never come back.
-    tx.execute("DELETE FROM customers WHERE id > 290", []).map_err(e)?;
+    tx.execute("DELETE FROM customers WHERE id > 290", [])
+        .map_err(e)?;
     for i in 1..=1200i64 {
         let placed = match i % 4 {
             0 => format!("2024-{:02}-{:02}", 1 + i % 12, 1 + i % 28),
@@ -104,7 +130,11 @@ pub fn build_sample(path: &Path) -> Result<()> {
             2 => format!("{}", 1_700_000_000 + i * 3600),
             _ => format!("{:02}/{:02}/2024", 1 + i % 28, 1 + i % 12),
         };
-        let total: rusqlite::types::Value = if i % 5 == 0 { (i % 90).into() } else { ((rng.next(100_000) as f64) / 100.0).into() };
+        let total: rusqlite::types::Value = if i % 5 == 0 {
+            (i % 90).into()
+        } else {
+            ((rng.next(100_000) as f64) / 100.0).into()
+        };
         let status = ["new", "paid", "shipped"][(i % 3) as usize];
         let note: Option<String> = match i % 50 {
             0 => Some("gift\0wrap".into()),
@@ -119,7 +149,12 @@ pub fn build_sample(path: &Path) -> Result<()> {
         for line in 1..=(1 + i % 3) {
             tx.execute(
                 "INSERT INTO order_lines (order_id, line, sku, qty) VALUES (?1, ?2, ?3, ?4)",
-                params![i, line, format!("SKU-{}", rng.next(500)), 1 + rng.next(4) as i64],
+                params![
+                    i,
+                    line,
+                    format!("SKU-{}", rng.next(500)),
+                    1 + rng.next(4) as i64
+                ],
             )
             .map_err(e)?;
         }
@@ -140,7 +175,11 @@ pub fn build_sample(path: &Path) -> Result<()> {
         };
         tx.execute(
             "INSERT INTO events (at, kind, payload) VALUES (?1, ?2, ?3)",
-            params![format!("2024-03-{:02} 10:00:00", 1 + i % 28), ["click", "view"][(i % 2) as usize], payload],
+            params![
+                format!("2024-03-{:02} 10:00:00", 1 + i % 28),
+                ["click", "view"][(i % 2) as usize],
+                payload
+            ],
         )
         .map_err(e)?;
     }

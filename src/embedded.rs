@@ -128,7 +128,15 @@ impl EmbeddedPg {
             .command("initdb")
             .arg("-D")
             .arg(self.data())
-            .args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"])
+            .args([
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+                "--no-sync",
+            ])
             .stdin(Stdio::null())
             .output()
             .map_err(|e| Error::Environment(format!("cannot run initdb: {e}")))?;

@@ -74,10 +74,15 @@ fn mixed_storage_classes_widen_by_default_and_reject_on_request() {
     assert_eq!(column_type(&db, "m", "v"), "text");
     assert_eq!(column_type(&db, "m", "b"), "bytea");
     assert_eq!(plan.rejected_rows(), 0);
-    assert!(findings(&plan).join("\n").contains("with --type-conflicts reject it would be bigint and 1 row(s) rejected"));
+    assert!(findings(&plan)
+        .join("\n")
+        .contains("with --type-conflicts reject it would be bigint and 1 row(s) rejected"));
 
     let db2 = TestDb::new();
-    let opts = PlanOptions { type_conflicts: TypeConflicts::Reject, ..Default::default() };
+    let opts = PlanOptions {
+        type_conflicts: TypeConflicts::Reject,
+        ..Default::default()
+    };
     let plan = plan_and_apply(&f, &db2, &opts);
     assert_eq!(column_type(&db2, "m", "v"), "bigint");
     assert_eq!(plan.rejected_rows(), 3, "1 text in v, 2 non-integers in b");
@@ -93,13 +98,31 @@ fn nocase_columns_refuse_case_variant_duplicates_and_match_any_case() {
     let db = TestDb::new();
     plan_and_apply(&f, &db, &PlanOptions::default());
     let c = db.client();
-    c.batch_execute("insert", "INSERT INTO users (email, nick) VALUES ('Ada@Example.com', 'ada')").unwrap();
-    let dup = c.batch_execute("insert", "INSERT INTO users (email, nick) VALUES ('ADA@example.COM', 'y')");
-    let err = dup.expect_err("case-variant email must be refused").to_string();
+    c.batch_execute(
+        "insert",
+        "INSERT INTO users (email, nick) VALUES ('Ada@Example.com', 'ada')",
+    )
+    .unwrap();
+    let dup = c.batch_execute(
+        "insert",
+        "INSERT INTO users (email, nick) VALUES ('ADA@example.COM', 'y')",
+    );
+    let err = dup
+        .expect_err("case-variant email must be refused")
+        .to_string();
     assert!(err.contains("23505"), "{err}");
-    let dup = c.batch_execute("insert", "INSERT INTO users (email, nick) VALUES ('z@z', 'ADA')");
-    assert!(dup.is_err(), "case-variant nick must be refused by the NOCASE index");
-    assert_eq!(db.strings("SELECT nick FROM users WHERE email = 'ada@EXAMPLE.com' ORDER BY id LIMIT 1"), vec!["ada"]);
+    let dup = c.batch_execute(
+        "insert",
+        "INSERT INTO users (email, nick) VALUES ('z@z', 'ADA')",
+    );
+    assert!(
+        dup.is_err(),
+        "case-variant nick must be refused by the NOCASE index"
+    );
+    assert_eq!(
+        db.strings("SELECT nick FROM users WHERE email = 'ada@EXAMPLE.com' ORDER BY id LIMIT 1"),
+        vec!["ada"]
+    );
 }
 
 #[test]
@@ -114,11 +137,19 @@ fn partial_and_expression_indexes_keep_predicates_and_expressions() {
     );
     let db = TestDb::new();
     plan_and_apply(&f, &db, &PlanOptions::default());
-    let defs = db.strings("SELECT indexdef FROM pg_indexes WHERE tablename = 'o' ORDER BY indexname").join("\n");
+    let defs = db
+        .strings("SELECT indexdef FROM pg_indexes WHERE tablename = 'o' ORDER BY indexname")
+        .join("\n");
     assert!(defs.contains("WHERE (deleted = false)"), "{defs}");
     assert!(defs.contains("lower(name)"), "{defs}");
-    assert!(defs.contains("substr(dob, 6)") && defs.contains("WHERE (dob IS NOT NULL)"), "{defs}");
-    assert!(defs.contains("CREATE UNIQUE INDEX o_one_live_name"), "{defs}");
+    assert!(
+        defs.contains("substr(dob, 6)") && defs.contains("WHERE (dob IS NOT NULL)"),
+        "{defs}"
+    );
+    assert!(
+        defs.contains("CREATE UNIQUE INDEX o_one_live_name"),
+        "{defs}"
+    );
 }
 
 #[test]
@@ -130,8 +161,13 @@ fn generated_columns_are_computed_by_postgres() {
     );
     let db = TestDb::new();
     plan_and_apply(&f, &db, &PlanOptions::default());
-    db.client().batch_execute("insert", "INSERT INTO li (qty, price) VALUES (3, 2.5)").unwrap();
-    assert_eq!(db.strings("SELECT total::text || ' ' || label FROM li"), vec!["7.5 X3"]);
+    db.client()
+        .batch_execute("insert", "INSERT INTO li (qty, price) VALUES (3, 2.5)")
+        .unwrap();
+    assert_eq!(
+        db.strings("SELECT total::text || ' ' || label FROM li"),
+        vec!["7.5 X3"]
+    );
     let gen = db.strings("SELECT attname FROM pg_attribute WHERE attrelid = 'li'::regclass AND attgenerated = 's' ORDER BY attnum");
     assert_eq!(gen, vec!["total", "label"]);
 }
@@ -151,12 +187,26 @@ fn without_rowid_composite_and_cyclic_foreign_keys_are_kept() {
         "SELECT conrelid::regclass::text || ' ' || pg_get_constraintdef(oid) FROM pg_constraint WHERE contype = 'f' ORDER BY 1",
     );
     assert_eq!(fks.len(), 3, "{fks:?}");
-    assert!(fks.iter().any(|d| d.starts_with("a ") && d.contains("DEFERRABLE INITIALLY DEFERRED")), "{fks:?}");
-    assert!(fks.iter().any(|d| d.starts_with("b ") && d.contains("ON UPDATE CASCADE ON DELETE SET NULL")), "{fks:?}");
-    assert!(fks.iter().any(|d| d.starts_with("child ") && d.contains("REFERENCES pair(x, y)")), "{fks:?}");
+    assert!(
+        fks.iter()
+            .any(|d| d.starts_with("a ") && d.contains("DEFERRABLE INITIALLY DEFERRED")),
+        "{fks:?}"
+    );
+    assert!(
+        fks.iter()
+            .any(|d| d.starts_with("b ") && d.contains("ON UPDATE CASCADE ON DELETE SET NULL")),
+        "{fks:?}"
+    );
+    assert!(
+        fks.iter()
+            .any(|d| d.starts_with("child ") && d.contains("REFERENCES pair(x, y)")),
+        "{fks:?}"
+    );
     let pk = db.strings("SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'pair'::regclass AND contype = 'p'");
     assert_eq!(pk, vec!["PRIMARY KEY (x, y)"]);
-    assert!(findings(&plan).iter().any(|f| f.starts_with("fk.missing_table")));
+    assert!(findings(&plan)
+        .iter()
+        .any(|f| f.starts_with("fk.missing_table")));
 }
 
 #[test]
@@ -168,12 +218,16 @@ fn injected_and_odd_identifiers_arrive_exactly() {
     );
     let db = TestDb::new();
     plan_and_apply(&f, &db, &PlanOptions::default());
-    let tables = db.strings("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1");
+    let tables =
+        db.strings("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1");
     assert_eq!(tables, vec!["t", "x\"; DROP TABLE t; --"]);
     let cols = db.strings(
         "SELECT attname FROM pg_attribute WHERE attrelid = '\"x\"\"; DROP TABLE t; --\"'::regclass AND attnum > 0 ORDER BY attnum",
     );
-    assert_eq!(cols, vec!["a b", "Order", "select", "mixedcase", "_lite2pg_rowid"]);
+    assert_eq!(
+        cols,
+        vec!["a b", "Order", "select", "mixedcase", "_lite2pg_rowid"]
+    );
 }
 
 #[test]
@@ -188,16 +242,28 @@ fn names_over_63_bytes_are_shortened_uniquely_and_reported() {
     let tables = db.strings("SELECT tablename FROM pg_tables WHERE schemaname = 'public'");
     assert_eq!(tables.len(), 2);
     assert!(tables.iter().all(|t| t.len() <= 63));
-    assert_eq!(plan.findings.iter().filter(|f| f.code == "name.renamed").count(), 2);
+    assert_eq!(
+        plan.findings
+            .iter()
+            .filter(|f| f.code == "name.renamed")
+            .count(),
+        2
+    );
 }
 
 #[test]
 fn preserve_policy_keeps_names_as_written() {
     let f = sqlite("CREATE TABLE Album (AlbumId INTEGER PRIMARY KEY, Title TEXT);");
     let db = TestDb::new();
-    let opts = PlanOptions { identifiers: IdentPolicy::Preserve, ..Default::default() };
+    let opts = PlanOptions {
+        identifiers: IdentPolicy::Preserve,
+        ..Default::default()
+    };
     plan_and_apply(&f, &db, &opts);
-    assert_eq!(db.strings("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"), vec!["Album"]);
+    assert_eq!(
+        db.strings("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"),
+        vec!["Album"]
+    );
 }
 
 #[test]
@@ -211,7 +277,8 @@ fn defaults_in_every_sqlite_spelling_produce_the_same_values() {
     let db = TestDb::new();
     plan_and_apply(&f, &db, &PlanOptions::default());
     let c = db.client();
-    c.batch_execute("insert", "INSERT INTO d DEFAULT VALUES").unwrap();
+    c.batch_execute("insert", "INSERT INTO d DEFAULT VALUES")
+        .unwrap();
     let row = db.strings(
         "SELECT concat_ws('|', a, b, c, e, f, encode(g, 'hex'), h IS NOT NULL, i ~ '^\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d$', \
          j > 1600000000, k, l IS NOT NULL, coalesce(m, 'null'), n) FROM d",
@@ -233,10 +300,15 @@ fn autoincrement_identity_continues_past_sqlite_sequence() {
     let s = plan.tables.iter().find(|t| t.source == "s").unwrap();
     assert_eq!(s.next_id, Some(4), "sqlite_sequence says 3 was used");
     let c = db.client();
-    c.batch_execute("insert", "INSERT INTO s (v) VALUES ('d')").unwrap();
+    c.batch_execute("insert", "INSERT INTO s (v) VALUES ('d')")
+        .unwrap();
     assert_eq!(db.strings("SELECT id::text FROM s"), vec!["4"]);
-    c.batch_execute("insert", "INSERT INTO plain (v) VALUES ('z')").unwrap();
-    assert_eq!(db.strings("SELECT _lite2pg_rowid::text FROM plain"), vec!["3"]);
+    c.batch_execute("insert", "INSERT INTO plain (v) VALUES ('z')")
+        .unwrap();
+    assert_eq!(
+        db.strings("SELECT _lite2pg_rowid::text FROM plain"),
+        vec!["3"]
+    );
 }
 
 #[test]
@@ -253,9 +325,16 @@ fn views_are_translated_and_untranslatable_ones_reported() {
     db.client()
         .batch_execute("rows", "INSERT INTO p (name, tag, active) VALUES ('a', 'x', true), ('B', NULL, false), ('c', 'y', true)")
         .unwrap();
-    assert_eq!(db.strings("SELECT names || ' ' || n FROM \"active names\""), vec!["a;c 2"]);
+    assert_eq!(
+        db.strings("SELECT names || ' ' || n FROM \"active names\""),
+        vec!["a;c 2"]
+    );
     assert_eq!(db.strings("SELECT n::text FROM second"), vec!["2"]);
-    let bad = plan.findings.iter().find(|f| f.code == "view.not_translated").expect("bad view reported");
+    let bad = plan
+        .findings
+        .iter()
+        .find(|f| f.code == "view.not_translated")
+        .expect("bad view reported");
     assert!(bad.sql.as_deref().unwrap_or("").contains("printf"));
 }
 
@@ -268,10 +347,20 @@ fn checks_are_enforced_and_untranslatable_ones_reported() {
     let db = TestDb::new();
     let plan = plan_and_apply(&f, &db, &PlanOptions::default());
     let c = db.client();
-    assert!(c.batch_execute("insert", "INSERT INTO c (qty) VALUES (0)").is_err());
-    assert!(c.batch_execute("insert", "INSERT INTO c (status) VALUES ('z')").is_err());
-    c.batch_execute("insert", "INSERT INTO c (qty, status, email) VALUES (1, 'a', 'X@Y')").unwrap();
-    assert!(findings(&plan).iter().any(|f| f.starts_with("check.not_translated") && f.contains("typeof")));
+    assert!(c
+        .batch_execute("insert", "INSERT INTO c (qty) VALUES (0)")
+        .is_err());
+    assert!(c
+        .batch_execute("insert", "INSERT INTO c (status) VALUES ('z')")
+        .is_err());
+    c.batch_execute(
+        "insert",
+        "INSERT INTO c (qty, status, email) VALUES (1, 'a', 'X@Y')",
+    )
+    .unwrap();
+    assert!(findings(&plan)
+        .iter()
+        .any(|f| f.starts_with("check.not_translated") && f.contains("typeof")));
 }
 
 #[test]
@@ -282,8 +371,14 @@ fn triggers_are_reported_not_translated() {
     );
     let db = TestDb::new();
     let plan = plan_and_apply(&f, &db, &PlanOptions::default());
-    assert!(plan.findings.iter().any(|f| f.code == "trigger.not_translated" && f.sql.as_deref().unwrap_or("").contains("a_log")));
-    assert!(db.strings("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal").is_empty());
+    assert!(plan
+        .findings
+        .iter()
+        .any(|f| f.code == "trigger.not_translated"
+            && f.sql.as_deref().unwrap_or("").contains("a_log")));
+    assert!(db
+        .strings("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")
+        .is_empty());
 }
 
 #[test]
@@ -295,5 +390,8 @@ fn rows_that_cannot_be_carried_are_counted_as_rejects() {
     let db = TestDb::new();
     let plan = plan_and_apply(&f, &db, &PlanOptions::default());
     assert_eq!(plan.rejected_rows(), 2);
-    assert!(plan.findings.iter().any(|f| f.severity == lite2pg::plan::Severity::Error && f.message.contains("NUL")));
+    assert!(plan
+        .findings
+        .iter()
+        .any(|f| f.severity == lite2pg::plan::Severity::Error && f.message.contains("NUL")));
 }

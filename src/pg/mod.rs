@@ -7,4 +7,4 @@ mod client;
 mod quote;
 
 pub use client::{connect, Client};
-pub use quote::{mask_url, quote_ident, quote_literal, qualified};
+pub use quote::{mask_url, qualified, quote_ident, quote_literal};

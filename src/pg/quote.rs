@@ -82,7 +82,10 @@ mod tests {
 
     #[test]
     fn quote_ident_doubles_inner_quotes() {
-        assert_eq!(quote_ident("x\"; DROP TABLE t; --"), "\"x\"\"; DROP TABLE t; --\"");
+        assert_eq!(
+            quote_ident("x\"; DROP TABLE t; --"),
+            "\"x\"\"; DROP TABLE t; --\""
+        );
         assert_eq!(quote_ident("Order"), "\"Order\"");
     }
 
@@ -96,7 +99,10 @@ mod tests {
             mask_url("postgresql://h/db?user=u&password=pw"),
             "postgresql://h/db?user=u&password=****"
         );
-        assert_eq!(mask_url("host=h password=pw user=u"), "host=h password=**** user=u");
+        assert_eq!(
+            mask_url("host=h password=pw user=u"),
+            "host=h password=**** user=u"
+        );
         assert_eq!(mask_url("postgres://u@h/db"), "postgres://u@h/db");
     }
 }

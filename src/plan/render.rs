@@ -11,7 +11,12 @@ fn one_line(s: &str) -> String {
 /// The DDL as a script `psql -v ON_ERROR_STOP=1 -f` runs on an empty database.
 pub fn render_sql(plan: &Plan) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "-- lite2pg {} plan for {}", env!("CARGO_PKG_VERSION"), one_line(&plan.source));
+    let _ = writeln!(
+        out,
+        "-- lite2pg {} plan for {}",
+        env!("CARGO_PKG_VERSION"),
+        one_line(&plan.source)
+    );
     let _ = writeln!(
         out,
         "-- schema {}, identifiers {:?}, type conflicts {:?}; {} finding(s), see `lite2pg plan --format text`",
@@ -29,7 +34,10 @@ pub fn render_sql(plan: &Plan) -> String {
         ("phase 2: keys and indexes", &plan.ddl.indexes),
         ("phase 3: foreign keys", &plan.ddl.foreign_keys),
         ("views", &plan.ddl.views),
-        ("phase 4: identities continue past the highest used id", &plan.ddl.sequences),
+        (
+            "phase 4: identities continue past the highest used id",
+            &plan.ddl.sequences,
+        ),
     ];
     for (title, stmts) in phases {
         if stmts.is_empty() {
@@ -49,11 +57,17 @@ pub fn render_json(plan: &Plan) -> String {
 }
 
 fn storage(c: &crate::sqlite::profile::StorageCounts) -> String {
-    let parts: Vec<String> = [("int", c.integer), ("real", c.real), ("text", c.text), ("blob", c.blob), ("null", c.null)]
-        .iter()
-        .filter(|(_, n)| *n > 0)
-        .map(|(k, n)| format!("{k} {n}"))
-        .collect();
+    let parts: Vec<String> = [
+        ("int", c.integer),
+        ("real", c.real),
+        ("text", c.text),
+        ("blob", c.blob),
+        ("null", c.null),
+    ]
+    .iter()
+    .filter(|(_, n)| *n > 0)
+    .map(|(k, n)| format!("{k} {n}"))
+    .collect();
     if parts.is_empty() {
         "-".into()
     } else {
@@ -65,7 +79,11 @@ fn storage(c: &crate::sqlite::profile::StorageCounts) -> String {
 pub fn render_text(plan: &Plan) -> String {
     let mut out = String::new();
     let rows: u64 = plan.tables.iter().map(|t| t.rows).sum();
-    let _ = writeln!(out, "lite2pg plan for {} (SQLite {})", plan.source, plan.sqlite_version);
+    let _ = writeln!(
+        out,
+        "lite2pg plan for {} (SQLite {})",
+        plan.source, plan.sqlite_version
+    );
     let _ = writeln!(
         out,
         "target schema {:?}, identifiers {:?}, type conflicts {:?}",
@@ -90,7 +108,11 @@ pub fn render_text(plan: &Plan) -> String {
             super::RowIdentity::AddedRowid { column } => format!("no key: rowid kept in {column}"),
             super::RowIdentity::None => "no row identity".into(),
         };
-        let _ = writeln!(out, "{:?} → {:?}  {} rows, {}", t.source, t.target, t.rows, ident);
+        let _ = writeln!(
+            out,
+            "{:?} → {:?}  {} rows, {}",
+            t.source, t.target, t.rows, ident
+        );
         for c in &t.columns {
             let mut ty = c.pg_type.clone();
             if c.identity {
@@ -99,12 +121,20 @@ pub fn render_text(plan: &Plan) -> String {
             if c.not_null {
                 ty.push_str(" not null");
             }
-            let src = if c.source.is_empty() { "(added)".to_string() } else { c.source.clone() };
+            let src = if c.source.is_empty() {
+                "(added)".to_string()
+            } else {
+                c.source.clone()
+            };
             let _ = writeln!(
                 out,
                 "  {:<24} {:<16} {:<26} → {:<28} {}",
                 format!("{src} → {}", c.target),
-                if c.declared_type.is_empty() { "-" } else { &c.declared_type },
+                if c.declared_type.is_empty() {
+                    "-"
+                } else {
+                    &c.declared_type
+                },
                 storage(&c.storage),
                 ty,
                 c.reason

@@ -17,15 +17,26 @@ pub fn test_apply(client: &Client, scratch: &Plan, scratch_schema: &str) -> Resu
     let mut refused = Vec::new();
     client.batch_execute("starting the test transaction", "BEGIN")?;
     let mut scratch = scratch.clone();
-    client.batch_execute("creating the scratch schema", &format!("CREATE SCHEMA {}", crate::pg::quote_ident(scratch_schema)))?;
+    client.batch_execute(
+        "creating the scratch schema",
+        &format!("CREATE SCHEMA {}", crate::pg::quote_ident(scratch_schema)),
+    )?;
     for (phase, stmts) in scratch.ddl.phases_mut().into_iter().enumerate() {
         // CREATE SCHEMA exists only in one of the two plans: count statements without it.
-        for (i, s) in stmts.iter().filter(|s| !s.sql.starts_with("CREATE SCHEMA")).enumerate() {
+        for (i, s) in stmts
+            .iter()
+            .filter(|s| !s.sql.starts_with("CREATE SCHEMA"))
+            .enumerate()
+        {
             client.batch_execute("test-applying the plan", "SAVEPOINT lite2pg_stmt")?;
             match client.batch_execute(&s.object, &s.sql) {
-                Ok(()) => client.batch_execute("test-applying the plan", "RELEASE SAVEPOINT lite2pg_stmt")?,
+                Ok(()) => client
+                    .batch_execute("test-applying the plan", "RELEASE SAVEPOINT lite2pg_stmt")?,
                 Err(crate::Error::Postgres { message, .. }) => {
-                    client.batch_execute("test-applying the plan", "ROLLBACK TO SAVEPOINT lite2pg_stmt")?;
+                    client.batch_execute(
+                        "test-applying the plan",
+                        "ROLLBACK TO SAVEPOINT lite2pg_stmt",
+                    )?;
                     refused.push((phase, i, message.replace(scratch_schema, "<schema>")));
                 }
                 Err(other) => return Err(other),
@@ -51,7 +62,11 @@ pub fn apply_refusals(plan: &mut Plan, refused: &Refusals, place: &str) {
             i += 1;
             match refused.iter().find(|(p, j, _)| *p == phase && *j + 1 == i) {
                 Some((_, _, msg)) => findings.push(Finding {
-                    severity: if s.optional { Severity::Warning } else { Severity::Error },
+                    severity: if s.optional {
+                        Severity::Warning
+                    } else {
+                        Severity::Error
+                    },
                     code: "postgres.refused".into(),
                     object: s.object.clone(),
                     message: format!("PostgreSQL refused it, so it is left out: {msg}"),

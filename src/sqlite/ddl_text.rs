@@ -362,7 +362,12 @@ pub fn parse_create_index(sql: &str) -> Result<ParsedIndex, String> {
         });
     }
     if kw(toks.get(close + 1), "WHERE") {
-        out.predicate = Some(to_sql(&toks[close + 2..]).trim_end_matches(';').trim().to_string());
+        out.predicate = Some(
+            to_sql(&toks[close + 2..])
+                .trim_end_matches(';')
+                .trim()
+                .to_string(),
+        );
     }
     Ok(out)
 }
@@ -378,14 +383,20 @@ pub fn parse_create_view(sql: &str) -> Result<(Vec<String>, String), String> {
     let mut columns = Vec::new();
     if as_pos > 0 && matches!(sig[as_pos - 1].1, Token::RParen) {
         let sig_tokens: Vec<Token> = sig.iter().map(|(_, t)| (*t).clone()).collect();
-        if let Some(open) = (0..as_pos).rev().find(|&i| matches!(sig_tokens[i], Token::LParen)) {
+        if let Some(open) = (0..as_pos)
+            .rev()
+            .find(|&i| matches!(sig_tokens[i], Token::LParen))
+        {
             if let Some((names, _)) = name_list(&sig_tokens, open) {
                 columns = names;
             }
         }
     }
     let body_start = sig[as_pos].0 + 1;
-    let select = to_sql(&toks[body_start..]).trim_end_matches(';').trim().to_string();
+    let select = to_sql(&toks[body_start..])
+        .trim_end_matches(';')
+        .trim()
+        .to_string();
     Ok((columns, select))
 }
 
@@ -416,14 +427,18 @@ mod tests {
         assert_eq!(t.checks[0].2, "email LIKE '%@%'");
         assert_eq!(t.columns[2].generated, Some(("a * 2".into(), true)));
         assert_eq!(t.checks[2].0.as_deref(), Some("ck"));
-        assert_eq!(t.fks[0], (vec!["p".to_string()], "parent".to_string(), true));
+        assert_eq!(
+            t.fks[0],
+            (vec!["p".to_string()], "parent".to_string(), true)
+        );
         assert_eq!(t.fks[1].1, "other");
     }
 
     #[test]
     fn typo_type_names_do_not_confuse_the_scanner() {
-        let t = parse_create_table("CREATE TABLE s (id INTEGER PRIMARY KEY, url_id INTEGER NON NULL)")
-            .unwrap();
+        let t =
+            parse_create_table("CREATE TABLE s (id INTEGER PRIMARY KEY, url_id INTEGER NON NULL)")
+                .unwrap();
         assert_eq!(t.columns.len(), 2);
         assert!(!t.columns[0].pk_desc);
     }
@@ -436,10 +451,18 @@ mod tests {
         )
         .unwrap();
         assert_eq!(i.items[0].expr, "substr(date_of_birth, 6)");
-        assert_eq!(parse_create_table("CREATE TABLE t (s TEXT CHECK (s IN ('a','b') AND -1 < - -1))").unwrap().checks[0].2,
-            "s IN('a', 'b') AND - 1 < - - 1");
+        assert_eq!(
+            parse_create_table("CREATE TABLE t (s TEXT CHECK (s IN ('a','b') AND -1 < - -1))")
+                .unwrap()
+                .checks[0]
+                .2,
+            "s IN('a', 'b') AND - 1 < - - 1"
+        );
         assert_eq!(i.items[1].column.as_deref(), Some("x"));
-        assert_eq!(i.predicate.as_deref(), Some("\"date_of_birth\" IS NOT NULL"));
+        assert_eq!(
+            i.predicate.as_deref(),
+            Some("\"date_of_birth\" IS NOT NULL")
+        );
     }
 
     #[test]

@@ -62,7 +62,12 @@ pub fn introspect(src: &Source) -> Result<Schema> {
                     Ok(t) => schema.tables.push(t),
                     Err(err) => schema.skipped.push(SkippedObject {
                         name,
-                        kind: if info.kind == "virtual" { "virtual table" } else { "table" }.into(),
+                        kind: if info.kind == "virtual" {
+                            "virtual table"
+                        } else {
+                            "table"
+                        }
+                        .into(),
                         reason: format!("cannot be read here: {err}"),
                     }),
                 }
@@ -91,11 +96,11 @@ pub fn introspect(src: &Source) -> Result<Schema> {
 
     let mut unknown: Vec<String> = Vec::new();
     for t in &schema.tables {
-        let colls = t
-            .columns
-            .iter()
-            .filter_map(|c| c.collation.clone())
-            .chain(t.indexes.iter().flat_map(|i| i.items.iter().map(|it| it.collation.clone())));
+        let colls = t.columns.iter().filter_map(|c| c.collation.clone()).chain(
+            t.indexes
+                .iter()
+                .flat_map(|i| i.items.iter().map(|it| it.collation.clone())),
+        );
         for c in colls {
             if !matches!(c.as_str(), "BINARY" | "NOCASE" | "RTRIM") && !unknown.contains(&c) {
                 unknown.push(c);
@@ -140,7 +145,10 @@ fn read_sequences(conn: &Connection) -> rusqlite::Result<HashMap<String, i64>> {
     }
     let mut stmt = conn.prepare("SELECT name, seq FROM sqlite_sequence")?;
     let rows = stmt.query_map([], |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, Option<i64>>(1)?.unwrap_or(0)))
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, Option<i64>>(1)?.unwrap_or(0),
+        ))
     })?;
     rows.collect()
 }
@@ -153,7 +161,8 @@ fn read_table(
     sequence: Option<i64>,
 ) -> std::result::Result<Table, String> {
     let parsed = ddl_text::parse_create_table(sql).unwrap_or_default();
-    let virtual_module = (kind.kind == "virtual").then(|| ddl_text::virtual_module(sql).unwrap_or_default());
+    let virtual_module =
+        (kind.kind == "virtual").then(|| ddl_text::virtual_module(sql).unwrap_or_default());
 
     let mut stmt = conn
         .prepare(
@@ -246,8 +255,8 @@ fn read_table(
 }
 
 fn read_indexes(conn: &Connection, table: &str) -> rusqlite::Result<Vec<Index>> {
-    let mut stmt =
-        conn.prepare("SELECT name, \"unique\", origin FROM pragma_index_list(?1) ORDER BY seq DESC")?;
+    let mut stmt = conn
+        .prepare("SELECT name, \"unique\", origin FROM pragma_index_list(?1) ORDER BY seq DESC")?;
     let list: Vec<(String, bool, String)> = stmt
         .query_map(params![table], |r| {
             Ok((r.get(0)?, r.get::<_, i64>(1)? != 0, r.get(2)?))
@@ -321,7 +330,14 @@ fn read_foreign_keys(
     )?;
     let rows: Vec<(i64, String, String, Option<String>, String, String)> = stmt
         .query_map(params![table], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
         })?
         .collect::<rusqlite::Result<_>>()?;
     let mut out: Vec<(i64, ForeignKey)> = Vec::new();

@@ -62,7 +62,9 @@ fn check_header(path: &Path) -> Result<()> {
     let mut file = std::fs::File::open(path).map_err(|e| {
         let problem = match e.kind() {
             std::io::ErrorKind::NotFound => "no such file".to_string(),
-            std::io::ErrorKind::PermissionDenied => "permission denied: cannot read the file".into(),
+            std::io::ErrorKind::PermissionDenied => {
+                "permission denied: cannot read the file".into()
+            }
             _ => format!("cannot open: {e}"),
         };
         Error::source(path, problem)
@@ -71,10 +73,16 @@ fn check_header(path: &Path) -> Result<()> {
         .metadata()
         .map_err(|e| Error::source(path, format!("cannot stat: {e}")))?;
     if meta.is_dir() {
-        return Err(Error::source(path, "is a directory, not a SQLite database file"));
+        return Err(Error::source(
+            path,
+            "is a directory, not a SQLite database file",
+        ));
     }
     if meta.len() == 0 {
-        return Err(Error::source(path, "is empty (0 bytes): not a SQLite database"));
+        return Err(Error::source(
+            path,
+            "is empty (0 bytes): not a SQLite database",
+        ));
     }
     let mut header = [0u8; 16];
     let n = read_up_to(&mut file, &mut header)
@@ -111,8 +119,10 @@ fn open_checked(path: &Path) -> Result<Connection> {
     conn.collation_needed(register_stand_in_collation)
         .map_err(|e| classify(path, &e))?;
     // Force the schema to be read now so corruption and locks surface here, once.
-    conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0))
-        .map_err(|e| classify(path, &e))?;
+    conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+        r.get::<_, i64>(0)
+    })
+    .map_err(|e| classify(path, &e))?;
     Ok(conn)
 }
 
@@ -162,7 +172,9 @@ pub fn classify(path: &Path, e: &rusqlite::Error) -> Error {
              migrate from a copy made with `sqlite3 FILE .backup`"
                 .to_string()
         }
-        Some(CannotOpen) => "cannot open the file (missing, or its directory is not readable)".into(),
+        Some(CannotOpen) => {
+            "cannot open the file (missing, or its directory is not readable)".into()
+        }
         Some(PermissionDenied) => "permission denied".into(),
         _ => format!("cannot read: {e}"),
     };

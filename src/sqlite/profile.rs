@@ -204,7 +204,10 @@ impl ColumnProfile {
                 }
                 if self.samples.blob.is_none() {
                     let hex: String = bytes.iter().take(16).map(|b| format!("{b:02x}")).collect();
-                    self.samples.blob = Some(format!("x'{hex}{}'", if bytes.len() > 16 { "…" } else { "" }));
+                    self.samples.blob = Some(format!(
+                        "x'{hex}{}'",
+                        if bytes.len() > 16 { "…" } else { "" }
+                    ));
                 }
             }
         }

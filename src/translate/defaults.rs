@@ -32,19 +32,29 @@ fn literal(e: &Expr) -> Option<Literal> {
         Expr::Value(v) => match &v.value {
             Value::Null => Some(Literal::Null),
             Value::Number(n, _) => Some(Literal::Number(n.clone())),
-            Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => Some(Literal::Text(s.clone())),
+            Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => {
+                Some(Literal::Text(s.clone()))
+            }
             Value::HexStringLiteral(h) => Some(Literal::Blob(h.clone())),
             Value::Boolean(b) => Some(Literal::Bool(*b)),
             _ => None,
         },
         Expr::Identifier(id) if id.quote_style.is_some() => Some(Literal::Text(id.value.clone())),
         Expr::Identifier(id) if id.value.eq_ignore_ascii_case("true") => Some(Literal::Bool(true)),
-        Expr::Identifier(id) if id.value.eq_ignore_ascii_case("false") => Some(Literal::Bool(false)),
-        Expr::UnaryOp { op: UnaryOperator::Minus, expr } => match literal(&strip((**expr).clone()))? {
+        Expr::Identifier(id) if id.value.eq_ignore_ascii_case("false") => {
+            Some(Literal::Bool(false))
+        }
+        Expr::UnaryOp {
+            op: UnaryOperator::Minus,
+            expr,
+        } => match literal(&strip((**expr).clone()))? {
             Literal::Number(n) => Some(Literal::Number(format!("-{n}"))),
             _ => None,
         },
-        Expr::UnaryOp { op: UnaryOperator::Plus, expr } => literal(&strip((**expr).clone())),
+        Expr::UnaryOp {
+            op: UnaryOperator::Plus,
+            expr,
+        } => literal(&strip((**expr).clone())),
         _ => None,
     }
 }
@@ -74,7 +84,9 @@ fn now_default(kind: Now, ty: PgType) -> Option<String> {
     Some(match (kind, ty) {
         (Now::Timestamp, PgType::Timestamp) => format!("date_trunc('second', {utc})"),
         (Now::Timestamp | Now::Epoch, PgType::TimestampTz) => "date_trunc('second', now())".into(),
-        (Now::Timestamp, PgType::Date) | (Now::Date, PgType::Date | PgType::Timestamp) => format!("CAST({utc} AS date)"),
+        (Now::Timestamp, PgType::Date) | (Now::Date, PgType::Date | PgType::Timestamp) => {
+            format!("CAST({utc} AS date)")
+        }
         (Now::Time, PgType::Time) => format!("CAST(date_trunc('second', {utc}) AS time)"),
         (Now::Timestamp, t) if t.is_text() => format!("to_char({utc}, 'YYYY-MM-DD HH24:MI:SS')"),
         (Now::Date, t) if t.is_text() => format!("to_char({utc}, 'YYYY-MM-DD')"),
@@ -82,13 +94,20 @@ fn now_default(kind: Now, ty: PgType) -> Option<String> {
         (Now::Epoch, t) if t.is_integer() || matches!(t, PgType::Numeric(_) | PgType::Double) => {
             "CAST(floor(extract(epoch FROM now())) AS bigint)".into()
         }
-        (Now::Epoch, t) if t.is_text() => "CAST(CAST(floor(extract(epoch FROM now())) AS bigint) AS text)".into(),
+        (Now::Epoch, t) if t.is_text() => {
+            "CAST(CAST(floor(extract(epoch FROM now())) AS bigint) AS text)".into()
+        }
         _ => return None,
     })
 }
 
 /// Translates a default for a column of type `ty`; `Ok(None)` means no default.
-pub fn translate_default(sql: &str, ty: PgType, conv: Conversion, scope: &Scope) -> Result<Option<String>, String> {
+pub fn translate_default(
+    sql: &str,
+    ty: PgType,
+    conv: Conversion,
+    scope: &Scope,
+) -> Result<Option<String>, String> {
     let e = strip(parse_sqlite(sql)?);
     if let Some(kind) = now_kind(&e) {
         return now_default(kind, ty)
@@ -103,7 +122,9 @@ pub fn translate_default(sql: &str, ty: PgType, conv: Conversion, scope: &Scope)
         Literal::Null => return Ok(None),
         Literal::Bool(b) => match ty {
             PgType::Boolean => b.to_string(),
-            t if t.is_integer() || matches!(t, PgType::Numeric(_) | PgType::Double) => u8::from(b).to_string(),
+            t if t.is_integer() || matches!(t, PgType::Numeric(_) | PgType::Double) => {
+                u8::from(b).to_string()
+            }
             t if t.is_text() => quote_literal(if b { "1" } else { "0" }),
             _ => return Err(bad()),
         },
@@ -135,13 +156,23 @@ pub fn translate_default(sql: &str, ty: PgType, conv: Conversion, scope: &Scope)
                 _ => return Err(bad()),
             },
             t if t.is_integer() && s.trim().parse::<i64>().is_ok() => s.trim().to_string(),
-            PgType::Numeric(_) | PgType::Double if s.trim().parse::<f64>().is_ok_and(f64::is_finite) => s.trim().to_string(),
-            PgType::Date | PgType::Time | PgType::TimeTz | PgType::Timestamp | PgType::TimestampTz
+            PgType::Numeric(_) | PgType::Double
+                if s.trim().parse::<f64>().is_ok_and(f64::is_finite) =>
+            {
+                s.trim().to_string()
+            }
+            PgType::Date
+            | PgType::Time
+            | PgType::TimeTz
+            | PgType::Timestamp
+            | PgType::TimestampTz
                 if temporal::text_shape(&s).is_some() =>
             {
                 quote_literal(&s)
             }
-            PgType::Jsonb if serde_json::from_str::<serde::de::IgnoredAny>(&s).is_ok() => quote_literal(&s),
+            PgType::Jsonb if serde_json::from_str::<serde::de::IgnoredAny>(&s).is_ok() => {
+                quote_literal(&s)
+            }
             PgType::Uuid if is_uuid_text(&s) => quote_literal(&s),
             PgType::Bytea => format!("convert_to({}, 'UTF8')", quote_literal(&s)),
             _ => return Err(bad()),
@@ -166,20 +197,31 @@ mod tests {
     #[test]
     fn literals_in_every_sqlite_spelling() {
         assert_eq!(d("0", PgType::Boolean).unwrap().as_deref(), Some("false"));
-        assert_eq!(d("'yes'", PgType::Boolean).unwrap().as_deref(), Some("true"));
+        assert_eq!(
+            d("'yes'", PgType::Boolean).unwrap().as_deref(),
+            Some("true")
+        );
         assert_eq!(d("\"\"", PgType::Text).unwrap().as_deref(), Some("''"));
         assert_eq!(d("-1", PgType::BigInt).unwrap().as_deref(), Some("-1"));
         assert_eq!(d("(0.5)", PgType::Double).unwrap().as_deref(), Some("0.5"));
-        assert_eq!(d("X'0A'", PgType::Bytea).unwrap().as_deref(), Some("'\\x0A'::bytea"));
+        assert_eq!(
+            d("X'0A'", PgType::Bytea).unwrap().as_deref(),
+            Some("'\\x0A'::bytea")
+        );
         assert_eq!(d("NULL", PgType::Text).unwrap(), None);
-        assert_eq!(d("'it''s'", PgType::Text).unwrap().as_deref(), Some("'it''s'"));
+        assert_eq!(
+            d("'it''s'", PgType::Text).unwrap().as_deref(),
+            Some("'it''s'")
+        );
         assert!(d("'abc'", PgType::BigInt).is_err());
     }
 
     #[test]
     fn current_time_defaults_follow_the_column_type() {
         assert_eq!(
-            d("CURRENT_TIMESTAMP", PgType::Timestamp).unwrap().as_deref(),
+            d("CURRENT_TIMESTAMP", PgType::Timestamp)
+                .unwrap()
+                .as_deref(),
             Some("date_trunc('second', (now() AT TIME ZONE 'UTC'))")
         );
         assert_eq!(
@@ -187,7 +229,9 @@ mod tests {
             Some("to_char((now() AT TIME ZONE 'UTC'), 'YYYY-MM-DD HH24:MI:SS')")
         );
         assert_eq!(
-            d("(strftime('%s','now'))", PgType::BigInt).unwrap().as_deref(),
+            d("(strftime('%s','now'))", PgType::BigInt)
+                .unwrap()
+                .as_deref(),
             Some("CAST(floor(extract(epoch FROM now())) AS bigint)")
         );
     }

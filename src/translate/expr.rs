@@ -89,7 +89,9 @@ pub fn parse_sqlite(sql: &str) -> Result<Expr, String> {
         .parse_expr()
         .map_err(|e| format!("cannot parse `{sql}`: {e}"))?;
     if parser.peek_token().token != Token::EOF {
-        return Err(format!("cannot parse `{sql}`: unexpected text after the expression"));
+        return Err(format!(
+            "cannot parse `{sql}`: unexpected text after the expression"
+        ));
     }
     Ok(expr)
 }
@@ -216,13 +218,20 @@ impl Rewriter<'_> {
                     // SQLite reads a double-quoted word that names no column as a string.
                     return Ok(Some(string(&id.value)));
                 }
-                if matches!(id.value.to_ascii_lowercase().as_str(), "true" | "false") && id.quote_style.is_none() {
-                    return Ok(Some(Expr::value(Value::Boolean(id.value.eq_ignore_ascii_case("true")))));
+                if matches!(id.value.to_ascii_lowercase().as_str(), "true" | "false")
+                    && id.quote_style.is_none()
+                {
+                    return Ok(Some(Expr::value(Value::Boolean(
+                        id.value.eq_ignore_ascii_case("true"),
+                    ))));
                 }
                 if scope.lenient {
                     return Ok(None);
                 }
-                Err(format!("refers to `{}`, which is not a column of this table", id.value))
+                Err(format!(
+                    "refers to `{}`, which is not a column of this table",
+                    id.value
+                ))
             }
             Expr::CompoundIdentifier(parts) if parts.len() == 2 => {
                 let q = parts[0].value.to_ascii_lowercase();
@@ -241,29 +250,56 @@ impl Rewriter<'_> {
                             .cloned()
                             .map(|t| Ident::with_quote('"', t))
                             .unwrap_or_else(|| parts[0].clone());
-                        Ok(Some(Expr::CompoundIdentifier(vec![qual, Ident::with_quote('"', &col.target)])))
+                        Ok(Some(Expr::CompoundIdentifier(vec![
+                            qual,
+                            Ident::with_quote('"', &col.target),
+                        ])))
                     }
                     (None, true) => Ok(None),
-                    (None, false) => Err(format!("refers to `{}.{}`, not a column of this table", parts[0].value, parts[1].value)),
+                    (None, false) => Err(format!(
+                        "refers to `{}.{}`, not a column of this table",
+                        parts[0].value, parts[1].value
+                    )),
                 }
             }
             Expr::Value(v) => match &v.value {
-                Value::HexStringLiteral(h) => Ok(Some(cast(string(&format!("\\x{h}")), DataType::Bytea))),
+                Value::HexStringLiteral(h) => {
+                    Ok(Some(cast(string(&format!("\\x{h}")), DataType::Bytea)))
+                }
                 Value::DoubleQuotedString(s) => Ok(Some(string(s))),
                 _ => Ok(None),
             },
             Expr::Function(f) => functions::rewrite(f, scope),
-            Expr::Substring { expr: e, substring_from, substring_for, .. } => {
+            Expr::Substring {
+                expr: e,
+                substring_from,
+                substring_for,
+                ..
+            } => {
                 // sqlparser reads substr()/substring() into its own node.
                 let mut args = vec![functions::as_text((**e).clone(), scope).to_string()];
                 args.extend(substring_from.iter().map(|x| x.to_string()));
                 args.extend(substring_for.iter().map(|x| x.to_string()));
-                if substring_from.as_deref().is_some_and(|x| matches!(x, Expr::UnaryOp { op: UnaryOperator::Minus, .. })) {
+                if substring_from.as_deref().is_some_and(|x| {
+                    matches!(
+                        x,
+                        Expr::UnaryOp {
+                            op: UnaryOperator::Minus,
+                            ..
+                        }
+                    )
+                }) {
                     return Err("substr() with a negative start counts from the end in SQLite but not in PostgreSQL".into());
                 }
                 Ok(Some(pg(&format!("substr({})", args.join(", ")))?))
             }
-            Expr::Like { negated, any, expr: e, pattern, escape_char } => {
+            Expr::Like {
+                negated,
+                any,
+                expr: e,
+                pattern,
+                escape_char,
+            } => {
                 // SQLite's LIKE ignores ASCII case; PostgreSQL's ILIKE is the match.
                 Ok(Some(Expr::ILike {
                     negated: *negated,
@@ -273,13 +309,21 @@ impl Rewriter<'_> {
                     escape_char: escape_char.clone(),
                 }))
             }
-            Expr::Cast { kind, expr: inner, data_type, format } => Ok(Some(Expr::Cast {
+            Expr::Cast {
+                kind,
+                expr: inner,
+                data_type,
+                format,
+            } => Ok(Some(Expr::Cast {
                 kind: kind.clone(),
                 expr: inner.clone(),
                 data_type: cast_type(data_type),
                 format: format.clone(),
             })),
-            Expr::Collate { expr: inner, collation } => {
+            Expr::Collate {
+                expr: inner,
+                collation,
+            } => {
                 let name = collation.to_string().trim_matches('"').to_ascii_uppercase();
                 match name.as_str() {
                     "NOCASE" => Ok(Some(cast((**inner).clone(), custom_type("citext")))),
@@ -333,12 +377,19 @@ impl Rewriter<'_> {
 /// SQLite treats any number as a truth value; PostgreSQL wants booleans in CHECK and WHERE.
 pub fn as_condition(expr: Expr, scope: &Scope) -> Result<Expr, String> {
     Ok(match expr {
-        Expr::BinaryOp { left, op: op @ (BinaryOperator::And | BinaryOperator::Or), right } => Expr::BinaryOp {
+        Expr::BinaryOp {
+            left,
+            op: op @ (BinaryOperator::And | BinaryOperator::Or),
+            right,
+        } => Expr::BinaryOp {
             left: Box::new(as_condition(*left, scope)?),
             op,
             right: Box::new(as_condition(*right, scope)?),
         },
-        Expr::UnaryOp { op: UnaryOperator::Not, expr } => Expr::UnaryOp {
+        Expr::UnaryOp {
+            op: UnaryOperator::Not,
+            expr,
+        } => Expr::UnaryOp {
             op: UnaryOperator::Not,
             expr: Box::new(as_condition(*expr, scope)?),
         },
@@ -357,7 +408,9 @@ pub fn as_condition(expr: Expr, scope: &Scope) -> Result<Expr, String> {
             },
         },
         Expr::Value(v) => match &v.value {
-            Value::Number(n, _) => Expr::value(Value::Boolean(n.parse::<f64>().map(|f| f != 0.0).unwrap_or(true))),
+            Value::Number(n, _) => Expr::value(Value::Boolean(
+                n.parse::<f64>().map(|f| f != 0.0).unwrap_or(true),
+            )),
             _ => Expr::Value(v),
         },
         e @ Expr::Function(_) if functions::returns_number(&e) => Expr::BinaryOp {
@@ -382,23 +435,41 @@ mod tests {
             ("Name", "name", PgType::Text),
             ("born", "born", PgType::Date),
         ] {
-            s.columns.insert(src.to_ascii_lowercase(), ScopeColumn { target: target.into(), ty });
+            s.columns.insert(
+                src.to_ascii_lowercase(),
+                ScopeColumn {
+                    target: target.into(),
+                    ty,
+                },
+            );
         }
         s
     }
 
     fn translates_to(sqlite: &str, pos: Position, want: &str) {
-        assert_eq!(translate(sqlite, &scope(), pos).as_deref(), Ok(want), "{sqlite}");
+        assert_eq!(
+            translate(sqlite, &scope(), pos).as_deref(),
+            Ok(want),
+            "{sqlite}"
+        );
     }
 
     #[test]
     fn ifnull_becomes_coalesce() {
-        translates_to("ifnull(qty, 0) > 1", Position::Check, "COALESCE(\"qty\", 0) > 1");
+        translates_to(
+            "ifnull(qty, 0) > 1",
+            Position::Check,
+            "COALESCE(\"qty\", 0) > 1",
+        );
     }
 
     #[test]
     fn instr_becomes_strpos() {
-        translates_to("instr([Email], '@') > 0", Position::Check, "strpos(\"email\", '@') > 0");
+        translates_to(
+            "instr([Email], '@') > 0",
+            Position::Check,
+            "strpos(\"email\", '@') > 0",
+        );
     }
 
     #[test]
@@ -409,7 +480,11 @@ mod tests {
     #[test]
     fn boolean_columns_compare_with_true_and_false() {
         translates_to("active = 1", Position::Predicate, "\"active\" = true");
-        translates_to("active IN (0, 1)", Position::Check, "\"active\" IN (false, true)");
+        translates_to(
+            "active IN (0, 1)",
+            Position::Check,
+            "\"active\" IN (false, true)",
+        );
     }
 
     #[test]
@@ -424,12 +499,20 @@ mod tests {
 
     #[test]
     fn collate_nocase_becomes_citext() {
-        translates_to("Name COLLATE NOCASE", Position::IndexKey, "CAST(\"name\" AS citext)");
+        translates_to(
+            "Name COLLATE NOCASE",
+            Position::IndexKey,
+            "CAST(\"name\" AS citext)",
+        );
     }
 
     #[test]
     fn iif_becomes_case() {
-        translates_to("iif(qty > 0, 'y', 'n')", Position::Generated, "CASE WHEN \"qty\" > 0 THEN 'y' ELSE 'n' END");
+        translates_to(
+            "iif(qty > 0, 'y', 'n')",
+            Position::Generated,
+            "CASE WHEN \"qty\" > 0 THEN 'y' ELSE 'n' END",
+        );
     }
 
     #[test]
@@ -451,7 +534,15 @@ mod tests {
 
     #[test]
     fn substr_and_length_on_non_text_columns_cast_first() {
-        translates_to("length(qty) < 5", Position::Check, "length(CAST(\"qty\" AS TEXT)) < 5");
-        translates_to("SUBSTR(born, 6) = '01-01'", Position::Check, "SUBSTR(CAST(\"born\" AS TEXT), 6) = '01-01'");
+        translates_to(
+            "length(qty) < 5",
+            Position::Check,
+            "length(CAST(\"qty\" AS TEXT)) < 5",
+        );
+        translates_to(
+            "SUBSTR(born, 6) = '01-01'",
+            Position::Check,
+            "SUBSTR(CAST(\"born\" AS TEXT), 6) = '01-01'",
+        );
     }
 }

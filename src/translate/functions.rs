@@ -26,14 +26,17 @@ fn rename(f: &mut Function, to: &str) {
 fn plain_args(f: &Function) -> Option<Vec<Expr>> {
     match &f.args {
         FunctionArguments::None => Some(vec![]),
-        FunctionArguments::List(list) if list.duplicate_treatment.is_none() && list.clauses.is_empty() => list
-            .args
-            .iter()
-            .map(|a| match a {
-                FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e.clone()),
-                _ => None,
-            })
-            .collect(),
+        FunctionArguments::List(list)
+            if list.duplicate_treatment.is_none() && list.clauses.is_empty() =>
+        {
+            list.args
+                .iter()
+                .map(|a| match a {
+                    FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e.clone()),
+                    _ => None,
+                })
+                .collect()
+        }
         _ => None,
     }
 }
@@ -53,7 +56,13 @@ fn string_arg(e: &Expr) -> Option<&str> {
 }
 
 fn negative_literal(e: &Expr) -> bool {
-    matches!(e, Expr::UnaryOp { op: sqlparser::ast::UnaryOperator::Minus, .. })
+    matches!(
+        e,
+        Expr::UnaryOp {
+            op: sqlparser::ast::UnaryOperator::Minus,
+            ..
+        }
+    )
 }
 
 /// Wraps a column of a non-text type in a cast so text functions accept it.
@@ -70,7 +79,11 @@ fn scope_type(e: &Expr, scope: &Scope) -> Option<PgType> {
         Expr::CompoundIdentifier(p) if p.len() == 2 => &p[1].value,
         _ => return None,
     };
-    scope.columns.values().find(|c| &c.target == name).map(|c| c.ty)
+    scope
+        .columns
+        .values()
+        .find(|c| &c.target == name)
+        .map(|c| c.ty)
 }
 
 /// Maps a strftime format to a to_char pattern, quoting literal text.
@@ -146,11 +159,14 @@ fn now_function(name: &str, args: &[Expr]) -> Result<Expr, String> {
 pub fn rewrite(f: &mut Function, scope: &Scope) -> Result<Option<Expr>, String> {
     let name = name_of(f);
     let args = plain_args(f);
-    let list = || args.clone().ok_or_else(|| format!("{name}() with DISTINCT, ORDER BY or named arguments"));
+    let list = || {
+        args.clone()
+            .ok_or_else(|| format!("{name}() with DISTINCT, ORDER BY or named arguments"))
+    };
     let show = |e: &Expr| e.to_string();
     match name.as_str() {
-        "abs" | "coalesce" | "nullif" | "lower" | "upper" | "ltrim" | "rtrim" | "replace" | "count" | "sum"
-        | "avg" | "concat" => Ok(None),
+        "abs" | "coalesce" | "nullif" | "lower" | "upper" | "ltrim" | "rtrim" | "replace"
+        | "count" | "sum" | "avg" | "concat" => Ok(None),
         "ifnull" => {
             rename(f, "COALESCE");
             Ok(None)
@@ -158,7 +174,11 @@ pub fn rewrite(f: &mut Function, scope: &Scope) -> Result<Option<Expr>, String> 
         "instr" => {
             let a = list()?;
             match a.as_slice() {
-                [h, n] => Ok(Some(pg(&format!("strpos({}, {})", show(&as_text(h.clone(), scope)), show(n)))?)),
+                [h, n] => Ok(Some(pg(&format!(
+                    "strpos({}, {})",
+                    show(&as_text(h.clone(), scope)),
+                    show(n)
+                ))?)),
                 _ => Err("instr() takes two arguments".into()),
             }
         }
@@ -180,7 +200,10 @@ pub fn rewrite(f: &mut Function, scope: &Scope) -> Result<Option<Expr>, String> 
             _ => Err("trim() takes one or two arguments".into()),
         },
         "length" => match list()?.as_slice() {
-            [a] => Ok(Some(pg(&format!("length({})", show(&as_text(a.clone(), scope))))?)),
+            [a] => Ok(Some(pg(&format!(
+                "length({})",
+                show(&as_text(a.clone(), scope))
+            ))?)),
             _ => Err("length() takes one argument".into()),
         },
         "substr" | "substring" => {
@@ -192,11 +215,19 @@ pub fn rewrite(f: &mut Function, scope: &Scope) -> Result<Option<Expr>, String> 
                 return Err("substr() with a negative start counts from the end in SQLite but not in PostgreSQL".into());
             }
             let rest: Vec<String> = a[1..].iter().map(show).collect();
-            Ok(Some(pg(&format!("substr({}, {})", show(&as_text(a[0].clone(), scope)), rest.join(", ")))?))
+            Ok(Some(pg(&format!(
+                "substr({}, {})",
+                show(&as_text(a[0].clone(), scope)),
+                rest.join(", ")
+            ))?))
         }
         "round" => match list()?.as_slice() {
             [_] => Ok(None),
-            [a, n] => Ok(Some(pg(&format!("round(CAST({} AS NUMERIC), {})", show(a), show(n)))?)),
+            [a, n] => Ok(Some(pg(&format!(
+                "round(CAST({} AS NUMERIC), {})",
+                show(a),
+                show(n)
+            ))?)),
             _ => Err("round() takes one or two arguments".into()),
         },
         "min" | "max" => match &f.args {
@@ -228,18 +259,28 @@ pub fn rewrite(f: &mut Function, scope: &Scope) -> Result<Option<Expr>, String> 
             };
             let first = items.first().ok_or("group_concat() needs an argument")?;
             let d = if distinct { "DISTINCT " } else { "" };
-            Ok(Some(pg(&format!("string_agg({d}CAST({} AS TEXT), {sep})", show(first)))?))
+            Ok(Some(pg(&format!(
+                "string_agg({d}CAST({} AS TEXT), {sep})",
+                show(first)
+            ))?))
         }
         "iif" | "if" => match list()?.as_slice() {
-            [c, a, b] => Ok(Some(pg(&format!("CASE WHEN {} THEN {} ELSE {} END", show(c), show(a), show(b)))?)),
+            [c, a, b] => Ok(Some(pg(&format!(
+                "CASE WHEN {} THEN {} ELSE {} END",
+                show(c),
+                show(a),
+                show(b)
+            ))?)),
             _ => Err(format!("{name}() takes three arguments")),
         },
         "likely" | "unlikely" => match list()?.as_slice() {
             [a] => Ok(Some(a.clone())),
             _ => Err(format!("{name}() takes one argument")),
         },
-        "date" | "time" | "datetime" | "strftime" | "unixepoch" | "julianday" | "current_timestamp"
-        | "current_date" | "current_time" => now_function(&name, &list()?).map(Some),
+        "date" | "time" | "datetime" | "strftime" | "unixepoch" | "julianday"
+        | "current_timestamp" | "current_date" | "current_time" => {
+            now_function(&name, &list()?).map(Some)
+        }
         _ => Err(format!("function {name}() has no PostgreSQL translation")),
     }
 }
@@ -261,7 +302,10 @@ mod tests {
 
     #[test]
     fn strftime_formats_map_to_to_char_with_literals_quoted() {
-        assert_eq!(to_char_format("%Y-%m-%dT%H:%M:%S").as_deref(), Some("YYYY-MM-DD\"T\"HH24:MI:SS"));
+        assert_eq!(
+            to_char_format("%Y-%m-%dT%H:%M:%S").as_deref(),
+            Some("YYYY-MM-DD\"T\"HH24:MI:SS")
+        );
         assert_eq!(to_char_format("%w"), None);
     }
 }

@@ -27,7 +27,13 @@ pub struct Findings(pub Vec<Finding>);
 
 impl Findings {
     /// Records a finding.
-    pub fn add(&mut self, severity: Severity, code: &str, object: impl Into<String>, message: impl Into<String>) {
+    pub fn add(
+        &mut self,
+        severity: Severity,
+        code: &str,
+        object: impl Into<String>,
+        message: impl Into<String>,
+    ) {
         self.0.push(Finding {
             severity,
             code: code.into(),
@@ -38,7 +44,13 @@ impl Findings {
     }
 
     /// Records a finding about an object that is not carried, with its SQL.
-    pub fn left_out(&mut self, code: &str, object: impl Into<String>, message: impl Into<String>, sql: &str) {
+    pub fn left_out(
+        &mut self,
+        code: &str,
+        object: impl Into<String>,
+        message: impl Into<String>,
+        sql: &str,
+    ) {
         self.0.push(Finding {
             severity: Severity::Warning,
             code: code.into(),
@@ -51,7 +63,9 @@ impl Findings {
     /// Reports a rename other than plain lower-casing.
     pub fn renamed(&mut self, kind: &str, source: &str, target: &str, how: Option<Renamed>) {
         let why = match how {
-            Some(Renamed::Truncated) => "longer than PostgreSQL's 63-byte limit: shortened with a hash suffix",
+            Some(Renamed::Truncated) => {
+                "longer than PostgreSQL's 63-byte limit: shortened with a hash suffix"
+            }
             Some(Renamed::Deduplicated) => "collides with another name after mapping: made unique",
             _ => return,
         };
@@ -65,14 +79,23 @@ impl Findings {
 }
 
 /// Builds the plan for `schema` given each table's profile (by SQLite table name).
-pub fn build_plan(source: &str, schema: &Schema, profiles: &HashMap<String, TableProfile>, opts: &PlanOptions) -> Plan {
+pub fn build_plan(
+    source: &str,
+    schema: &Schema,
+    profiles: &HashMap<String, TableProfile>,
+    opts: &PlanOptions,
+) -> Plan {
     let mut findings = Findings::default();
     let mut relations = Namer::new(opts.identifiers);
     let mut ddl = Ddl::default();
 
     for s in &schema.skipped {
         findings.add(
-            if s.kind == "internal table" || s.kind == "shadow table" { Severity::Info } else { Severity::Error },
+            if s.kind == "internal table" || s.kind == "shadow table" {
+                Severity::Info
+            } else {
+                Severity::Error
+            },
             "object.skipped",
             format!("{} {}", s.kind, crate::pg::quote_ident(&s.name)),
             s.reason.clone(),
@@ -92,11 +115,19 @@ pub fn build_plan(source: &str, schema: &Schema, profiles: &HashMap<String, Tabl
     }
 
     // Table names are claimed before anything else so they keep their names.
-    let table_names: Vec<(String, Option<Renamed>)> = schema.tables.iter().map(|t| relations.map(&t.name)).collect();
+    let table_names: Vec<(String, Option<Renamed>)> = schema
+        .tables
+        .iter()
+        .map(|t| relations.map(&t.name))
+        .collect();
     for (t, (target, how)) in schema.tables.iter().zip(&table_names) {
         findings.renamed("table", &t.name, target, how.clone());
     }
-    let view_names: Vec<(String, Option<Renamed>)> = schema.views.iter().map(|v| relations.map(&v.name)).collect();
+    let view_names: Vec<(String, Option<Renamed>)> = schema
+        .views
+        .iter()
+        .map(|v| relations.map(&v.name))
+        .collect();
     for (v, (target, how)) in schema.views.iter().zip(&view_names) {
         findings.renamed("view", &v.name, target, how.clone());
     }
@@ -105,26 +136,40 @@ pub fn build_plan(source: &str, schema: &Schema, profiles: &HashMap<String, Tabl
     let mut built = Vec::new();
     for (t, (target, _)) in schema.tables.iter().zip(&table_names) {
         let profile = profiles.get(&t.name).unwrap_or(&empty);
-        built.push(tables::translate_table(t, target, profile, opts, &mut findings));
+        built.push(tables::translate_table(
+            t,
+            target,
+            profile,
+            opts,
+            &mut findings,
+        ));
     }
     for b in &built {
         tables::emit_indexes(b, opts, &mut relations, &mut ddl, &mut findings);
     }
     tables::emit_foreign_keys(&built, opts, &mut ddl, &mut findings);
 
-    let view_plans = views::translate_views(schema, &view_names, &built, opts, &mut ddl, &mut findings);
+    let view_plans =
+        views::translate_views(schema, &view_names, &built, opts, &mut ddl, &mut findings);
 
     for trig in &schema.triggers {
         findings.left_out(
             "trigger.not_translated",
-            format!("trigger {} on {}", crate::pg::quote_ident(&trig.name), crate::pg::quote_ident(&trig.table)),
+            format!(
+                "trigger {} on {}",
+                crate::pg::quote_ident(&trig.name),
+                crate::pg::quote_ident(&trig.table)
+            ),
             "triggers are reported, not translated: PostgreSQL triggers call PL/pgSQL functions; \
              rewrite its logic by hand if the application relies on it",
             &trig.sql,
         );
     }
 
-    let lowered = built.iter().filter(|b| b.plan.source != b.plan.target).count()
+    let lowered = built
+        .iter()
+        .filter(|b| b.plan.source != b.plan.target)
+        .count()
         + built
             .iter()
             .flat_map(|b| &b.plan.columns)
@@ -142,11 +187,15 @@ pub fn build_plan(source: &str, schema: &Schema, profiles: &HashMap<String, Tabl
         );
     }
 
-    let uses_citext = built.iter().any(|b| b.uses_citext) || ddl.all().any(|s| s.sql.contains("citext"));
+    let uses_citext =
+        built.iter().any(|b| b.uses_citext) || ddl.all().any(|s| s.sql.contains("citext"));
     if opts.schema != "public" {
         ddl.prelude.push(Statement {
             object: format!("schema {}", crate::pg::quote_ident(&opts.schema)),
-            sql: format!("CREATE SCHEMA IF NOT EXISTS {}", crate::pg::quote_ident(&opts.schema)),
+            sql: format!(
+                "CREATE SCHEMA IF NOT EXISTS {}",
+                crate::pg::quote_ident(&opts.schema)
+            ),
             optional: false,
         });
     }

@@ -241,7 +241,9 @@ fn family(declared: &str, affinity: Affinity) -> Family {
         Affinity::Integer => Family::Int(match (first, unsigned) {
             ("TINYINT" | "INT2" | "SMALLINT", false) => PgType::SmallInt,
             ("TINYINT", true) => PgType::SmallInt,
-            ("SMALLINT" | "INT2" | "MEDIUMINT" | "INT" | "INT4", _) if first != "INT" || !unsigned => {
+            ("SMALLINT" | "INT2" | "MEDIUMINT" | "INT" | "INT4", _)
+                if first != "INT" || !unsigned =>
+            {
                 PgType::Integer
             }
             _ => PgType::BigInt,
@@ -273,7 +275,10 @@ pub fn choose(col: &Column, p: &ColumnProfile, policy: TypeConflicts) -> TypeCho
         format!("declared {}", col.declared_type)
     };
     if col.rowid_alias {
-        return TypeChoice::new(PgType::BigInt, "INTEGER PRIMARY KEY (rowid alias): identity");
+        return TypeChoice::new(
+            PgType::BigInt,
+            "INTEGER PRIMARY KEY (rowid alias): identity",
+        );
     }
     let fam = family(&col.declared_type, affinity);
     let mut choice = match proposal(fam, p, &declared) {
@@ -289,7 +294,10 @@ pub fn choose(col: &Column, p: &ColumnProfile, policy: TypeConflicts) -> TypeCho
     };
     if nocase && choice.ty.is_text() {
         if let PgType::Varchar(n) = choice.ty {
-            choice.reason = format!("{}; COLLATE NOCASE, length {n} kept by a CHECK", choice.reason);
+            choice.reason = format!(
+                "{}; COLLATE NOCASE, length {n} kept by a CHECK",
+                choice.reason
+            );
         } else {
             choice.reason = format!("{}; COLLATE NOCASE", choice.reason);
         }
@@ -331,14 +339,21 @@ fn proposal(fam: Family, p: &ColumnProfile, declared: &str) -> Result<TypeChoice
                 return Err(Some(format!(
                     "{declared} but holds {} non-integer value(s), e.g. {}",
                     nn - c.integer,
-                    p.samples.text.clone().or(p.samples.real.clone()).or(p.samples.blob.clone()).unwrap_or_default()
+                    p.samples
+                        .text
+                        .clone()
+                        .or(p.samples.real.clone())
+                        .or(p.samples.blob.clone())
+                        .unwrap_or_default()
                 )));
             }
             let (min, max) = (p.int_min.unwrap_or(0), p.int_max.unwrap_or(0));
             for t in [ty, PgType::Integer, PgType::BigInt] {
                 if t.is_integer() && rank(t) >= rank(ty) && fits(t, min, max) {
-                    let mut choice =
-                        TypeChoice::new(t, format!("{declared}; {} integers in [{min}, {max}]", c.integer));
+                    let mut choice = TypeChoice::new(
+                        t,
+                        format!("{declared}; {} integers in [{min}, {max}]", c.integer),
+                    );
                     if t != ty {
                         choice.warnings.push(format!(
                             "{declared} but values reach [{min}, {max}], beyond {ty}: widened to {t}"
@@ -351,38 +366,62 @@ fn proposal(fam: Family, p: &ColumnProfile, declared: &str) -> Result<TypeChoice
         }
         Family::Bool => {
             if nn == 0 {
-                return Ok(TypeChoice::new(PgType::Boolean, format!("{declared}; no data")).converting(Conversion::ToBoolean));
+                return Ok(
+                    TypeChoice::new(PgType::Boolean, format!("{declared}; no data"))
+                        .converting(Conversion::ToBoolean),
+                );
             }
             if c.integer == p.int_bool && c.text == p.text_bool && c.real == 0 && c.blob == 0 {
-                let conv = if c.text == 0 { Conversion::IntegerToBoolean } else { Conversion::ToBoolean };
+                let conv = if c.text == 0 {
+                    Conversion::IntegerToBoolean
+                } else {
+                    Conversion::ToBoolean
+                };
                 return Ok(TypeChoice::new(
                     PgType::Boolean,
                     format!("{declared}; every value is 0/1 or a boolean spelling"),
                 )
                 .converting(conv));
             }
-            Err(Some(format!("{declared} but holds values other than 0/1 and boolean spellings, e.g. {}", sample())))
+            Err(Some(format!(
+                "{declared} but holds values other than 0/1 and boolean spellings, e.g. {}",
+                sample()
+            )))
         }
         Family::Date | Family::Time | Family::Timestamp => temporal(fam, p, declared),
         Family::Json => {
             if c.blob == 0 && p.text_json == c.text && p.text_json_nul == 0 {
-                Ok(TypeChoice::new(PgType::Jsonb, format!("{declared}; every value is valid JSON"))
-                    .converting(Conversion::ToJson))
+                Ok(TypeChoice::new(
+                    PgType::Jsonb,
+                    format!("{declared}; every value is valid JSON"),
+                )
+                .converting(Conversion::ToJson))
             } else {
-                Err(Some(format!("{declared} but not every value is JSON jsonb can hold, e.g. {}", sample())))
+                Err(Some(format!(
+                    "{declared} but not every value is JSON jsonb can hold, e.g. {}",
+                    sample()
+                )))
             }
         }
         Family::Uuid => {
             if c.integer == 0 && c.real == 0 && p.text_uuid == c.text && p.blob16 == c.blob {
-                Ok(TypeChoice::new(PgType::Uuid, format!("{declared}; every value is a UUID"))
-                    .converting(Conversion::ToUuid))
+                Ok(
+                    TypeChoice::new(PgType::Uuid, format!("{declared}; every value is a UUID"))
+                        .converting(Conversion::ToUuid),
+                )
             } else {
-                Err(Some(format!("{declared} but not every value is a UUID, e.g. {}", sample())))
+                Err(Some(format!(
+                    "{declared} but not every value is a UUID, e.g. {}",
+                    sample()
+                )))
             }
         }
         Family::Decimal(typmod) => {
             if c.text > 0 || c.blob > 0 || p.real_nonfinite > 0 {
-                return Err(Some(format!("{declared} but holds non-numeric values, e.g. {}", sample())));
+                return Err(Some(format!(
+                    "{declared} but holds non-numeric values, e.g. {}",
+                    sample()
+                )));
             }
             match typmod {
                 Some((prec, scale)) if nn > 0 => {
@@ -407,8 +446,14 @@ fn proposal(fam: Family, p: &ColumnProfile, declared: &str) -> Result<TypeChoice
                         Ok(choice)
                     }
                 }
-                Some(t) => Ok(TypeChoice::new(PgType::Numeric(Some(t)), format!("{declared}; no data"))),
-                None => Ok(TypeChoice::new(PgType::Numeric(None), format!("{declared}; exact numbers"))),
+                Some(t) => Ok(TypeChoice::new(
+                    PgType::Numeric(Some(t)),
+                    format!("{declared}; no data"),
+                )),
+                None => Ok(TypeChoice::new(
+                    PgType::Numeric(None),
+                    format!("{declared}; exact numbers"),
+                )),
             }
         }
         Family::Varchar(n) => {
@@ -423,7 +468,10 @@ fn proposal(fam: Family, p: &ColumnProfile, declared: &str) -> Result<TypeChoice
             } else {
                 let mut choice = TypeChoice::new(
                     PgType::Text,
-                    format!("{declared} but values reach {} characters", p.text_max_chars),
+                    format!(
+                        "{declared} but values reach {} characters",
+                        p.text_max_chars
+                    ),
                 );
                 choice.warnings.push(format!(
                     "{declared} but the longest value has {} characters: text, so nothing is cut",
@@ -452,10 +500,12 @@ fn temporal(fam: Family, p: &ColumnProfile, declared: &str) -> Result<TypeChoice
         _ => PgType::Timestamp,
     };
     if nn == 0 {
-        return Ok(TypeChoice::new(default_ty, format!("{declared}; no data")).converting(Conversion::TextToTemporal));
+        return Ok(TypeChoice::new(default_ty, format!("{declared}; no data"))
+            .converting(Conversion::TextToTemporal));
     }
     let only = |n: u64| n == nn;
-    let texts_temporal = p.text_date + p.text_naive + p.text_offset + p.text_time + p.text_time_offset;
+    let texts_temporal =
+        p.text_date + p.text_naive + p.text_offset + p.text_time + p.text_time_offset;
     if only(c.text) && texts_temporal == c.text {
         let ty = match fam {
             Family::Time if only(p.text_time) => Some(PgType::Time),
@@ -488,15 +538,22 @@ fn temporal(fam: Family, p: &ColumnProfile, declared: &str) -> Result<TypeChoice
             if p.int_epoch[k] == c.integer {
                 return Ok(TypeChoice::new(
                     PgType::TimestampTz,
-                    format!("{declared}; all {} integers are unix epochs in {unit:?}", c.integer).to_lowercase(),
+                    format!(
+                        "{declared}; all {} integers are unix epochs in {unit:?}",
+                        c.integer
+                    )
+                    .to_lowercase(),
                 )
                 .converting(Conversion::Epoch { unit: *unit }));
             }
         }
     }
     if fam != Family::Time && only(c.real) && p.real_julian == c.real {
-        return Ok(TypeChoice::new(PgType::TimestampTz, format!("{declared}; all {} reals are julian day numbers", c.real))
-            .converting(Conversion::JulianDay));
+        return Ok(TypeChoice::new(
+            PgType::TimestampTz,
+            format!("{declared}; all {} reals are julian day numbers", c.real),
+        )
+        .converting(Conversion::JulianDay));
     }
     let example = p
         .non_temporal_text
@@ -512,7 +569,13 @@ fn temporal(fam: Family, p: &ColumnProfile, declared: &str) -> Result<TypeChoice
 }
 
 /// The fallback: a type from the storage classes present.
-fn generic(p: &ColumnProfile, affinity: Affinity, fam: Family, policy: TypeConflicts, declared: &str) -> TypeChoice {
+fn generic(
+    p: &ColumnProfile,
+    affinity: Affinity,
+    fam: Family,
+    policy: TypeConflicts,
+    declared: &str,
+) -> TypeChoice {
     let c = &p.counts;
     let numbers = c.integer + c.real;
     if c.non_null() == 0 {
@@ -524,26 +587,47 @@ fn generic(p: &ColumnProfile, affinity: Affinity, fam: Family, policy: TypeConfl
             Affinity::Blob if declared.to_ascii_uppercase().contains("BLOB") => PgType::Bytea,
             Affinity::Blob => PgType::Text,
         };
-        return TypeChoice::new(ty, format!("{declared}; no data, {affinity:?} affinity").replace("Integer", "INTEGER"));
+        return TypeChoice::new(
+            ty,
+            format!("{declared}; no data, {affinity:?} affinity").replace("Integer", "INTEGER"),
+        );
     }
     let number_type = || -> TypeChoice {
         if c.real == 0 {
-            TypeChoice::new(PgType::BigInt, format!("{declared}; {} integers", c.integer))
+            TypeChoice::new(
+                PgType::BigInt,
+                format!("{declared}; {} integers", c.integer),
+            )
         } else if c.integer == 0 {
             TypeChoice::new(PgType::Double, format!("{declared}; {} reals", c.real))
         } else {
-            let exact = p.int_min.unwrap_or(0) >= -(1i64 << 53) && p.int_max.unwrap_or(0) <= 1i64 << 53;
+            let exact =
+                p.int_min.unwrap_or(0) >= -(1i64 << 53) && p.int_max.unwrap_or(0) <= 1i64 << 53;
             if exact && affinity != Affinity::Numeric && !matches!(fam, Family::Decimal(_)) {
-                TypeChoice::new(PgType::Double, format!("{declared}; {} reals and {} integers (all exact as doubles)", c.real, c.integer))
-                    .converting(Conversion::IntegerToDouble)
+                TypeChoice::new(
+                    PgType::Double,
+                    format!(
+                        "{declared}; {} reals and {} integers (all exact as doubles)",
+                        c.real, c.integer
+                    ),
+                )
+                .converting(Conversion::IntegerToDouble)
             } else {
-                TypeChoice::new(PgType::Numeric(None), format!("{declared}; {} integers and {} reals, exact in numeric", c.integer, c.real))
+                TypeChoice::new(
+                    PgType::Numeric(None),
+                    format!(
+                        "{declared}; {} integers and {} reals, exact in numeric",
+                        c.integer, c.real
+                    ),
+                )
             }
         }
     };
     match c.classes() {
         1 if numbers > 0 => return number_type(),
-        1 if c.text > 0 => return TypeChoice::new(PgType::Text, format!("{declared}; {} texts", c.text)),
+        1 if c.text > 0 => {
+            return TypeChoice::new(PgType::Text, format!("{declared}; {} texts", c.text))
+        }
         1 => return TypeChoice::new(PgType::Bytea, format!("{declared}; {} blobs", c.blob)),
         2 if c.integer > 0 && c.real > 0 => return number_type(),
         _ => {}
@@ -554,7 +638,11 @@ fn generic(p: &ColumnProfile, affinity: Affinity, fam: Family, policy: TypeConfl
     );
     // The majority's type, and how many rows it would leave out.
     let groups = [(numbers, "numbers"), (c.text, "text"), (c.blob, "blob")];
-    let (major, major_name) = groups.iter().copied().max_by_key(|g| g.0).unwrap_or((0, "text"));
+    let (major, major_name) = groups
+        .iter()
+        .copied()
+        .max_by_key(|g| g.0)
+        .unwrap_or((0, "text"));
     let under_reject = match major_name {
         "numbers" => number_type().ty,
         "text" => PgType::Text,
@@ -564,11 +652,23 @@ fn generic(p: &ColumnProfile, affinity: Affinity, fam: Family, policy: TypeConfl
     match policy {
         TypeConflicts::Widen => {
             let (ty, conv, how) = if c.blob > 0 {
-                (PgType::Bytea, Conversion::ToBytes, "bytea (texts and numbers as their UTF-8 bytes)")
+                (
+                    PgType::Bytea,
+                    Conversion::ToBytes,
+                    "bytea (texts and numbers as their UTF-8 bytes)",
+                )
             } else {
-                (PgType::Text, Conversion::NumberToText, "text (numbers as their exact decimal text)")
+                (
+                    PgType::Text,
+                    Conversion::NumberToText,
+                    "text (numbers as their exact decimal text)",
+                )
             };
-            let mut choice = TypeChoice::new(ty, format!("{declared}; mixed storage classes ({mix}): widened")).converting(conv);
+            let mut choice = TypeChoice::new(
+                ty,
+                format!("{declared}; mixed storage classes ({mix}): widened"),
+            )
+            .converting(conv);
             choice.warnings.push(format!(
                 "{declared} holds several storage classes ({mix}): widened to {how}; \
                  with --type-conflicts reject it would be {under_reject} and {rejected} row(s) rejected"
@@ -576,7 +676,10 @@ fn generic(p: &ColumnProfile, affinity: Affinity, fam: Family, policy: TypeConfl
             choice
         }
         TypeConflicts::Reject => {
-            let mut choice = TypeChoice::new(under_reject, format!("{declared}; mixed storage classes ({mix}): majority type"));
+            let mut choice = TypeChoice::new(
+                under_reject,
+                format!("{declared}; mixed storage classes ({mix}): majority type"),
+            );
             choice.rejected = rejected;
             choice.warnings.push(format!(
                 "{declared} holds several storage classes ({mix}): {under_reject} chosen for the \
@@ -607,7 +710,10 @@ mod tests {
 
     fn ints(min: i64, max: i64, n: u64) -> ColumnProfile {
         ColumnProfile {
-            counts: StorageCounts { integer: n, ..Default::default() },
+            counts: StorageCounts {
+                integer: n,
+                ..Default::default()
+            },
             int_min: Some(min),
             int_max: Some(max),
             ..Default::default()
@@ -616,23 +722,58 @@ mod tests {
 
     #[test]
     fn integer_is_bigint_and_small_declarations_are_kept_when_values_fit() {
-        assert_eq!(choose(&col("INTEGER"), &ints(1, 5, 5), TypeConflicts::Widen).ty, PgType::BigInt);
-        assert_eq!(choose(&col("SMALLINT"), &ints(1, 5, 5), TypeConflicts::Widen).ty, PgType::SmallInt);
-        assert_eq!(choose(&col("SMALLINT"), &ints(1, 70_000, 5), TypeConflicts::Widen).ty, PgType::Integer);
-        assert_eq!(choose(&col("SMALLINT UNSIGNED"), &ints(1, 5, 5), TypeConflicts::Widen).ty, PgType::Integer);
+        assert_eq!(
+            choose(&col("INTEGER"), &ints(1, 5, 5), TypeConflicts::Widen).ty,
+            PgType::BigInt
+        );
+        assert_eq!(
+            choose(&col("SMALLINT"), &ints(1, 5, 5), TypeConflicts::Widen).ty,
+            PgType::SmallInt
+        );
+        assert_eq!(
+            choose(&col("SMALLINT"), &ints(1, 70_000, 5), TypeConflicts::Widen).ty,
+            PgType::Integer
+        );
+        assert_eq!(
+            choose(
+                &col("SMALLINT UNSIGNED"),
+                &ints(1, 5, 5),
+                TypeConflicts::Widen
+            )
+            .ty,
+            PgType::Integer
+        );
     }
 
     #[test]
     fn reals_are_always_double_precision() {
-        let p = ColumnProfile { counts: StorageCounts { real: 3, ..Default::default() }, ..Default::default() };
-        assert_eq!(choose(&col("FLOAT"), &p, TypeConflicts::Widen).ty, PgType::Double);
-        assert_eq!(choose(&col("REAL"), &p, TypeConflicts::Widen).ty.to_string(), "double precision");
+        let p = ColumnProfile {
+            counts: StorageCounts {
+                real: 3,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        assert_eq!(
+            choose(&col("FLOAT"), &p, TypeConflicts::Widen).ty,
+            PgType::Double
+        );
+        assert_eq!(
+            choose(&col("REAL"), &p, TypeConflicts::Widen)
+                .ty
+                .to_string(),
+            "double precision"
+        );
     }
 
     #[test]
     fn mixed_columns_widen_or_reject_by_policy() {
         let p = ColumnProfile {
-            counts: StorageCounts { integer: 8, text: 2, ..Default::default() },
+            counts: StorageCounts {
+                integer: 8,
+                text: 2,
+                ..Default::default()
+            },
             int_min: Some(1),
             int_max: Some(9),
             ..Default::default()

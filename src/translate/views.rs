@@ -62,7 +62,11 @@ struct Readable {
     scope: Scope,
 }
 
-fn translate_view(select: &str, readable: &HashMap<String, Readable>, opts: &PlanOptions) -> Result<String, String> {
+fn translate_view(
+    select: &str,
+    readable: &HashMap<String, Readable>,
+    opts: &PlanOptions,
+) -> Result<String, String> {
     let tokens = ddl_text::tokenize(select)?;
     let mut query = Parser::new(&SQLiteDialect {})
         .with_recursion_limit(100)
@@ -80,9 +84,9 @@ fn translate_view(select: &str, readable: &HashMap<String, Readable>, opts: &Pla
         if refs.ctes.contains(rel) {
             continue;
         }
-        let r = readable
-            .get(rel)
-            .ok_or_else(|| format!("reads `{rel}`, which is not migrated (or could not be created)"))?;
+        let r = readable.get(rel).ok_or_else(|| {
+            format!("reads `{rel}`, which is not migrated (or could not be created)")
+        })?;
         for (k, v) in &r.scope.columns {
             scope.columns.entry(k.clone()).or_insert_with(|| v.clone());
         }
@@ -98,7 +102,10 @@ fn translate_view(select: &str, readable: &HashMap<String, Readable>, opts: &Pla
         let key = last_part(name).to_ascii_lowercase();
         if !ctes.contains(&key) {
             if let Some(r) = readable.get(&key) {
-                *name = ObjectName::from(vec![Ident::with_quote('"', schema.as_str()), Ident::with_quote('"', r.target.as_str())]);
+                *name = ObjectName::from(vec![
+                    Ident::with_quote('"', schema.as_str()),
+                    Ident::with_quote('"', r.target.as_str()),
+                ]);
             }
         }
         ControlFlow::<()>::Continue(())
@@ -142,17 +149,33 @@ pub fn translate_views(
                     let col_list = if v.columns.is_empty() {
                         String::new()
                     } else {
-                        let mapped: Vec<String> = v.columns.iter().map(|c| quote_ident(&cols.map(c).0)).collect();
+                        let mapped: Vec<String> = v
+                            .columns
+                            .iter()
+                            .map(|c| quote_ident(&cols.map(c).0))
+                            .collect();
                         format!(" ({})", mapped.join(", "))
                     };
                     ddl.views.push(Statement {
                         object: format!("view {}", quote_ident(target)),
-                        sql: format!("CREATE VIEW {}{col_list} AS {select}", qualified(&opts.schema, target)),
+                        sql: format!(
+                            "CREATE VIEW {}{col_list} AS {select}",
+                            qualified(&opts.schema, target)
+                        ),
                         optional: true,
                     });
                     // Later views see this one's columns by their own (lower-cased) names.
-                    let scope = Scope { lenient: true, ..Default::default() };
-                    readable.insert(v.name.to_ascii_lowercase(), Readable { target: target.clone(), scope });
+                    let scope = Scope {
+                        lenient: true,
+                        ..Default::default()
+                    };
+                    readable.insert(
+                        v.name.to_ascii_lowercase(),
+                        Readable {
+                            target: target.clone(),
+                            scope,
+                        },
+                    );
                     outcome.insert(i, Ok(()));
                     progressed = true;
                 }

@@ -24,7 +24,9 @@ static SERVER: OnceLock<Server> = OnceLock::new();
 fn admin_url() -> String {
     let server = SERVER.get_or_init(|| match std::env::var("LITE2PG_TEST_URL") {
         Ok(url) if !url.is_empty() => Server::External(url),
-        _ => Server::Embedded(EmbeddedPg::start().expect("start a throwaway PostgreSQL for the tests")),
+        _ => Server::Embedded(
+            EmbeddedPg::start().expect("start a throwaway PostgreSQL for the tests"),
+        ),
     });
     match server {
         Server::External(url) => url.clone(),
@@ -38,7 +40,10 @@ fn with_database(url: &str, db: &str) -> String {
         None => (url, String::new()),
     };
     let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
-    let host_end = base[scheme_end..].find('/').map(|i| i + scheme_end).unwrap_or(base.len());
+    let host_end = base[scheme_end..]
+        .find('/')
+        .map(|i| i + scheme_end)
+        .unwrap_or(base.len());
     format!("{}/{db}{query}", &base[..host_end])
 }
 
@@ -55,9 +60,15 @@ impl TestDb {
         let admin = admin_url();
         let name = format!("lite2pg_test_{}", uuid::Uuid::new_v4().simple());
         let c = connect(&admin).expect("connect to the test server");
-        c.batch_execute("create test database", &format!("CREATE DATABASE {}", quote_ident(&name)))
-            .expect("create the test database");
-        TestDb { url: with_database(&admin, &name), name }
+        c.batch_execute(
+            "create test database",
+            &format!("CREATE DATABASE {}", quote_ident(&name)),
+        )
+        .expect("create the test database");
+        TestDb {
+            url: with_database(&admin, &name),
+            name,
+        }
     }
 
     /// A new connection to the test database.
@@ -79,7 +90,13 @@ impl TestDb {
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let Ok(c) = connect(&admin_url()) {
-            let _ = c.batch_execute("drop test database", &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_ident(&self.name)));
+            let _ = c.batch_execute(
+                "drop test database",
+                &format!(
+                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                    quote_ident(&self.name)
+                ),
+            );
         }
     }
 }
@@ -104,11 +121,16 @@ pub fn sqlite(sql: &str) -> Fixture {
 pub fn plan_and_apply(fixture: &Fixture, db: &TestDb, options: &PlanOptions) -> Plan {
     let plan = make_plan(&fixture.path, options, &Check::Url(db.url.clone())).expect("plan");
     let sql = render_sql(&plan);
-    db.client().batch_execute("apply plan", &sql).unwrap_or_else(|e| panic!("plan SQL failed: {e}\n{sql}"));
+    db.client()
+        .batch_execute("apply plan", &sql)
+        .unwrap_or_else(|e| panic!("plan SQL failed: {e}\n{sql}"));
     plan
 }
 
 /// The finding codes of a plan, with their objects.
 pub fn findings(plan: &Plan) -> Vec<String> {
-    plan.findings.iter().map(|f| format!("{} {}: {}", f.code, f.object, f.message)).collect()
+    plan.findings
+        .iter()
+        .map(|f| format!("{} {}: {}", f.code, f.object, f.message))
+        .collect()
 }

@@ -1,0 +1,128 @@
+//! Bad input gets one clear line and exit code 2, never a panic or a stack trace.
+
+use std::process::{Command, Output};
+
+fn plan(path: &std::path::Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lite2pg"))
+        .args(["plan", "--no-check"])
+        .arg(path)
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .expect("run lite2pg")
+}
+
+fn assert_clear_exit_2(out: &Output, needle: &str) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "stderr: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    assert!(err.contains(needle), "{err}");
+}
+
+#[test]
+fn missing_file_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_clear_exit_2(&plan(&dir.path().join("nope.db")), "no such file");
+}
+
+#[test]
+fn directory_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_clear_exit_2(&plan(dir.path()), "is a directory");
+}
+
+#[test]
+fn empty_and_non_sqlite_and_encrypted_files_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.db");
+    std::fs::write(&empty, b"").unwrap();
+    assert_clear_exit_2(&plan(&empty), "empty");
+    let text = dir.path().join("notes.db");
+    std::fs::write(&text, b"just some text, not a database\n").unwrap();
+    assert_clear_exit_2(&plan(&text), "not a SQLite database");
+    // SQLCipher files look like random bytes from the first byte on.
+    let enc = dir.path().join("enc.db");
+    std::fs::write(
+        &enc,
+        (0..4096u32)
+            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    assert_clear_exit_2(&plan(&enc), "encrypted");
+}
+
+#[test]
+fn corrupt_file_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("corrupt.db");
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch("CREATE TABLE t (x TEXT); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000) INSERT INTO t SELECT hex(randomblob(50)) FROM n;").unwrap();
+    }
+    let mut bytes = std::fs::read(&path).unwrap();
+    for b in bytes.iter_mut().skip(4096).take(8192) {
+        *b = 0xA5;
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    assert_clear_exit_2(&plan(&path), "malformed");
+}
+
+#[test]
+fn database_locked_by_a_writer_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("busy.db");
+    let c = rusqlite::Connection::open(&path).unwrap();
+    c.execute_batch(
+        "CREATE TABLE t (x); INSERT INTO t VALUES (1); BEGIN EXCLUSIVE; INSERT INTO t VALUES (2);",
+    )
+    .unwrap();
+    assert_clear_exit_2(&plan(&path), "locked");
+}
+
+#[test]
+fn unknown_flag_is_a_usage_error() {
+    let out = Command::new(env!("CARGO_BIN_EXE_lite2pg"))
+        .args(["plan", "--bogus"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn plan_json_has_the_documented_top_level_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ok.db");
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch(
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t VALUES (1, 'a');",
+        )
+        .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_lite2pg"))
+        .args(["plan", "--no-check", "--format", "json"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for key in [
+        "format_version",
+        "source",
+        "sqlite_version",
+        "options",
+        "tables",
+        "views",
+        "findings",
+        "ddl",
+    ] {
+        assert!(v.get(key).is_some(), "missing {key}");
+    }
+    assert_eq!(v["tables"][0]["columns"][1]["pg_type"], "text");
+    assert_eq!(v["tables"][0]["row_identity"]["kind"], "primary_key");
+}
