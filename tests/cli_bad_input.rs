@@ -126,3 +126,49 @@ fn plan_json_has_the_documented_top_level_fields() {
     assert_eq!(v["tables"][0]["columns"][1]["pg_type"], "text");
     assert_eq!(v["tables"][0]["row_identity"]["kind"], "primary_key");
 }
+
+#[test]
+fn wal_database_is_read_with_its_sidecar_and_nothing_is_created_beside_it() {
+    let live = tempfile::tempdir().unwrap();
+    let path = live.path().join("live.db");
+    let c = rusqlite::Connection::open(&path).unwrap();
+    c.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0;
+         CREATE TABLE only_in_wal (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO only_in_wal VALUES (1, 'x');",
+    )
+    .unwrap();
+    // Copy the pair while the writer still holds the data in the -wal file.
+    let copy = tempfile::tempdir().unwrap();
+    let db = copy.path().join("app.db");
+    std::fs::copy(&path, &db).unwrap();
+    std::fs::copy(
+        live.path().join("live.db-wal"),
+        copy.path().join("app.db-wal"),
+    )
+    .unwrap();
+    drop(c);
+    let out = Command::new(env!("CARGO_BIN_EXE_lite2pg"))
+        .args(["plan", "--no-check", "--format", "json"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["tables"][0]["source"], "only_in_wal");
+    assert_eq!(v["tables"][0]["rows"], 1);
+    let mut names: Vec<String> = std::fs::read_dir(copy.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        vec!["app.db", "app.db-wal"],
+        "no -shm or other file created"
+    );
+}

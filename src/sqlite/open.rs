@@ -29,7 +29,12 @@ pub struct Source {
 
 /// Opens `path` read-only and checks that it is a readable SQLite database.
 pub fn open_source(path: &Path) -> Result<Source> {
-    check_header(path)?;
+    let wal_mode = check_header(path)?;
+    if wal_mode && !sidecar(path, "-shm").exists() {
+        // Opening a WAL database in place would create -wal/-shm files beside the user's
+        // file (and fails in a read-only directory); nothing has it open, so read a copy.
+        return open_snapshot(path, None);
+    }
     match open_checked(path) {
         Ok(conn) => Ok(Source {
             conn,
@@ -37,28 +42,37 @@ pub fn open_source(path: &Path) -> Result<Source> {
             snapshot_note: None,
             _snapshot_dir: None,
         }),
-        Err(first) if is_wal_sidecar_problem(path) => {
-            let dir = tempfile::tempdir()
-                .map_err(|e| Error::io("creating a temporary directory for a WAL snapshot", e))?;
-            let copy = dir.path().join("snapshot.db");
-            copy_with_sidecar(path, &copy)?;
-            let conn = open_checked(&copy).map_err(|_| first)?;
-            Ok(Source {
-                conn,
-                path: path.to_path_buf(),
-                snapshot_note: Some(
-                    "WAL database in a read-only directory: read from a private copy of the \
-                     file and its -wal sidecar"
-                        .into(),
-                ),
-                _snapshot_dir: Some(dir),
-            })
-        }
+        Err(first) if wal_mode => open_snapshot(path, Some(first)),
         Err(e) => Err(e),
     }
 }
 
-fn check_header(path: &Path) -> Result<()> {
+fn sidecar(path: &Path, suffix: &str) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(suffix);
+    PathBuf::from(p)
+}
+
+fn open_snapshot(path: &Path, first: Option<Error>) -> Result<Source> {
+    let dir = tempfile::tempdir()
+        .map_err(|e| Error::io("creating a temporary directory for a WAL snapshot", e))?;
+    let copy = dir.path().join("snapshot.db");
+    copy_with_sidecar(path, &copy)?;
+    let conn = open_checked(&copy).map_err(|e| first.unwrap_or(e))?;
+    Ok(Source {
+        conn,
+        path: path.to_path_buf(),
+        snapshot_note: Some(
+            "WAL database not open elsewhere: read from a private copy of the file and its -wal \
+             sidecar, so nothing is created beside the original"
+                .into(),
+        ),
+        _snapshot_dir: Some(dir),
+    })
+}
+
+/// Checks the header; returns whether the file is in WAL mode.
+fn check_header(path: &Path) -> Result<bool> {
     let mut file = std::fs::File::open(path).map_err(|e| {
         let problem = match e.kind() {
             std::io::ErrorKind::NotFound => "no such file".to_string(),
@@ -84,17 +98,17 @@ fn check_header(path: &Path) -> Result<()> {
             "is empty (0 bytes): not a SQLite database",
         ));
     }
-    let mut header = [0u8; 16];
+    let mut header = [0u8; 20];
     let n = read_up_to(&mut file, &mut header)
         .map_err(|e| Error::source(path, format!("cannot read: {e}")))?;
-    if n < 16 || &header != b"SQLite format 3\0" {
+    if n < 20 || &header[..16] != b"SQLite format 3\0" {
         return Err(Error::source(
             path,
             "not a SQLite database (no SQLite header); if it is encrypted (e.g. SQLCipher), \
              export a plain copy first with the tool that encrypted it",
         ));
     }
-    Ok(())
+    Ok(header[18] == 2)
 }
 
 fn read_up_to(file: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -134,24 +148,11 @@ fn register_stand_in_collation(conn: &Connection, name: &str) -> rusqlite::Resul
     }
 }
 
-fn is_wal_sidecar_problem(path: &Path) -> bool {
-    let mut wal = path.as_os_str().to_owned();
-    wal.push("-wal");
-    Path::new(&wal).exists()
-        || std::fs::read(path)
-            .map(|b| b.len() > 19 && b[18] == 2)
-            .unwrap_or(false)
-}
-
 fn copy_with_sidecar(from: &Path, to: &Path) -> Result<()> {
     std::fs::copy(from, to).map_err(|e| Error::io(format!("copying {}", from.display()), e))?;
-    let mut wal = from.as_os_str().to_owned();
-    wal.push("-wal");
-    let wal = PathBuf::from(wal);
+    let wal = sidecar(from, "-wal");
     if wal.exists() {
-        let mut dest = to.as_os_str().to_owned();
-        dest.push("-wal");
-        std::fs::copy(&wal, PathBuf::from(dest))
+        std::fs::copy(&wal, sidecar(to, "-wal"))
             .map_err(|e| Error::io(format!("copying {}", wal.display()), e))?;
     }
     Ok(())
