@@ -395,3 +395,21 @@ fn rows_that_cannot_be_carried_are_counted_as_rejects() {
         .iter()
         .any(|f| f.severity == lite2pg::plan::Severity::Error && f.message.contains("NUL")));
 }
+
+#[test]
+fn foreign_key_columns_get_comparable_types_when_one_side_holds_text() {
+    let f = sqlite(
+        "CREATE TABLE unit (code INTEGER_OR_TEXT PRIMARY KEY, name TEXT);
+         INSERT INTO unit VALUES (1, 'metre'), ('FT', 'foot');
+         CREATE TABLE reading (id INTEGER PRIMARY KEY, unit_code INTEGER_OR_TEXT REFERENCES unit(code));
+         INSERT INTO reading VALUES (1, 1), (2, 1);",
+    );
+    let db = TestDb::new();
+    let plan = plan_and_apply(&f, &db, &PlanOptions::default());
+    assert_eq!(column_type(&db, "reading", "unit_code"), "text");
+    assert_eq!(
+        db.strings("SELECT count(*)::text FROM pg_constraint WHERE contype = 'f'"),
+        vec!["1"]
+    );
+    assert!(!findings(&plan).iter().any(|f| f.starts_with("fk.")));
+}

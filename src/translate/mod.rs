@@ -20,6 +20,94 @@ use crate::plan::{Ddl, Finding, Plan, PlanOptions, Severity, Statement, FORMAT_V
 use crate::sqlite::profile::TableProfile;
 
 use names::{Namer, Renamed};
+use types::PgType;
+
+/// A column, by lower-cased table and column name.
+pub type ColumnKey = (String, String);
+
+/// Types forced on columns so both ends of every foreign key can be compared.
+///
+/// Each column's type is chosen from its own data, so a key column holding only integers
+/// and the text-and-integer column it references would get bigint and text, and
+/// PostgreSQL could not create the foreign key. Columns joined by foreign keys form
+/// groups; a group mixing text with numbers is carried as text throughout.
+pub fn fk_type_overrides(
+    schema: &Schema,
+    profiles: &HashMap<String, TableProfile>,
+    opts: &PlanOptions,
+) -> HashMap<ColumnKey, PgType> {
+    let key = |t: &str, c: &str| (t.to_ascii_lowercase(), c.to_ascii_lowercase());
+    let empty = TableProfile::default();
+    let mut ty: HashMap<ColumnKey, PgType> = HashMap::new();
+    for t in &schema.tables {
+        let p = profiles.get(&t.name).unwrap_or(&empty);
+        for (i, c) in t.columns.iter().enumerate() {
+            let prof = p.columns.get(i).cloned().unwrap_or_default();
+            ty.insert(
+                key(&t.name, &c.name),
+                types::choose(c, &prof, opts.type_conflicts).ty,
+            );
+        }
+    }
+    let mut parent: HashMap<ColumnKey, ColumnKey> = HashMap::new();
+    fn root(parent: &HashMap<ColumnKey, ColumnKey>, k: &ColumnKey) -> ColumnKey {
+        let mut k = k.clone();
+        while let Some(p) = parent.get(&k) {
+            if *p == k {
+                break;
+            }
+            k = p.clone();
+        }
+        k
+    }
+    for t in &schema.tables {
+        for fk in &t.foreign_keys {
+            let Some(rt) = schema
+                .tables
+                .iter()
+                .find(|x| x.name.eq_ignore_ascii_case(&fk.ref_table))
+            else {
+                continue;
+            };
+            let refs = if fk.ref_columns.is_empty() {
+                &rt.primary_key
+            } else {
+                &fk.ref_columns
+            };
+            for (c, r) in fk.columns.iter().zip(refs) {
+                let (a, b) = (key(&t.name, c), key(&rt.name, r));
+                if ty.contains_key(&a) && ty.contains_key(&b) {
+                    let (ra, rb) = (root(&parent, &a), root(&parent, &b));
+                    if ra != rb {
+                        parent.insert(ra, rb);
+                    }
+                }
+            }
+        }
+    }
+    let mut groups: HashMap<ColumnKey, Vec<ColumnKey>> = HashMap::new();
+    for k in parent.keys().chain(parent.values()) {
+        groups.entry(root(&parent, k)).or_default().push(k.clone());
+    }
+    let mut out = HashMap::new();
+    for mut members in groups.into_values() {
+        members.sort();
+        members.dedup();
+        let families: Vec<&str> = members.iter().map(|m| ty[m].family()).collect();
+        let has_text = families.contains(&"text");
+        let only_text_or_numbers = families
+            .iter()
+            .all(|f| matches!(*f, "text" | "integer" | "number"));
+        if has_text && only_text_or_numbers && families.iter().any(|f| *f != "text") {
+            for m in members {
+                if ty[&m].family() != "text" {
+                    out.insert(m, PgType::Text);
+                }
+            }
+        }
+    }
+    out
+}
 
 /// Collects findings as translation goes.
 #[derive(Debug, Default)]
@@ -133,6 +221,7 @@ pub fn build_plan(
     }
 
     let empty = TableProfile::default();
+    let overrides = fk_type_overrides(schema, profiles, opts);
     let mut built = Vec::new();
     for (t, (target, _)) in schema.tables.iter().zip(&table_names) {
         let profile = profiles.get(&t.name).unwrap_or(&empty);
@@ -141,6 +230,7 @@ pub fn build_plan(
             target,
             profile,
             opts,
+            &overrides,
             &mut findings,
         ));
     }

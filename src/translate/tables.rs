@@ -55,6 +55,7 @@ pub fn translate_table(
     target: &str,
     profile: &TableProfile,
     opts: &PlanOptions,
+    overrides: &HashMap<super::ColumnKey, PgType>,
     f: &mut Findings,
 ) -> BuiltTable {
     let mut cols = Namer::new(opts.identifiers);
@@ -91,7 +92,23 @@ pub fn translate_table(
     let mut choices = Vec::new();
     for (i, c) in t.columns.iter().enumerate() {
         let p = profile.columns.get(i).cloned().unwrap_or_default();
-        let choice = choose(c, &p, opts.type_conflicts);
+        let mut choice = choose(c, &p, opts.type_conflicts);
+        let key = (t.name.to_ascii_lowercase(), c.name.to_ascii_lowercase());
+        if let Some(&forced) = overrides.get(&key) {
+            if forced != choice.ty {
+                choice.warnings.push(format!(
+                    "would be {} from its own values, but a foreign key joins it to columns holding \
+                     text: {forced}, so the key can be kept (numbers as their decimal text)",
+                    choice.ty
+                ));
+                choice.reason = format!(
+                    "{}; {forced} to match its foreign-key partners",
+                    choice.reason
+                );
+                choice.ty = forced;
+                choice.conversion = super::types::Conversion::NumberToText;
+            }
+        }
         for w in &choice.warnings {
             let sev = if choice.rejected > 0 {
                 Severity::Error
