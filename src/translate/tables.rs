@@ -218,18 +218,19 @@ pub fn translate_table(
         .position(|c| c.rowid_alias)
         .map(|i| names[i].clone());
     let mut rowid_column = alias.clone();
+    let pk_targets: Vec<String> = t
+        .primary_key
+        .iter()
+        .filter_map(|k| {
+            scope
+                .columns
+                .get(&k.to_ascii_lowercase())
+                .map(|c| c.target.clone())
+        })
+        .collect();
     let row_identity = if !t.primary_key.is_empty() && !pk_nulls {
         RowIdentity::PrimaryKey {
-            columns: t
-                .primary_key
-                .iter()
-                .filter_map(|k| {
-                    scope
-                        .columns
-                        .get(&k.to_ascii_lowercase())
-                        .map(|c| c.target.clone())
-                })
-                .collect(),
+            columns: pk_targets.clone(),
         }
     } else if !t.without_rowid {
         let added = cols.derived(ROWID_COLUMN);
@@ -311,17 +312,7 @@ pub fn translate_table(
     };
     let mut unique_sets = vec![];
     if !t.primary_key.is_empty() {
-        unique_sets.push(
-            t.primary_key
-                .iter()
-                .filter_map(|k| {
-                    scope
-                        .columns
-                        .get(&k.to_ascii_lowercase())
-                        .map(|c| c.target.clone())
-                })
-                .collect(),
-        );
+        unique_sets.push(pk_targets);
     }
     BuiltTable {
         source: t.clone(),
