@@ -54,7 +54,7 @@ pub fn load(path: &Path) -> Result<(Schema, HashMap<String, TableProfile>)> {
     let src = open_source(path)?;
     let mut schema = sqlite::introspect::introspect(&src)?;
     if let Some(note) = &src.snapshot_note {
-        tracing_note(note);
+        eprintln!("lite2pg: note: {note}");
     }
     let mut profiles = HashMap::new();
     let mut unreadable = Vec::new();
@@ -111,33 +111,33 @@ pub fn load(path: &Path) -> Result<(Schema, HashMap<String, TableProfile>)> {
     Ok((schema, profiles))
 }
 
-fn tracing_note(note: &str) {
-    eprintln!("lite2pg: note: {note}");
-}
-
 /// Builds a plan and, per `check`, test-applies it.
 pub fn make_plan(source: &Path, options: &PlanOptions, check: &Check) -> Result<Plan> {
     let (schema, profiles) = load(source)?;
     let display = source.display().to_string();
     let mut plan = crate::translate::build_plan(&display, &schema, &profiles, options);
-    let scratch_schema = format!("lite2pg_check_{}", uuid::Uuid::new_v4().simple());
-    let scratch_opts = PlanOptions {
-        schema: scratch_schema.clone(),
-        ..options.clone()
+    // The scratch-schema twin is built only when something will run it.
+    let check_on = |client: &crate::pg::Client, plan: &mut Plan, place: &str| -> Result<()> {
+        let scratch_schema = format!("lite2pg_check_{}", uuid::Uuid::new_v4().simple());
+        let scratch_opts = PlanOptions {
+            schema: scratch_schema.clone(),
+            ..options.clone()
+        };
+        let scratch = crate::translate::build_plan(&display, &schema, &profiles, &scratch_opts);
+        let refused = validate::test_apply(client, &scratch, &scratch_schema)?;
+        validate::apply_refusals(plan, &refused, place);
+        Ok(())
     };
-    let scratch = crate::translate::build_plan(&display, &schema, &profiles, &scratch_opts);
     match check {
         Check::Off => {}
         Check::Url(url) => {
             let client = crate::pg::connect(url)?;
-            let refused = validate::test_apply(&client, &scratch, &scratch_schema)?;
-            validate::apply_refusals(&mut plan, &refused, client.target());
+            check_on(&client, &mut plan, client.target())?;
         }
         Check::Local => match EmbeddedPg::start() {
             Ok(pg) => {
                 let client = crate::pg::connect(&pg.url("postgres"))?;
-                let refused = validate::test_apply(&client, &scratch, &scratch_schema)?;
-                validate::apply_refusals(&mut plan, &refused, "a throwaway local PostgreSQL");
+                check_on(&client, &mut plan, "a throwaway local PostgreSQL")?;
             }
             Err(e) => {
                 plan.validation = Some(format!(

@@ -47,8 +47,18 @@ pub struct Scope {
 }
 
 impl Scope {
+    /// The column a SQLite name refers to (SQLite names are ASCII case-insensitive).
+    pub fn column(&self, sqlite_name: &str) -> Option<&ScopeColumn> {
+        self.columns.get(&sqlite_name.to_ascii_lowercase())
+    }
+
+    /// The PostgreSQL name of the column a SQLite name refers to.
+    pub fn target(&self, sqlite_name: &str) -> Option<String> {
+        self.column(sqlite_name).map(|c| c.target.clone())
+    }
+
     /// The type of a (translated, quoted) identifier that names a column in scope.
-    fn type_of_target(&self, e: &Expr) -> Option<PgType> {
+    pub fn type_of_target(&self, e: &Expr) -> Option<PgType> {
         let name = match e {
             Expr::Identifier(id) if id.quote_style == Some('"') => &id.value,
             Expr::CompoundIdentifier(parts) if parts.len() == 2 => &parts[1].value,
@@ -211,7 +221,7 @@ impl Rewriter<'_> {
         let scope = self.scope;
         match expr {
             Expr::Identifier(id) => {
-                if let Some(c) = scope.columns.get(&id.value.to_ascii_lowercase()) {
+                if let Some(c) = scope.column(&id.value) {
                     return Ok(Some(quoted(&c.target)));
                 }
                 if self.pos == Position::Default && id.quote_style.is_some() {

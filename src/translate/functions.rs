@@ -67,23 +67,10 @@ fn negative_literal(e: &Expr) -> bool {
 
 /// Wraps a column of a non-text type in a cast so text functions accept it.
 pub fn as_text(e: Expr, scope: &Scope) -> Expr {
-    match scope_type(&e, scope) {
+    match scope.type_of_target(&e) {
         Some(ty) if !ty.is_text() && ty != PgType::Bytea => cast(e, DataType::Text),
         _ => e,
     }
-}
-
-fn scope_type(e: &Expr, scope: &Scope) -> Option<PgType> {
-    let name = match e {
-        Expr::Identifier(id) => &id.value,
-        Expr::CompoundIdentifier(p) if p.len() == 2 => &p[1].value,
-        _ => return None,
-    };
-    scope
-        .columns
-        .values()
-        .find(|c| &c.target == name)
-        .map(|c| c.ty)
 }
 
 /// Maps a strftime format to a to_char pattern, quoting literal text.

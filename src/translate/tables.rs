@@ -221,12 +221,7 @@ pub fn translate_table(
     let pk_targets: Vec<String> = t
         .primary_key
         .iter()
-        .filter_map(|k| {
-            scope
-                .columns
-                .get(&k.to_ascii_lowercase())
-                .map(|c| c.target.clone())
-        })
+        .filter_map(|k| scope.target(k))
         .collect();
     let row_identity = if !t.primary_key.is_empty() && !pk_nulls {
         RowIdentity::PrimaryKey {
@@ -379,7 +374,7 @@ pub fn emit_indexes(
         let cols: Vec<String> = t
             .primary_key
             .iter()
-            .filter_map(|k| b.scope.columns.get(&k.to_ascii_lowercase()))
+            .filter_map(|k| b.scope.column(k))
             .map(|c| quote_ident(&c.target))
             .collect();
         let name = relations.derived(&format!("{target}_key"));
@@ -413,20 +408,19 @@ pub fn emit_indexes(
         let mut plain_cols = Vec::new();
         let mut failed = None;
         for item in &idx.items {
-            let (expr, is_plain) = match &item.target {
-                IndexTarget::Column(c) => match b.scope.columns.get(&c.to_ascii_lowercase()) {
+            let (expr, plain) = match &item.target {
+                IndexTarget::Column(c) => match b.scope.column(c) {
                     Some(sc) => {
                         let coll = item.collation.as_str();
                         match (coll, sc.ty) {
                             ("NOCASE", ty) if ty.is_text() && ty != PgType::Citext => (
                                 format!("(CAST({} AS citext))", quote_ident(&sc.target)),
-                                false,
+                                None,
                             ),
-                            ("BINARY", PgType::Citext) => (
-                                format!("(CAST({} AS text))", quote_ident(&sc.target)),
-                                false,
-                            ),
-                            _ => (quote_ident(&sc.target), true),
+                            ("BINARY", PgType::Citext) => {
+                                (format!("(CAST({} AS text))", quote_ident(&sc.target)), None)
+                            }
+                            _ => (quote_ident(&sc.target), Some(sc.target.clone())),
                         }
                     }
                     None => {
@@ -435,27 +429,21 @@ pub fn emit_indexes(
                     }
                 },
                 IndexTarget::Rowid => match &b.rowid_column {
-                    Some(r) => (quote_ident(r), true),
+                    Some(r) => (quote_ident(r), Some(r.clone())),
                     None => {
                         failed = Some("indexes the rowid of a table without one".into());
                         break;
                     }
                 },
                 IndexTarget::Expr(e) => match translate(e, &b.scope, Position::IndexKey) {
-                    Ok(s) => (format!("({s})"), false),
+                    Ok(s) => (format!("({s})"), None),
                     Err(why) => {
                         failed = Some(why);
                         break;
                     }
                 },
             };
-            if is_plain {
-                if let IndexTarget::Column(c) = &item.target {
-                    plain_cols.push(b.scope.columns[&c.to_ascii_lowercase()].target.clone());
-                } else if let Some(r) = &b.rowid_column {
-                    plain_cols.push(r.clone());
-                }
-            }
+            plain_cols.extend(plain);
             keys.push(if item.desc {
                 format!("{expr} DESC")
             } else {
@@ -544,11 +532,7 @@ fn unique_targets(b: &BuiltTable) -> Vec<Vec<String>> {
                 .items
                 .iter()
                 .map(|it| match &it.target {
-                    IndexTarget::Column(c) => b
-                        .scope
-                        .columns
-                        .get(&c.to_ascii_lowercase())
-                        .map(|s| s.target.clone()),
+                    IndexTarget::Column(c) => b.scope.target(c),
                     _ => None,
                 })
                 .collect();
@@ -584,28 +568,11 @@ pub fn emit_foreign_keys(
                 f.add(Severity::Warning, "fk.missing_table", what, "references a table that does not exist in this database (or is not migrated): left out");
                 continue;
             };
-            let cols: Option<Vec<String>> = fk
-                .columns
-                .iter()
-                .map(|c| {
-                    b.scope
-                        .columns
-                        .get(&c.to_ascii_lowercase())
-                        .map(|s| s.target.clone())
-                })
-                .collect();
+            let cols: Option<Vec<String>> = fk.columns.iter().map(|c| b.scope.target(c)).collect();
             let ref_cols: Option<Vec<String>> = if fk.ref_columns.is_empty() {
                 (!rt.pk.is_empty()).then(|| rt.pk.clone())
             } else {
-                fk.ref_columns
-                    .iter()
-                    .map(|c| {
-                        rt.scope
-                            .columns
-                            .get(&c.to_ascii_lowercase())
-                            .map(|s| s.target.clone())
-                    })
-                    .collect()
+                fk.ref_columns.iter().map(|c| rt.scope.target(c)).collect()
             };
             let (Some(cols), Some(ref_cols)) = (cols, ref_cols) else {
                 f.add(Severity::Warning, "fk.unknown_column", what, "names a column that does not exist (SQLite accepts this until the key is used): left out");
