@@ -11,6 +11,22 @@ fn plan(path: &std::path::Path) -> Output {
         .expect("run lite2pg")
 }
 
+/// Plans `path` as JSON and expects success.
+fn plan_json(path: &std::path::Path) -> serde_json::Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_lite2pg"))
+        .args(["plan", "--no-check", "--format", "json"])
+        .arg(path)
+        .output()
+        .expect("run lite2pg");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("plan JSON")
+}
+
 fn assert_clear_exit_2(out: &Output, needle: &str) {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "stderr: {err}");
@@ -99,18 +115,7 @@ fn plan_json_has_the_documented_top_level_fields() {
             "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t VALUES (1, 'a');",
         )
         .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_lite2pg"))
-        .args(["plan", "--no-check", "--format", "json"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = plan_json(&path);
     for key in [
         "format_version",
         "source",
@@ -147,18 +152,7 @@ fn wal_database_is_read_with_its_sidecar_and_nothing_is_created_beside_it() {
     )
     .unwrap();
     drop(c);
-    let out = Command::new(env!("CARGO_BIN_EXE_lite2pg"))
-        .args(["plan", "--no-check", "--format", "json"])
-        .arg(&db)
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = plan_json(&db);
     assert_eq!(v["tables"][0]["source"], "only_in_wal");
     assert_eq!(v["tables"][0]["rows"], 1);
     let mut names: Vec<String> = std::fs::read_dir(copy.path())
