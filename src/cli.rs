@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use lite2pg::commands::{Check, DemoRequest, Format, PlanRequest};
+use lite2pg::migrate::{default_jobs, MigrateRequest, Mode, TargetChoice};
 use lite2pg::plan::PlanOptions;
 use lite2pg::translate::names::IdentPolicy;
 use lite2pg::translate::types::TypeConflicts;
@@ -47,14 +48,69 @@ enum Cmd {
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
-    /// Build a sample SQLite database with messy data and plan it against a throwaway server.
+    /// Move a SQLite database into PostgreSQL: schema, data by binary COPY, keys, indexes,
+    /// foreign keys, sequences, then verification. With no target: a rehearsal on a
+    /// throwaway local PostgreSQL.
+    Migrate {
+        /// The SQLite database file (opened read-only).
+        db: PathBuf,
+        /// Target server (libpq URL or key/value); PG* variables and ~/.pgpass are honoured.
+        /// Omit it, and DATABASE_URL and PG*, to rehearse on a throwaway server.
+        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+        to: Option<String>,
+        /// Target schema in PostgreSQL.
+        #[arg(long, default_value = "public")]
+        schema: String,
+        /// Parallel COPY streams and index builds (default: the number of cores).
+        #[arg(long, short)]
+        jobs: Option<usize>,
+        /// Only these tables (SQLite names; globs with * and ?, comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        tables: Vec<String>,
+        /// Leave out these tables (globs, comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        exclude: Vec<String>,
+        /// Create the schema only; copy no data.
+        #[arg(long, conflicts_with = "data_only")]
+        schema_only: bool,
+        /// Copy data into tables that already exist; create nothing.
+        #[arg(long)]
+        data_only: bool,
+        /// Continue the newest unfinished run into this schema from its last committed chunk.
+        #[arg(long, conflicts_with = "replace")]
+        resume: bool,
+        /// Drop tables and views of the same names in the target schema first.
+        #[arg(long)]
+        replace: bool,
+        /// Skip the verification at the end.
+        #[arg(long)]
+        no_verify: bool,
+        /// Where rejected rows are listed, one JSON line each (default: DB-STEM.rejects.jsonl).
+        #[arg(long)]
+        reject_file: Option<PathBuf>,
+        /// Also write the run report here; .json or .md (may be given several times).
+        #[arg(long)]
+        report: Vec<PathBuf>,
+        /// No progress display.
+        #[arg(long, short)]
+        quiet: bool,
+        /// Lower-case plain names so unquoted SQL keeps working, or keep every name as written.
+        #[arg(long, value_enum, default_value_t = IdentArg::Lower)]
+        identifiers: IdentArg,
+        /// For columns holding several storage classes: a type that holds them all, or the
+        /// majority's type with the rest rejected.
+        #[arg(long = "type-conflicts", value_enum, default_value_t = ConflictArg::Widen)]
+        type_conflicts: ConflictArg,
+    },
+    /// Build a sample SQLite database with messy data and rehearse its migration on a
+    /// throwaway PostgreSQL.
     Demo {
         /// Keep the sample database at this path.
         #[arg(long)]
         keep: Option<PathBuf>,
-        /// Output format of the plan.
-        #[arg(long, value_enum, default_value_t = FormatArg::Text)]
-        format: FormatArg,
+        /// Also write the run report here; .json or .md.
+        #[arg(long)]
+        report: Vec<PathBuf>,
     },
 }
 
@@ -81,8 +137,24 @@ enum ConflictArg {
 pub enum Request {
     /// `lite2pg plan`.
     Plan(PlanRequest),
+    /// `lite2pg migrate`.
+    Migrate(Box<MigrateRequest>),
     /// `lite2pg demo`.
     Demo(DemoRequest),
+}
+
+fn options(schema: String, identifiers: IdentArg, type_conflicts: ConflictArg) -> PlanOptions {
+    PlanOptions {
+        schema,
+        identifiers: match identifiers {
+            IdentArg::Lower => IdentPolicy::Lower,
+            IdentArg::Preserve => IdentPolicy::Preserve,
+        },
+        type_conflicts: match type_conflicts {
+            ConflictArg::Widen => TypeConflicts::Widen,
+            ConflictArg::Reject => TypeConflicts::Reject,
+        },
+    }
 }
 
 fn format(f: FormatArg) -> Format {
@@ -114,24 +186,50 @@ pub fn parse() -> Request {
             Request::Plan(PlanRequest {
                 source: db,
                 format: format(f),
-                options: PlanOptions {
-                    schema,
-                    identifiers: match identifiers {
-                        IdentArg::Lower => IdentPolicy::Lower,
-                        IdentArg::Preserve => IdentPolicy::Preserve,
-                    },
-                    type_conflicts: match type_conflicts {
-                        ConflictArg::Widen => TypeConflicts::Widen,
-                        ConflictArg::Reject => TypeConflicts::Reject,
-                    },
-                },
+                options: options(schema, identifiers, type_conflicts),
                 check,
                 output,
             })
         }
-        Cmd::Demo { keep, format: f } => Request::Demo(DemoRequest {
+        Cmd::Migrate {
+            db,
+            to,
+            schema,
+            jobs,
+            tables,
+            exclude,
+            schema_only,
+            data_only,
+            resume,
+            replace,
+            no_verify,
+            reject_file,
+            report,
+            quiet,
+            identifiers,
+            type_conflicts,
+        } => Request::Migrate(Box::new(MigrateRequest {
+            source: db,
+            target: TargetChoice::from(to),
+            options: options(schema, identifiers, type_conflicts),
+            jobs: jobs.filter(|j| *j > 0).unwrap_or_else(default_jobs),
+            tables,
+            exclude,
+            mode: match (schema_only, data_only) {
+                (true, _) => Mode::SchemaOnly,
+                (_, true) => Mode::DataOnly,
+                _ => Mode::All,
+            },
+            resume,
+            replace,
+            verify: !no_verify,
+            reject_file,
+            reports: report,
+            quiet,
+        })),
+        Cmd::Demo { keep, report } => Request::Demo(DemoRequest {
             keep,
-            format: format(f),
+            reports: report,
         }),
     }
 }

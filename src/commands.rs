@@ -111,45 +111,66 @@ pub fn load(path: &Path) -> Result<(Schema, HashMap<String, TableProfile>)> {
     Ok((schema, profiles))
 }
 
+/// Builds a plan and test-applies it on `client` in a scratch schema, rolled back;
+/// statements PostgreSQL refuses are left out and reported.
+pub fn plan_checked(
+    source: &str,
+    schema: &Schema,
+    profiles: &HashMap<String, TableProfile>,
+    options: &PlanOptions,
+    client: &crate::pg::Client,
+    place: &str,
+) -> Result<Plan> {
+    let mut plan = crate::translate::build_plan(source, schema, profiles, options);
+    // The scratch-schema twin is built only when something will run it.
+    let scratch_schema = format!("lite2pg_check_{}", uuid::Uuid::new_v4().simple());
+    let scratch_opts = PlanOptions {
+        schema: scratch_schema.clone(),
+        ..options.clone()
+    };
+    let scratch = crate::translate::build_plan(source, schema, profiles, &scratch_opts);
+    let refused = validate::test_apply(client, &scratch, &scratch_schema)?;
+    validate::apply_refusals(&mut plan, &refused, place);
+    Ok(plan)
+}
+
 /// Builds a plan and, per `check`, test-applies it.
 pub fn make_plan(source: &Path, options: &PlanOptions, check: &Check) -> Result<Plan> {
     let (schema, profiles) = load(source)?;
     let display = source.display().to_string();
-    let mut plan = crate::translate::build_plan(&display, &schema, &profiles, options);
-    // The scratch-schema twin is built only when something will run it.
-    let check_on = |client: &crate::pg::Client, plan: &mut Plan, place: &str| -> Result<()> {
-        let scratch_schema = format!("lite2pg_check_{}", uuid::Uuid::new_v4().simple());
-        let scratch_opts = PlanOptions {
-            schema: scratch_schema.clone(),
-            ..options.clone()
-        };
-        let scratch = crate::translate::build_plan(&display, &schema, &profiles, &scratch_opts);
-        let refused = validate::test_apply(client, &scratch, &scratch_schema)?;
-        validate::apply_refusals(plan, &refused, place);
-        Ok(())
-    };
     match check {
-        Check::Off => {}
+        Check::Off => Ok(crate::translate::build_plan(
+            &display, &schema, &profiles, options,
+        )),
         Check::Url(url) => {
             let client = crate::pg::connect(url)?;
-            check_on(&client, &mut plan, client.target())?;
+            let place = client.target().to_string();
+            plan_checked(&display, &schema, &profiles, options, &client, &place)
         }
         Check::Local => match EmbeddedPg::start() {
             Ok(pg) => {
                 let client = crate::pg::connect(&pg.url("postgres"))?;
-                check_on(&client, &mut plan, "a throwaway local PostgreSQL")?;
+                plan_checked(
+                    &display,
+                    &schema,
+                    &profiles,
+                    options,
+                    &client,
+                    "a throwaway local PostgreSQL",
+                )
             }
             Err(e) => {
+                let mut plan = crate::translate::build_plan(&display, &schema, &profiles, options);
                 plan.validation = Some(format!(
                     "DDL not test-applied ({e}); pass --to URL to check it against a server"
                 ));
+                Ok(plan)
             }
         },
     }
-    Ok(plan)
 }
 
-fn write_output(output: Option<&Path>, text: &str) -> Result<()> {
+pub(crate) fn write_output(output: Option<&Path>, text: &str) -> Result<()> {
     match output {
         Some(p) => {
             std::fs::write(p, text).map_err(|e| Error::io(format!("writing {}", p.display()), e))
@@ -189,11 +210,13 @@ pub fn plan(req: &PlanRequest) -> Result<i32> {
 pub struct DemoRequest {
     /// Keep the sample database here instead of a temporary file.
     pub keep: Option<PathBuf>,
-    /// Output format of the plan.
-    pub format: Format,
+    /// Report files to write (`.json`, `.md`).
+    pub reports: Vec<PathBuf>,
 }
 
-/// `lite2pg demo`: builds the sample database and plans it against a throwaway server.
+/// `lite2pg demo`: builds the sample database and rehearses its migration on a throwaway
+/// server. Exits 0 when the rehearsal ran: the sample's rejected rows and findings are the
+/// point of the demo, not a failure.
 pub fn demo(req: &DemoRequest) -> Result<i32> {
     let dir = tempfile::tempdir().map_err(|e| Error::io("creating a temporary directory", e))?;
     let path = match &req.keep {
@@ -205,12 +228,38 @@ pub fn demo(req: &DemoRequest) -> Result<i32> {
         "lite2pg demo: built a sample SQLite database with messy data at {}",
         path.display()
     );
-    let plan = make_plan(&path, &PlanOptions::default(), &Check::Local)?;
-    write_output(None, &render(&plan, req.format))?;
+    let rejects = dir.path().join("demo.rejects.jsonl");
+    let request = crate::migrate::MigrateRequest {
+        source: path.clone(),
+        target: crate::migrate::TargetChoice::Rehearsal,
+        options: PlanOptions::default(),
+        jobs: crate::migrate::default_jobs(),
+        tables: Vec::new(),
+        exclude: Vec::new(),
+        mode: crate::migrate::Mode::All,
+        resume: false,
+        replace: false,
+        verify: true,
+        reject_file: Some(rejects.clone()),
+        reports: req.reports.clone(),
+        quiet: false,
+    };
+    let (report, _) = crate::migrate::migrate_with_report(&request)?;
+    if report.rows_rejected > 0 {
+        let lines = std::fs::read_to_string(&rejects)
+            .map_err(|e| Error::io(format!("reading {}", rejects.display()), e))?;
+        let mut shown = String::from("\nrejected rows (what --reject-file holds):\n");
+        for l in lines.lines().take(5) {
+            shown.push_str("  ");
+            shown.push_str(l);
+            shown.push('\n');
+        }
+        write_output(None, &shown)?;
+    }
     if req.keep.is_none() {
         eprintln!(
-            "lite2pg demo: nothing was kept. Plan your own database with `lite2pg plan APP.db`, \
-             or keep the sample with `lite2pg demo --keep demo.db`."
+            "lite2pg demo: nothing was kept. Rehearse your own database with `lite2pg migrate \
+             APP.db`, or keep the sample with `lite2pg demo --keep demo.db`."
         );
     }
     Ok(0)

@@ -14,12 +14,15 @@
 //! [`commands`] wires these into the user's verbs; `main.rs` only parses and exits.
 
 pub mod commands;
+pub mod copy;
 pub mod demo;
 pub mod embedded;
 pub mod error;
+pub mod migrate;
 pub mod model;
 pub mod pg;
 pub mod plan;
+pub mod report;
 pub mod sqlite;
 pub mod translate;
 

@@ -5,6 +5,7 @@ mod cli;
 fn main() {
     let result = match cli::parse() {
         cli::Request::Plan(req) => lite2pg::commands::plan(&req),
+        cli::Request::Migrate(req) => lite2pg::migrate::migrate(&req),
         cli::Request::Demo(req) => lite2pg::commands::demo(&req),
     };
     let code = match result {

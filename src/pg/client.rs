@@ -3,7 +3,7 @@
 use tokio::runtime::Runtime;
 use tokio_postgres::{NoTls, Row};
 
-use super::mask_url;
+use super::Target;
 use crate::error::{Error, Result};
 
 /// A connection plus the single-threaded runtime that drives it.
@@ -13,32 +13,45 @@ pub struct Client {
     target: String,
 }
 
-/// Connects to `url` (libpq URL or key/value form).
+/// Connects to `url` (libpq URL or key/value form, completed from `PG*` variables).
 pub fn connect(url: &str) -> Result<Client> {
-    let target = mask_url(url);
+    connect_target(&Target::parse(url)?)
+}
+
+/// Connects to a resolved target.
+pub fn connect_target(target: &Target) -> Result<Client> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Error::Environment(format!("cannot start an I/O runtime: {e}")))?;
-    let config: tokio_postgres::Config = url.parse().map_err(|e| Error::Connect {
-        target: target.clone(),
-        problem: format!("not a valid connection string: {e}"),
-    })?;
-    let (client, connection) = rt
-        .block_on(config.connect(NoTls))
-        .map_err(|e| Error::Connect {
-            target: target.clone(),
-            problem: format!(
-                "{}; check that the server is running and the URL, user and password are right",
-                describe(&e)
-            ),
-        })?;
-    rt.spawn(async move {
+    let client = rt.block_on(connect_async(target))?;
+    Ok(Client {
+        rt,
+        client,
+        target: target.display().to_string(),
+    })
+}
+
+/// Connects from inside a tokio runtime; the connection is driven by a spawned task.
+pub async fn connect_async(target: &Target) -> Result<tokio_postgres::Client> {
+    let (client, connection) =
+        target
+            .config()
+            .connect(NoTls)
+            .await
+            .map_err(|e| Error::Connect {
+                target: target.display().to_string(),
+                problem: format!(
+                    "{}; check that the server is running and the URL, user and password are right",
+                    describe(&e)
+                ),
+            })?;
+    tokio::spawn(async move {
         // The connection task ends when the client is dropped; its error, if any, is
         // reported by the next statement.
         let _ = connection.await;
     });
-    Ok(Client { rt, client, target })
+    Ok(client)
 }
 
 /// The server's message with its SQLSTATE, never the bare driver text.
@@ -74,17 +87,31 @@ impl Client {
         &self.target
     }
 
+    /// Runs `f` on the connection inside this client's runtime.
+    pub fn with<'a, T, F, Fut>(&'a mut self, f: F) -> T
+    where
+        F: FnOnce(&'a mut tokio_postgres::Client) -> Fut,
+        Fut: std::future::Future<Output = T>,
+    {
+        self.rt.block_on(f(&mut self.client))
+    }
+
     fn error(&self, context: &str, e: &tokio_postgres::Error) -> Error {
-        if e.is_closed() || e.as_db_error().is_none() && e.to_string().contains("connection") {
-            Error::Connect {
-                target: self.target.clone(),
-                problem: format!("connection lost during {context}: {}", describe(e)),
-            }
-        } else {
-            Error::Postgres {
-                context: context.to_string(),
-                message: describe(e),
-            }
+        classify(&self.target, context, e)
+    }
+}
+
+/// Sorts a driver error into a lost connection (exit 3, resumable) or a refused statement.
+pub fn classify(target: &str, context: &str, e: &tokio_postgres::Error) -> Error {
+    if e.is_closed() || e.as_db_error().is_none() {
+        Error::Connect {
+            target: target.to_string(),
+            problem: format!("connection lost during {context}: {}", describe(e)),
+        }
+    } else {
+        Error::Postgres {
+            context: context.to_string(),
+            message: describe(e),
         }
     }
 }

@@ -4,7 +4,10 @@
 //! URL it shows goes through [`mask_url`] (rule 8).
 
 mod client;
+pub mod control;
 mod quote;
+mod target;
 
-pub use client::{connect, Client};
+pub use client::{classify, connect, connect_async, connect_target, describe, Client};
 pub use quote::{mask_url, qualified, quote_ident, quote_literal};
+pub use target::Target;

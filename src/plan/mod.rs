@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::sqlite::profile::StorageCounts;
 use crate::sqlite::Affinity;
 use crate::translate::names::IdentPolicy;
-use crate::translate::types::{Conversion, TypeConflicts};
+use crate::translate::types::{Conversion, PgType, TypeConflicts};
 
 /// Version of the JSON plan format.
 pub const FORMAT_VERSION: u32 = 1;
@@ -115,8 +115,11 @@ pub struct ColumnPlan {
     pub affinity: Affinity,
     /// Storage classes seen.
     pub storage: StorageCounts,
-    /// Chosen PostgreSQL type.
+    /// Chosen PostgreSQL type, as SQL.
     pub pg_type: String,
+    /// Chosen PostgreSQL type, for the copier's encoder.
+    #[serde(skip)]
+    pub ty: PgType,
     /// Why.
     pub reason: String,
     /// How the copier converts values.
@@ -179,6 +182,39 @@ pub struct Statement {
     pub sql: String,
     /// Whether leaving it out keeps the data intact (constraints, indexes, views).
     pub optional: bool,
+    /// The constraint it adds, for phases that build it in steps.
+    #[serde(skip)]
+    pub constraint: Option<Constraint>,
+}
+
+/// A key or foreign-key constraint, taken apart so `migrate` can build it in steps: a unique
+/// index first and then the constraint on it; a foreign key `NOT VALID` and then validated.
+#[derive(Debug, Clone)]
+pub enum Constraint {
+    /// `PRIMARY KEY` or `UNIQUE` on plain columns.
+    Key {
+        /// Qualified, quoted table.
+        table: String,
+        /// Constraint (and index) name, unquoted.
+        name: String,
+        /// `PRIMARY KEY` rather than `UNIQUE`.
+        primary: bool,
+        /// Key columns, unquoted.
+        columns: Vec<String>,
+    },
+    /// `FOREIGN KEY`.
+    Foreign {
+        /// Qualified, quoted referencing table.
+        table: String,
+        /// Constraint name, unquoted.
+        name: String,
+        /// Referencing columns, unquoted.
+        columns: Vec<String>,
+        /// Qualified, quoted referenced table.
+        ref_table: String,
+        /// Referenced columns, unquoted.
+        ref_columns: Vec<String>,
+    },
 }
 
 /// The DDL, in the order it must run.

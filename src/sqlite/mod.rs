@@ -13,5 +13,5 @@ pub mod profile;
 pub mod temporal;
 
 pub use affinity::Affinity;
-pub use open::{open_source, Source};
+pub use open::{open_consistent, open_source, Source};
 pub use profile::{profile_table, ColumnProfile, TableProfile};

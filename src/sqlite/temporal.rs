@@ -39,7 +39,7 @@ fn days_in_month(y: u32, m: u32) -> u32 {
     }
 }
 
-fn date_at(b: &[u8]) -> Option<()> {
+fn date_at(b: &[u8]) -> Option<(i32, u32, u32)> {
     let y = digits(b, 0, 4)?;
     let m = digits(b, 5, 2)?;
     let d = digits(b, 8, 2)?;
@@ -49,81 +49,147 @@ fn date_at(b: &[u8]) -> Option<()> {
         && (1..=12).contains(&m)
         && d >= 1
         && d <= days_in_month(y, m))
-    .then_some(())
+    .then_some((y as i32, m, d))
 }
 
-/// Parses `HH:MM[:SS[.ffffff]]` at the start of `b`; returns bytes consumed.
-fn time_at(b: &[u8]) -> Option<usize> {
+/// Parses `HH:MM[:SS[.ffffff]]` at the start of `b`: microseconds since midnight and bytes
+/// consumed.
+fn time_at(b: &[u8]) -> Option<(i64, usize)> {
     let h = digits(b, 0, 2)?;
     let mi = digits(b, 3, 2)?;
     if b.get(2) != Some(&b':') || h > 23 || mi > 59 {
         return None;
     }
     let mut used = 5;
+    let mut micros = (i64::from(h) * 60 + i64::from(mi)) * 60_000_000;
     if b.get(5) == Some(&b':') {
         let s = digits(b, 6, 2)?;
         if s > 59 {
             return None;
         }
+        micros += i64::from(s) * 1_000_000;
         used = 8;
         if b.get(8) == Some(&b'.') {
             let frac = b[9..].iter().take_while(|c| c.is_ascii_digit()).count();
             if frac == 0 || frac > 6 {
                 return None;
             }
+            let f = digits(b, 9, frac)?;
+            micros += i64::from(f) * 10i64.pow(6 - frac as u32);
             used = 9 + frac;
         }
     }
-    Some(used)
+    Some((micros, used))
 }
 
-/// Parses `Z`, `±HH:MM`, `±HHMM` or `±HH` making up all of `b`.
-fn offset(b: &[u8]) -> bool {
+/// Parses `Z`, `±HH:MM`, `±HHMM` or `±HH` making up all of `b`: seconds east of UTC.
+fn offset(b: &[u8]) -> Option<i32> {
     match b {
-        [b'Z'] | [b'z'] => true,
+        [b'Z'] | [b'z'] => Some(0),
         [s, rest @ ..] if *s == b'+' || *s == b'-' => {
-            let ok_h = |i| digits(rest, i, 2).is_some_and(|h| h <= 15);
-            let ok_m = |i| digits(rest, i, 2).is_some_and(|m| m <= 59);
-            match rest.len() {
-                2 => ok_h(0),
-                4 => ok_h(0) && ok_m(2),
-                5 => ok_h(0) && rest[2] == b':' && ok_m(3),
-                _ => false,
+            let h = digits(rest, 0, 2).filter(|h| *h <= 15)?;
+            let m = match rest.len() {
+                2 => 0,
+                4 => digits(rest, 2, 2)?,
+                5 if rest[2] == b':' => digits(rest, 3, 2)?,
+                _ => return None,
+            };
+            if m > 59 {
+                return None;
             }
+            let secs = (h * 3600 + m * 60) as i32;
+            Some(if *s == b'-' { -secs } else { secs })
         }
-        _ => false,
+        _ => None,
     }
+}
+
+/// A date or time text taken apart; what the copier encodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Parsed {
+    /// Year, month, day, when the text has a date.
+    pub date: Option<(i32, u32, u32)>,
+    /// Microseconds since midnight, when the text has a time of day.
+    pub time: Option<i64>,
+    /// Seconds east of UTC, when the text has an offset.
+    pub offset: Option<i32>,
+}
+
+impl Parsed {
+    /// The shape this value has.
+    pub fn shape(&self) -> TextShape {
+        match (self.date, self.time, self.offset) {
+            (Some(_), None, _) => TextShape::Date,
+            (Some(_), Some(_), None) => TextShape::Naive,
+            (Some(_), Some(_), Some(_)) => TextShape::WithOffset,
+            (None, _, None) => TextShape::Time,
+            (None, _, Some(_)) => TextShape::TimeWithOffset,
+        }
+    }
+
+    /// Days since 1970-01-01 of the date part.
+    pub fn unix_days(&self) -> Option<i64> {
+        self.date.map(|(y, m, d)| days_from_civil(y, m, d))
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+pub fn days_from_civil(y: i32, m: u32, d: u32) -> i64 {
+    let y = i64::from(if m <= 2 { y - 1 } else { y });
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Parses a text value, or `None` when it is not a date or time PostgreSQL holds exactly.
+pub fn parse_text(s: &str) -> Option<Parsed> {
+    let b = s.as_bytes();
+    if b.len() >= 10 {
+        if let Some(date) = date_at(b) {
+            if b.len() == 10 {
+                return Some(Parsed {
+                    date: Some(date),
+                    time: None,
+                    offset: None,
+                });
+            }
+            if b[10] != b' ' && b[10] != b'T' {
+                return None;
+            }
+            let (time, used) = time_at(&b[11..])?;
+            let rest = &b[11 + used..];
+            let offset = if rest.is_empty() {
+                None
+            } else {
+                Some(offset(rest)?)
+            };
+            return Some(Parsed {
+                date: Some(date),
+                time: Some(time),
+                offset,
+            });
+        }
+    }
+    let (time, used) = time_at(b)?;
+    let rest = &b[used..];
+    let offset = if rest.is_empty() {
+        None
+    } else {
+        Some(offset(rest)?)
+    };
+    Some(Parsed {
+        date: None,
+        time: Some(time),
+        offset,
+    })
 }
 
 /// Classifies a text value, or `None` when it is not a date or time PostgreSQL holds exactly.
 pub fn text_shape(s: &str) -> Option<TextShape> {
-    let b = s.as_bytes();
-    if b.len() >= 10 && date_at(b).is_some() {
-        if b.len() == 10 {
-            return Some(TextShape::Date);
-        }
-        if b[10] != b' ' && b[10] != b'T' {
-            return None;
-        }
-        let used = time_at(&b[11..])?;
-        let rest = &b[11 + used..];
-        return if rest.is_empty() {
-            Some(TextShape::Naive)
-        } else if offset(rest) {
-            Some(TextShape::WithOffset)
-        } else {
-            None
-        };
-    }
-    let used = time_at(b)?;
-    let rest = &b[used..];
-    if rest.is_empty() {
-        Some(TextShape::Time)
-    } else if offset(rest) {
-        Some(TextShape::TimeWithOffset)
-    } else {
-        None
-    }
+    parse_text(s).map(|p| p.shape())
 }
 
 /// The unit of a unix epoch stored as an integer.
@@ -151,6 +217,11 @@ pub fn epoch_unit(v: i64) -> Option<EpochUnit> {
 
 const UNIX_EPOCH_JD: f64 = 2_440_587.5;
 const MICROS_PER_DAY: f64 = 86_400_000_000.0;
+
+/// Microseconds since 1970 of a julian day number accepted by [`julian_exact`].
+pub fn julian_to_unix_micros(v: f64) -> i64 {
+    ((v - UNIX_EPOCH_JD) * MICROS_PER_DAY).round() as i64
+}
 
 /// True when a real is a julian day in years 1..9999 that survives the trip to a
 /// microsecond timestamp and back bit for bit.
@@ -185,6 +256,18 @@ mod tests {
         assert_eq!(text_shape("24:00"), None);
         assert_eq!(text_shape("0000-00-00 00:00:00"), None);
         assert_eq!(text_shape("yesterday"), None);
+    }
+
+    #[test]
+    fn parses_the_parts_the_copier_encodes() {
+        let p = parse_text("2024-01-05T10:00:00.25+05:30").unwrap();
+        assert_eq!(p.date, Some((2024, 1, 5)));
+        assert_eq!(p.time, Some(36_000_250_000));
+        assert_eq!(p.offset, Some(19_800));
+        assert_eq!(parse_text("10:00-08").unwrap().offset, Some(-28_800));
+        assert_eq!(parse_text("2000-01-01").unwrap().unix_days(), Some(10_957));
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        assert_eq!(days_from_civil(1, 1, 1), -719_162);
     }
 
     #[test]

@@ -287,6 +287,7 @@ pub fn build_plan(
                 crate::pg::quote_ident(&opts.schema)
             ),
             optional: false,
+            constraint: None,
         });
     }
     if uses_citext {
@@ -294,6 +295,7 @@ pub fn build_plan(
             object: "extension citext".into(),
             sql: "CREATE EXTENSION IF NOT EXISTS citext".into(),
             optional: false,
+            constraint: None,
         });
     }
     for b in &built {

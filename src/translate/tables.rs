@@ -9,7 +9,9 @@ use super::types::{choose, PgType};
 use super::Findings;
 use crate::model::{IndexOrigin, IndexTarget, Table};
 use crate::pg::{qualified, quote_ident};
-use crate::plan::{ColumnPlan, Ddl, PlanOptions, RowIdentity, Severity, Statement, TablePlan};
+use crate::plan::{
+    ColumnPlan, Constraint, Ddl, PlanOptions, RowIdentity, Severity, Statement, TablePlan,
+};
 use crate::sqlite::profile::TableProfile;
 use crate::sqlite::Affinity;
 
@@ -202,6 +204,7 @@ pub fn translate_table(
             affinity: Affinity::of(&c.declared_type),
             storage: p.counts,
             pg_type: choice.ty.to_string(),
+            ty: choice.ty,
             reason: choice.reason.clone(),
             conversion: choice.conversion,
             not_null,
@@ -241,6 +244,7 @@ pub fn translate_table(
             affinity: Affinity::Integer,
             storage: Default::default(),
             pg_type: "bigint".into(),
+            ty: PgType::BigInt,
             reason: "added: carries the SQLite rowid as the row identity of a table without a primary key".into(),
             conversion: super::types::Conversion::AsIs,
             not_null: true,
@@ -275,6 +279,7 @@ pub fn translate_table(
         object: obj(target),
         sql: format!("CREATE TABLE {qname} (\n    {}\n)", defs.join(",\n    ")),
         optional: false,
+        constraint: None,
     };
     let used = [profile.max_rowid, t.sequence].into_iter().flatten().max();
     let next_id = rowid_column
@@ -288,6 +293,7 @@ pub fn translate_table(
                 quote_ident(col)
             ),
             optional: false,
+            constraint: None,
         }),
         _ => None,
     };
@@ -368,15 +374,22 @@ pub fn emit_indexes(
                 cols.join(", ")
             ),
             optional: false,
+            constraint: Some(Constraint::Key {
+                table: qname.clone(),
+                name: name.clone(),
+                primary: true,
+                columns: b.pk.clone(),
+            }),
         });
     } else if !t.primary_key.is_empty() {
         // NULLs in the key: carried as UNIQUE, see the finding.
-        let cols: Vec<String> = t
+        let plain: Vec<String> = t
             .primary_key
             .iter()
             .filter_map(|k| b.scope.column(k))
-            .map(|c| quote_ident(&c.target))
+            .map(|c| c.target.clone())
             .collect();
+        let cols: Vec<String> = plain.iter().map(|c| quote_ident(c)).collect();
         let name = relations.derived(&format!("{target}_key"));
         ddl.indexes.push(Statement {
             object: format!("unique {}", quote_ident(&name)),
@@ -386,6 +399,12 @@ pub fn emit_indexes(
                 cols.join(", ")
             ),
             optional: false,
+            constraint: Some(Constraint::Key {
+                table: qname.clone(),
+                name: name.clone(),
+                primary: false,
+                columns: plain,
+            }),
         });
     }
     if let RowIdentity::AddedRowid { column } = &b.plan.row_identity {
@@ -398,6 +417,12 @@ pub fn emit_indexes(
                 quote_ident(column)
             ),
             optional: false,
+            constraint: Some(Constraint::Key {
+                table: qname.clone(),
+                name: name.clone(),
+                primary: false,
+                columns: vec![column.clone()],
+            }),
         });
     }
     for idx in &t.indexes {
@@ -496,6 +521,12 @@ pub fn emit_indexes(
                     keys.join(", ")
                 ),
                 optional: false,
+                constraint: Some(Constraint::Key {
+                    table: qname.clone(),
+                    name: name.clone(),
+                    primary: false,
+                    columns: plain_cols.clone(),
+                }),
             });
             continue;
         }
@@ -520,6 +551,7 @@ pub fn emit_indexes(
             object: format!("index {}", quote_ident(&wanted)),
             sql,
             optional: idx.origin == IndexOrigin::Create && !idx.unique,
+            constraint: None,
         });
     }
 }
@@ -637,6 +669,13 @@ pub fn emit_foreign_keys(
                 object: format!("foreign key {}", quote_ident(&name)),
                 sql,
                 optional: false,
+                constraint: Some(Constraint::Foreign {
+                    table: qualified(&opts.schema, &b.plan.target),
+                    name: name.clone(),
+                    columns: cols.clone(),
+                    ref_table: qualified(&opts.schema, &rt.plan.target),
+                    ref_columns: ref_cols.clone(),
+                }),
             });
         }
     }

@@ -163,6 +163,7 @@ pub fn translate_views(
                             qualified(&opts.schema, target)
                         ),
                         optional: true,
+                        constraint: None,
                     });
                     // Later views see this one's columns by their own (lower-cased) names.
                     let scope = Scope {

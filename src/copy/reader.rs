@@ -1,0 +1,229 @@
+//! The reader: one SQLite read transaction, tables in key order, rows encoded into chunks.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use rusqlite::types::{Value, ValueRef};
+use tokio::sync::mpsc::Sender;
+
+use super::encode::{self, begin_tuple};
+use super::keys::{self, Key, ORD_STEP};
+use super::{Chunk, Progress, Reject, RowKeys, TableJob, CHUNK_BYTES, CHUNK_ROWS};
+use crate::error::{Error, Result};
+use crate::pg::quote_ident;
+use crate::sqlite::open::{classify, open_consistent};
+
+/// Reads every gap of every job and sends its chunks; stops early when `stop` is set or the
+/// sink hangs up.
+pub fn read_all(
+    path: &Path,
+    jobs: &[TableJob],
+    tx: Sender<Chunk>,
+    progress: &Progress,
+    stop: &AtomicBool,
+) -> Result<()> {
+    let src = open_consistent(path)?;
+    if let Some(note) = &src.snapshot_note {
+        progress.note(note);
+    }
+    // One read transaction for the whole copy: every table comes from the same snapshot.
+    src.conn
+        .execute_batch("BEGIN; SELECT count(*) FROM sqlite_master;")
+        .map_err(|e| classify(path, &e))?;
+    for (i, job) in jobs.iter().enumerate() {
+        for gap in &job.gaps {
+            if stop.load(Ordering::SeqCst) {
+                return Ok(());
+            }
+            let sent = read_gap(&src.conn, i, job, gap, &tx, progress).map_err(|e| {
+                Error::source(
+                    path,
+                    format!("reading table {}: {e}", quote_ident(&job.source)),
+                )
+            })?;
+            if !sent {
+                return Ok(());
+            }
+        }
+        progress.read_done(i);
+    }
+    Ok(())
+}
+
+/// The name that reaches the rowid of `job`'s table, avoiding columns that shadow it.
+fn rowid_name(job: &TableJob) -> Option<&'static str> {
+    ["rowid", "_rowid_", "oid"].into_iter().find(|r| {
+        !job.columns
+            .iter()
+            .filter_map(|c| c.source.as_deref())
+            .any(|s| s.eq_ignore_ascii_case(r))
+    })
+}
+
+fn select_sql(job: &TableJob, gap: &keys::Gap) -> std::result::Result<String, String> {
+    let key: Vec<String> = if job.key_columns.is_empty() {
+        vec![rowid_name(job)
+            .ok_or("every name of the rowid is taken by a column")?
+            .to_string()]
+    } else {
+        job.key_columns.iter().map(|c| quote_ident(c)).collect()
+    };
+    let tuple = format!("({})", key.join(", "));
+    let params = |from: usize| -> String {
+        let p: Vec<String> = (0..key.len()).map(|i| format!("?{}", from + i)).collect();
+        format!("({})", p.join(", "))
+    };
+    let mut conds = Vec::new();
+    let mut next = 1;
+    if gap.lo.is_some() {
+        conds.push(format!("{tuple} > {}", params(next)));
+        next += key.len();
+    }
+    if gap.hi.is_some() {
+        conds.push(format!("{tuple} <= {}", params(next)));
+    }
+    let cols: Vec<String> = job
+        .columns
+        .iter()
+        .filter_map(|c| c.source.as_deref())
+        .map(quote_ident)
+        .collect();
+    let mut sql = format!("SELECT {}", key.join(", "));
+    for c in &cols {
+        sql.push_str(", ");
+        sql.push_str(c);
+    }
+    sql.push_str(&format!(" FROM {}", quote_ident(&job.source)));
+    if !conds.is_empty() {
+        sql.push_str(&format!(" WHERE {}", conds.join(" AND ")));
+    }
+    sql.push_str(&format!(" ORDER BY {}", key.join(", ")));
+    Ok(sql)
+}
+
+fn value_kind(v: &ValueRef<'_>) -> (&'static str, Option<Vec<u8>>) {
+    match v {
+        ValueRef::Null => ("null", None),
+        ValueRef::Integer(i) => ("integer", Some(i.to_string().into_bytes())),
+        ValueRef::Real(_) => ("real", encode::number_text(v).map(String::into_bytes)),
+        ValueRef::Text(t) => ("text", Some(t.to_vec())),
+        ValueRef::Blob(b) => ("blob", Some(b.to_vec())),
+    }
+}
+
+struct Builder {
+    chunk: Chunk,
+}
+
+impl Builder {
+    fn new(table: usize, ord: i64, lo: Option<Key>, rowids: bool) -> Builder {
+        Builder {
+            chunk: Chunk {
+                table,
+                ord,
+                lo,
+                hi: None,
+                data: Vec::with_capacity(CHUNK_BYTES + (CHUNK_BYTES >> 3)),
+                row_ends: Vec::new(),
+                row_keys: if rowids {
+                    RowKeys::Rowids(Vec::new())
+                } else {
+                    RowKeys::Keys(Vec::new())
+                },
+                read: 0,
+                rejects: Vec::new(),
+            },
+        }
+    }
+}
+
+/// Reads one gap; returns false when the sink has gone away.
+fn read_gap(
+    conn: &rusqlite::Connection,
+    table: usize,
+    job: &TableJob,
+    gap: &keys::Gap,
+    tx: &Sender<Chunk>,
+    progress: &Progress,
+) -> std::result::Result<bool, String> {
+    let sql = select_sql(job, gap)?;
+    let mut stmt = conn.prepare(&sql).map_err(|e| e.to_string())?;
+    let mut params: Vec<Value> = Vec::new();
+    params.extend(gap.lo.iter().flatten().cloned());
+    params.extend(gap.hi.iter().flatten().cloned());
+    let mut rows = stmt
+        .query(rusqlite::params_from_iter(params.iter()))
+        .map_err(|e| e.to_string())?;
+    let rowids = job.key_columns.is_empty();
+    let nkey = if rowids { 1 } else { job.key_columns.len() };
+    let step = if gap.before_ord == i64::MAX {
+        ORD_STEP
+    } else {
+        1
+    };
+    let mut ord = gap.after_ord + step;
+    let mut b = Builder::new(table, ord, gap.lo.clone(), rowids);
+    let fields = job.columns.len() as u16;
+    // Position of each copied column in the SELECT list.
+    let mut positions = Vec::with_capacity(job.columns.len());
+    let mut next = nkey;
+    for c in &job.columns {
+        if c.source.is_some() {
+            positions.push(next);
+            next += 1;
+        } else {
+            positions.push(0);
+        }
+    }
+    while let Some(row) = rows.next().map_err(|e| e.to_string())? {
+        let start = b.chunk.data.len();
+        begin_tuple(&mut b.chunk.data, fields);
+        let mut refused = None;
+        for (c, &pos) in job.columns.iter().zip(&positions) {
+            let v = row.get_ref(pos).map_err(|e| e.to_string())?;
+            if let Err(why) = encode::encode(v, c.codec, &mut b.chunk.data) {
+                let (kind, value) = value_kind(&v);
+                refused = Some((c.target.clone(), why, kind, value));
+                break;
+            }
+        }
+        let key: Key = (0..nkey)
+            .map(|i| row.get_ref(i).map(keys::owned))
+            .collect::<rusqlite::Result<_>>()
+            .map_err(|e| e.to_string())?;
+        b.chunk.read += 1;
+        match refused {
+            Some((column, reason, value_kind, value)) => {
+                b.chunk.data.truncate(start);
+                b.chunk.rejects.push(Reject {
+                    key: keys::display(&job.key_names, &key),
+                    column: Some(column),
+                    reason,
+                    value,
+                    value_kind,
+                });
+            }
+            None => {
+                b.chunk.row_ends.push(b.chunk.data.len() as u32);
+                match (&mut b.chunk.row_keys, &key[..]) {
+                    (RowKeys::Rowids(v), [Value::Integer(i)]) => v.push(*i),
+                    (RowKeys::Keys(v), _) => v.push(key.clone()),
+                    (RowKeys::Rowids(_), _) => return Err("rowid is not an integer".into()),
+                }
+            }
+        }
+        if b.chunk.data.len() >= CHUNK_BYTES || b.chunk.read >= CHUNK_ROWS {
+            b.chunk.hi = Some(key.clone());
+            progress.read(table, b.chunk.read);
+            if tx.blocking_send(b.chunk).is_err() {
+                return Ok(false);
+            }
+            ord += step;
+            b = Builder::new(table, ord, Some(key), rowids);
+        }
+    }
+    // The last chunk of a gap ends where the gap ends, so chunks keep partitioning the keys.
+    b.chunk.hi = gap.hi.clone();
+    progress.read(table, b.chunk.read);
+    Ok(tx.blocking_send(b.chunk).is_ok())
+}

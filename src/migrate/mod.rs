@@ -1,0 +1,679 @@
+//! `lite2pg migrate`: the one-shot migration, phase by phase, resumable.
+//!
+//! 1. plan (profile + translate, test-applied on the target), run lock, control schema;
+//! 2. tables without keys, indexes or foreign keys;
+//! 3. data, by the streaming copier (`copy`), chunk by chunk;
+//! 4. keys and indexes in parallel; 5. foreign keys `NOT VALID`, then validated;
+//! 6. views; identity restarts; `ANALYZE`; 7. verification (exact row counts);
+//!
+//! then the run report and the reject file. With no target at all, the same run goes into a
+//! throwaway PostgreSQL that is removed afterwards: a rehearsal.
+
+mod phases;
+mod rejects;
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use uuid::Uuid;
+
+use crate::commands::{load, plan_checked, write_output};
+use crate::copy::encode::Codec;
+use crate::copy::{self, keys, CopyColumn, Progress, TableJob};
+use crate::embedded::EmbeddedPg;
+use crate::error::{Error, Result};
+use crate::model::Schema;
+use crate::pg::{connect_target, control, qualified, quote_ident, Client, Target};
+use crate::plan::{Plan, PlanOptions, Severity};
+use crate::report::{self, PhaseTiming, RunReport, TableReport};
+
+/// Where a migration goes.
+#[derive(Debug, Clone)]
+pub enum TargetChoice {
+    /// A libpq URL or key/value string (`--to`, `DATABASE_URL`).
+    Url(String),
+    /// The server the `PG*` environment variables name.
+    Env,
+    /// No target: a throwaway local server, removed afterwards.
+    Rehearsal,
+}
+
+impl TargetChoice {
+    /// `--to`/`DATABASE_URL` if given, else the `PG*` variables if they name a server, else
+    /// a rehearsal.
+    pub fn from(url: Option<String>) -> TargetChoice {
+        match url {
+            Some(u) if !u.is_empty() => TargetChoice::Url(u),
+            _ if Target::from_env().is_some() => TargetChoice::Env,
+            _ => TargetChoice::Rehearsal,
+        }
+    }
+}
+
+/// Which parts of the migration run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Schema and data.
+    All,
+    /// DDL only.
+    SchemaOnly,
+    /// Data only, into tables that exist.
+    DataOnly,
+}
+
+/// A validated `migrate` request.
+#[derive(Debug, Clone)]
+pub struct MigrateRequest {
+    /// The SQLite file.
+    pub source: PathBuf,
+    /// Where to.
+    pub target: TargetChoice,
+    /// Translation options (schema, identifiers, type conflicts).
+    pub options: PlanOptions,
+    /// Parallel COPY streams and index builds.
+    pub jobs: usize,
+    /// Only tables matching these globs (SQLite names); empty: all.
+    pub tables: Vec<String>,
+    /// Leave out tables matching these globs.
+    pub exclude: Vec<String>,
+    /// Which parts run.
+    pub mode: Mode,
+    /// Continue the newest unfinished run into this schema.
+    pub resume: bool,
+    /// Drop tables and views of the same names first.
+    pub replace: bool,
+    /// Verify at the end.
+    pub verify: bool,
+    /// Where rejected rows are listed (default: `<source stem>.rejects.jsonl`).
+    pub reject_file: Option<PathBuf>,
+    /// Report files (`.json`, `.md`).
+    pub reports: Vec<PathBuf>,
+    /// No progress display.
+    pub quiet: bool,
+}
+
+/// The default number of parallel streams: the machine's cores.
+pub fn default_jobs() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+}
+
+/// `lite2pg migrate`: returns 0 when everything was copied and verified, 1 with findings.
+pub fn migrate(req: &MigrateRequest) -> Result<i32> {
+    let (report, _) = migrate_with_report(req)?;
+    Ok(report.exit_code)
+}
+
+/// Runs a migration and returns its report (also printed and written as asked).
+pub fn migrate_with_report(req: &MigrateRequest) -> Result<(RunReport, Option<Plan>)> {
+    let mut rehearsal: Option<EmbeddedPg> = None;
+    let target = match &req.target {
+        TargetChoice::Url(u) => Target::parse(u)?,
+        TargetChoice::Env => Target::from_env()
+            .unwrap_or_else(|| Err(Error::Usage("no PG* variables name a server".into())))?,
+        TargetChoice::Rehearsal => {
+            eprintln!(
+                "lite2pg: no target given (--to, DATABASE_URL or PG* variables): rehearsing \
+                 on a throwaway local PostgreSQL"
+            );
+            let pg = EmbeddedPg::start()?;
+            let admin = crate::pg::connect(&pg.url("postgres"))?;
+            admin.batch_execute(
+                "creating the rehearsal database",
+                "CREATE DATABASE lite2pg_rehearsal",
+            )?;
+            let t = Target::parse(&pg.url("lite2pg_rehearsal"))?;
+            rehearsal = Some(pg);
+            t
+        }
+    };
+    let (mut report, plan) = run(req, &target, rehearsal.is_some())?;
+    if rehearsal.is_some() {
+        report.notes.push(format!(
+            "this was a rehearsal: nothing was kept, the throwaway PostgreSQL and its data are \
+             removed. To migrate for real: lite2pg migrate {} --to postgres://USER@HOST/DB",
+            req.source.display()
+        ));
+    }
+    write_output(None, &report::render_text(&report))?;
+    for path in &req.reports {
+        report::write(&report, path)?;
+    }
+    drop(rehearsal);
+    Ok((report, Some(plan)))
+}
+
+fn glob(pattern: &str, name: &str) -> bool {
+    fn go(p: &[char], n: &[char]) -> bool {
+        match (p.first(), n.first()) {
+            (None, None) => true,
+            (Some('*'), _) => go(&p[1..], n) || (!n.is_empty() && go(p, &n[1..])),
+            (Some('?'), Some(_)) => go(&p[1..], &n[1..]),
+            (Some(a), Some(b)) => a.eq_ignore_ascii_case(b) && go(&p[1..], &n[1..]),
+            _ => false,
+        }
+    }
+    let p: Vec<char> = pattern.chars().collect();
+    let n: Vec<char> = name.chars().collect();
+    go(&p, &n)
+}
+
+fn select_tables(schema: &mut Schema, include: &[String], exclude: &[String]) -> Result<()> {
+    let keep = |name: &str| {
+        (include.is_empty() || include.iter().any(|g| glob(g, name)))
+            && !exclude.iter().any(|g| glob(g, name))
+    };
+    schema.tables.retain(|t| keep(&t.name));
+    if schema.tables.is_empty() && !include.is_empty() {
+        return Err(Error::Usage(format!(
+            "no table matches --tables {}",
+            include.join(",")
+        )));
+    }
+    Ok(())
+}
+
+/// Tables and views already in the target schema under the names the plan uses.
+fn existing(client: &Client, schema: &str, names: &[String]) -> Result<Vec<(String, String)>> {
+    let rows = client.query(
+        "looking for tables of the same names",
+        "SELECT c.relname::text, c.relkind::text FROM pg_class c \
+         JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = $1 AND c.relname = ANY($2) AND c.relkind IN ('r', 'p', 'v', 'm', 'f') \
+         ORDER BY 1",
+        &[&schema, &names],
+    )?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+fn jobs_for(
+    plan: &Plan,
+    schema: &Schema,
+    done: &HashMap<String, Vec<keys::Done>>,
+) -> Result<Vec<TableJob>> {
+    let mut tables: Vec<_> = plan.tables.iter().collect();
+    tables.sort_by_key(|t| std::cmp::Reverse(t.rows));
+    let mut jobs = Vec::new();
+    for tp in tables {
+        let Some(t) = schema.tables.iter().find(|t| t.name == tp.source) else {
+            continue;
+        };
+        let none = Vec::new();
+        let gaps = keys::gaps(done.get(&tp.target).unwrap_or(&none)).ok_or_else(|| {
+            Error::Usage(format!(
+                "the control schema's chunk records for table {} are unreadable; start over \
+                 with --replace",
+                quote_ident(&tp.target)
+            ))
+        })?;
+        if gaps.is_empty() {
+            continue;
+        }
+        let alias = t
+            .columns
+            .iter()
+            .find(|c| c.rowid_alias)
+            .map(|c| c.name.clone());
+        let key_columns = if t.without_rowid {
+            t.primary_key.clone()
+        } else {
+            Vec::new()
+        };
+        let key_names = if t.without_rowid {
+            t.primary_key.clone()
+        } else {
+            vec![alias.unwrap_or_else(|| "rowid".into())]
+        };
+        jobs.push(TableJob {
+            source: tp.source.clone(),
+            target: tp.target.clone(),
+            qualified: qualified(&plan.options.schema, &tp.target),
+            key_columns,
+            key_names,
+            columns: tp
+                .columns
+                .iter()
+                .filter(|c| !c.generated)
+                .map(|c| CopyColumn {
+                    source: (!c.source.is_empty()).then(|| c.source.clone()),
+                    target: c.target.clone(),
+                    codec: Codec {
+                        ty: c.ty,
+                        conversion: c.conversion,
+                    },
+                })
+                .collect(),
+            gaps,
+        });
+    }
+    Ok(jobs)
+}
+
+struct Timer {
+    phases: Vec<PhaseTiming>,
+}
+
+impl Timer {
+    fn time<T>(&mut self, name: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        let t = Instant::now();
+        let out = f();
+        self.phases.push(PhaseTiming {
+            name: name.to_string(),
+            seconds: t.elapsed().as_secs_f64(),
+        });
+        out
+    }
+}
+
+fn run(req: &MigrateRequest, target: &Target, rehearsal: bool) -> Result<(RunReport, Plan)> {
+    let started = Instant::now();
+    let started_at = SystemTime::now();
+    let mut timer = Timer { phases: Vec::new() };
+    let display = req.source.display().to_string();
+    let (plan, schema, mut client) = timer.time("plan", || {
+        let (mut schema, profiles) = load(&req.source)?;
+        select_tables(&mut schema, &req.tables, &req.exclude)?;
+        let client = connect_target(target)?;
+        let plan = plan_checked(
+            &display,
+            &schema,
+            &profiles,
+            &req.options,
+            &client,
+            target.display(),
+        )?;
+        Ok((plan, schema, client))
+    })?;
+    let schema_name = plan.options.schema.clone();
+    control::lock_and_prepare(&mut client, &schema_name)?;
+
+    // Which run: a new one, or the unfinished one to resume.
+    let unfinished = control::unfinished_run(&client, &schema_name)?;
+    let names: Vec<String> = plan
+        .tables
+        .iter()
+        .map(|t| t.target.clone())
+        .chain(plan.views.iter().map(|v| v.target.clone()))
+        .collect();
+    let (run_id, resumed) = if req.resume {
+        let Some(run) = unfinished else {
+            return Err(Error::Usage(format!(
+                "nothing to resume: no unfinished lite2pg run into schema {} of {}; run \
+                 without --resume",
+                quote_ident(&schema_name),
+                target.display()
+            )));
+        };
+        check_same_shape(&client, run.id, &plan)?;
+        control::reopen_run(&client, run.id)?;
+        eprintln!(
+            "lite2pg: resuming run {} (started {}, stopped in phase {})",
+            run.id, run.started_at, run.phase
+        );
+        (run.id, true)
+    } else {
+        let clash = existing(&client, &schema_name, &names)?;
+        if req.mode == Mode::DataOnly {
+            let have: HashSet<&String> = clash.iter().map(|(n, _)| n).collect();
+            let missing: Vec<&String> = plan
+                .tables
+                .iter()
+                .map(|t| &t.target)
+                .filter(|n| !have.contains(n))
+                .collect();
+            if !missing.is_empty() {
+                return Err(Error::Usage(format!(
+                    "--data-only needs the tables to exist; missing in schema {}: {}",
+                    quote_ident(&schema_name),
+                    missing
+                        .iter()
+                        .map(|n| quote_ident(n))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+        } else if !clash.is_empty() && !req.replace {
+            let hint = match &unfinished {
+                Some(run) => format!(
+                    "; run {} into this schema did not finish (phase {}): continue it with \
+                     --resume, or start over with --replace",
+                    run.id, run.phase
+                ),
+                None => "; pass --replace to drop them first, or choose another --schema".into(),
+            };
+            return Err(Error::Usage(format!(
+                "schema {} of {} already holds {}{hint}",
+                quote_ident(&schema_name),
+                target.display(),
+                clash
+                    .iter()
+                    .map(|(n, _)| quote_ident(n))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        } else if !clash.is_empty() {
+            for (name, kind) in &clash {
+                let what = match kind.as_str() {
+                    "v" => "VIEW",
+                    "m" => "MATERIALIZED VIEW",
+                    "f" => "FOREIGN TABLE",
+                    _ => "TABLE",
+                };
+                client.batch_execute(
+                    &format!("dropping {} for --replace", quote_ident(name)),
+                    &format!(
+                        "DROP {what} IF EXISTS {} CASCADE",
+                        qualified(&schema_name, name)
+                    ),
+                )?;
+            }
+            if let Some(run) = &unfinished {
+                control::finish_run(
+                    &client,
+                    run.id,
+                    "failed",
+                    Some("replaced by a new run"),
+                    None,
+                )?;
+            }
+        }
+        let id = Uuid::new_v4();
+        let options = serde_json::json!({
+            "options": plan.options,
+            "jobs": req.jobs,
+            "mode": format!("{:?}", req.mode),
+            "tables": req.tables,
+            "exclude": req.exclude,
+        });
+        control::start_run(&client, id, &display, &schema_name, &options)?;
+        (id, false)
+    };
+
+    let outcome = phases_and_report(
+        req,
+        target,
+        rehearsal,
+        &plan,
+        &schema,
+        &mut client,
+        run_id,
+        resumed,
+        &mut timer,
+    );
+    match outcome {
+        Ok(mut report) => {
+            report.started_at = report::rfc3339(started_at);
+            report.duration_s = started.elapsed().as_secs_f64();
+            report.phases = timer.phases;
+            let json = serde_json::to_value(&report).ok();
+            control::finish_run(&client, run_id, "done", None, json.as_ref())?;
+            Ok((report, plan))
+        }
+        Err(e) => {
+            let _ = control::finish_run(&client, run_id, "failed", Some(&e.to_string()), None);
+            Err(match e {
+                Error::Connect { target, problem } => Error::Connect {
+                    target,
+                    problem: format!(
+                        "{problem}; committed work is kept: when the server is back, run the \
+                         same command with --resume"
+                    ),
+                },
+                other => other,
+            })
+        }
+    }
+}
+
+/// Refuses to resume when the tables would now be created differently.
+fn check_same_shape(client: &Client, run: Uuid, plan: &Plan) -> Result<()> {
+    let recorded = control::recorded_sql(client, run, "schema")?;
+    for s in &plan.ddl.tables {
+        if let Some(sql) = recorded.get(&s.object) {
+            if *sql != s.sql {
+                return Err(Error::Usage(format!(
+                    "cannot resume run {run}: {} would now be created differently (the source's \
+                     schema or data changed, or other options were given); start over with \
+                     --replace",
+                    s.object
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn phases_and_report(
+    req: &MigrateRequest,
+    target: &Target,
+    rehearsal: bool,
+    plan: &Plan,
+    schema: &Schema,
+    client: &mut Client,
+    run_id: Uuid,
+    resumed: bool,
+    timer: &mut Timer,
+) -> Result<RunReport> {
+    let done = control::done_steps(client, run_id)?;
+    let mut notes = Vec::new();
+    let mut ctx = phases::Ctx {
+        client,
+        target,
+        run: run_id,
+        done,
+        findings: Vec::new(),
+        jobs: req.jobs,
+    };
+    let ddl = &plan.ddl;
+    if req.mode != Mode::DataOnly {
+        control::set_phase(ctx.client, run_id, "schema")?;
+        timer.time("schema", || {
+            ctx.run_all("schema", &ddl.prelude)?;
+            ctx.run_all("schema", &ddl.tables)
+        })?;
+    }
+    if req.mode != Mode::SchemaOnly {
+        control::set_phase(ctx.client, run_id, "data")?;
+        let done_chunks = control::done_chunks(ctx.client, run_id)?;
+        let jobs = jobs_for(plan, schema, &done_chunks)?;
+        let progress = Arc::new(Progress::new(
+            jobs.iter()
+                .map(|j| {
+                    let rows = plan
+                        .tables
+                        .iter()
+                        .find(|t| t.target == j.target)
+                        .map_or(0, |t| t.rows);
+                    (j.target.clone(), rows)
+                })
+                .collect(),
+        ));
+        timer.time("data", || {
+            let display = progress.display(req.quiet);
+            let out = copy::run(
+                &req.source,
+                jobs,
+                target,
+                run_id,
+                req.jobs,
+                progress.clone(),
+            );
+            display.finish();
+            out
+        })?;
+        notes.extend(progress.notes());
+    }
+    let sizes: HashMap<String, u64> = plan
+        .tables
+        .iter()
+        .map(|t| (qualified(&plan.options.schema, &t.target), t.rows))
+        .collect();
+    let mut fk_reports = Vec::new();
+    if req.mode != Mode::DataOnly {
+        control::set_phase(ctx.client, run_id, "indexes")?;
+        timer.time("indexes", || {
+            phases::indexes(&mut ctx, &ddl.indexes, &|t| {
+                sizes.get(t).copied().unwrap_or(0)
+            })
+        })?;
+        control::set_phase(ctx.client, run_id, "foreign_keys")?;
+        let tables: Vec<(String, &crate::plan::TablePlan)> = plan
+            .tables
+            .iter()
+            .map(|t| (qualified(&plan.options.schema, &t.target), t))
+            .collect();
+        fk_reports = timer.time("foreign_keys", || {
+            phases::foreign_keys(&mut ctx, &ddl.foreign_keys, &tables)
+        })?;
+        control::set_phase(ctx.client, run_id, "views")?;
+        timer.time("views", || ctx.run_all("views", &ddl.views))?;
+    }
+    control::set_phase(ctx.client, run_id, "sequences")?;
+    timer.time("sequences", || {
+        ctx.run_all("sequences", &ddl.sequences)?;
+        if req.mode != Mode::SchemaOnly {
+            for t in &plan.tables {
+                ctx.client.batch_execute(
+                    &format!("ANALYZE {}", quote_ident(&t.target)),
+                    &format!("ANALYZE {}", qualified(&plan.options.schema, &t.target)),
+                )?;
+            }
+        }
+        Ok(())
+    })?;
+
+    let totals = control::copy_totals(ctx.client, run_id)?;
+    let counts = if req.verify && req.mode != Mode::SchemaOnly {
+        control::set_phase(ctx.client, run_id, "verify")?;
+        Some(timer.time("verify", || count_rows(&req.source, plan, ctx.client))?)
+    } else {
+        None
+    };
+    let rows_rejected: i64 = totals.values().map(|t| t.rejected).sum();
+    let reject_file = if rows_rejected > 0 {
+        let path = req
+            .reject_file
+            .clone()
+            .unwrap_or_else(|| default_reject_file(&req.source));
+        rejects::write(ctx.client, run_id, &path)?;
+        Some(path.display().to_string())
+    } else {
+        None
+    };
+    let mut tables = Vec::new();
+    for tp in &plan.tables {
+        let t = totals.get(&tp.target).cloned().unwrap_or_default();
+        let (source_rows, target_rows) = counts
+            .as_ref()
+            .and_then(|c| c.get(&tp.target).copied())
+            .map_or((None, None), |(s, t)| (Some(s), Some(t)));
+        let verification = match (source_rows, target_rows) {
+            (Some(s), Some(tr)) if s - t.rejected == tr => "match",
+            (Some(_), Some(_)) => "mismatch",
+            _ => "not_verified",
+        };
+        tables.push(TableReport {
+            source: tp.source.clone(),
+            target: tp.target.clone(),
+            rows_read: t.read,
+            rows_written: t.written,
+            rows_rejected: t.rejected,
+            bytes: t.bytes,
+            seconds: t.seconds,
+            rows_per_s: if t.seconds > 0.0 {
+                t.written as f64 / t.seconds
+            } else {
+                0.0
+            },
+            source_rows,
+            target_rows,
+            verification: verification.into(),
+        });
+    }
+    if req.mode == Mode::SchemaOnly {
+        notes.push("--schema-only: no data was copied".into());
+    }
+    if !req.verify {
+        notes.push("--no-verify: row counts were not compared".into());
+    }
+    let mut findings = plan.findings.clone();
+    findings.extend(ctx.findings);
+    let ok = rows_rejected == 0
+        && tables.iter().all(|t| t.verification != "mismatch")
+        && fk_reports.iter().all(|f| f.status == "valid")
+        && !findings.iter().any(|f| f.severity == Severity::Error);
+    Ok(RunReport {
+        run_id: run_id.to_string(),
+        source: req.source.display().to_string(),
+        target: target.display().to_string(),
+        schema: plan.options.schema.clone(),
+        rehearsal,
+        resumed,
+        started_at: String::new(),
+        duration_s: 0.0,
+        ok,
+        exit_code: if ok { 0 } else { 1 },
+        phases: Vec::new(),
+        tables,
+        foreign_keys: fk_reports,
+        rows_rejected,
+        reject_file,
+        findings,
+        notes,
+    })
+}
+
+fn default_reject_file(source: &Path) -> PathBuf {
+    let stem = source
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_else(|| "lite2pg".into());
+    PathBuf::from(format!("{stem}.rejects.jsonl"))
+}
+
+/// Rows per table on both sides, read independently of the copier (DESIGN.md rule 6).
+fn count_rows(source: &Path, plan: &Plan, client: &Client) -> Result<HashMap<String, (i64, i64)>> {
+    let src = crate::sqlite::open_source(source)?;
+    let mut out = HashMap::new();
+    for t in &plan.tables {
+        let s: i64 = src
+            .conn
+            .query_row(
+                &format!("SELECT count(*) FROM {}", quote_ident(&t.source)),
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| crate::sqlite::open::classify(source, &e))?;
+        let p: i64 = client
+            .query(
+                &format!("counting rows of {}", quote_ident(&t.target)),
+                &format!(
+                    "SELECT count(*) FROM {}",
+                    qualified(&plan.options.schema, &t.target)
+                ),
+                &[],
+            )?
+            .first()
+            .map(|r| r.get(0))
+            .unwrap_or(0);
+        out.insert(t.target.clone(), (s, p));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob;
+
+    #[test]
+    fn table_globs_match_like_a_shell() {
+        assert!(glob("order*", "orders"));
+        assert!(glob("order*", "Order_Lines"));
+        assert!(!glob("order?", "orders_x"));
+        assert!(glob("*", ""));
+    }
+}

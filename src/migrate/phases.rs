@@ -1,0 +1,375 @@
+//! The DDL phases around the copy: tables, then keys and indexes built in parallel, then
+//! foreign keys (`NOT VALID`, then validated, orphans reported), views, identity restarts.
+//!
+//! Each step runs in one transaction with its row in `lite2pg.objects`, so a resumed run
+//! skips exactly the steps that are done.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::Mutex;
+
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+use crate::pg::control::run_step;
+use crate::pg::{connect_target, quote_ident, Client, Target};
+use crate::plan::{Constraint, Finding, Severity, Statement, TablePlan};
+use crate::report::ForeignKeyReport;
+
+/// What every phase needs.
+pub struct Ctx<'a> {
+    /// The coordinating connection (holds the run lock).
+    pub client: &'a mut Client,
+    /// Where the workers connect.
+    pub target: &'a Target,
+    /// The run.
+    pub run: Uuid,
+    /// Steps finished by this run before (on resume).
+    pub done: HashSet<(String, String)>,
+    /// Findings raised while running.
+    pub findings: Vec<Finding>,
+    /// Parallel connections allowed.
+    pub jobs: usize,
+}
+
+impl Ctx<'_> {
+    fn is_done(&self, phase: &str, object: &str) -> bool {
+        self.done.contains(&(phase.to_string(), object.to_string()))
+    }
+
+    /// Runs `stmts` in order; a refused optional statement becomes a finding, a refused
+    /// required one stops the run.
+    pub fn run_all(&mut self, phase: &str, stmts: &[Statement]) -> Result<()> {
+        for s in stmts {
+            if self.is_done(phase, &s.object) {
+                continue;
+            }
+            match run_step(self.client, self.run, phase, &s.object, &s.sql) {
+                Ok(_) => {}
+                Err(Error::Postgres { message, .. }) if s.optional => {
+                    self.findings
+                        .push(refused(&s.object, &s.sql, &message, Severity::Warning))
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
+
+fn refused(object: &str, sql: &str, message: &str, severity: Severity) -> Finding {
+    Finding {
+        severity,
+        code: "migrate.refused".into(),
+        object: object.to_string(),
+        message: format!("PostgreSQL refused it: {message}"),
+        sql: Some(sql.to_string()),
+    }
+}
+
+/// One unit of index-phase work.
+struct IndexWork {
+    object: String,
+    sql: String,
+    optional: bool,
+}
+
+/// Builds keys and indexes on `jobs` connections; unique indexes first, attached as
+/// constraints afterwards (an attach is a catalog change, the build is the work).
+pub fn indexes(ctx: &mut Ctx<'_>, stmts: &[Statement], sizes: &dyn Fn(&str) -> u64) -> Result<()> {
+    let mut work: Vec<(u64, IndexWork)> = Vec::new();
+    for s in stmts {
+        match &s.constraint {
+            Some(Constraint::Key {
+                table,
+                name,
+                columns,
+                ..
+            }) => {
+                let cols: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
+                work.push((
+                    sizes(table),
+                    IndexWork {
+                        object: format!("index for {}", s.object),
+                        sql: format!(
+                            "CREATE UNIQUE INDEX {} ON {table} ({})",
+                            quote_ident(name),
+                            cols.join(", ")
+                        ),
+                        optional: s.optional,
+                    },
+                ));
+            }
+            _ => work.push((
+                0,
+                IndexWork {
+                    object: s.object.clone(),
+                    sql: s.sql.clone(),
+                    optional: s.optional,
+                },
+            )),
+        }
+    }
+    // Largest tables first, so the longest builds start early.
+    work.sort_by_key(|w| std::cmp::Reverse(w.0));
+    let queue: Mutex<VecDeque<IndexWork>> = Mutex::new(
+        work.into_iter()
+            .map(|(_, w)| w)
+            .filter(|w| !ctx.is_done("indexes", &w.object))
+            .collect(),
+    );
+    let built: Mutex<Vec<(IndexWork, std::result::Result<(), String>)>> = Mutex::new(Vec::new());
+    let fatal: Mutex<Option<Error>> = Mutex::new(None);
+    let run = ctx.run;
+    let target = ctx.target;
+    std::thread::scope(|scope| {
+        for _ in 0..ctx.jobs.max(1) {
+            scope.spawn(|| {
+                let mut client = match connect_target(target) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        if let Ok(mut f) = fatal.lock() {
+                            f.get_or_insert(e);
+                        }
+                        return;
+                    }
+                };
+                if let Err(e) = client.batch_execute(
+                    "preparing an index build session",
+                    "SET maintenance_work_mem = '256MB'",
+                ) {
+                    if let Ok(mut f) = fatal.lock() {
+                        f.get_or_insert(e);
+                    }
+                    return;
+                }
+                loop {
+                    let next = queue.lock().ok().and_then(|mut q| q.pop_front());
+                    let Some(w) = next else { return };
+                    if fatal.lock().map(|f| f.is_some()).unwrap_or(true) {
+                        return;
+                    }
+                    match run_step(&mut client, run, "indexes", &w.object, &w.sql) {
+                        Ok(_) => {
+                            if let Ok(mut b) = built.lock() {
+                                b.push((w, Ok(())));
+                            }
+                        }
+                        Err(Error::Postgres { message, .. }) => {
+                            if let Ok(mut b) = built.lock() {
+                                b.push((w, Err(message)));
+                            }
+                        }
+                        Err(e) => {
+                            if let Ok(mut f) = fatal.lock() {
+                                f.get_or_insert(e);
+                            }
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = fatal.into_inner().ok().flatten() {
+        return Err(e);
+    }
+    let built = built.into_inner().unwrap_or_default();
+    for (w, outcome) in &built {
+        if let Err(message) = outcome {
+            let sev = if w.optional {
+                Severity::Warning
+            } else {
+                Severity::Error
+            };
+            ctx.findings.push(refused(&w.object, &w.sql, message, sev));
+        }
+    }
+    // Attach in the order of the plan; on resume, indexes built by the killed run too.
+    for s in stmts {
+        let Some(Constraint::Key { .. }) = &s.constraint else {
+            continue;
+        };
+        let build = format!("index for {}", s.object);
+        let failed = built.iter().any(|(w, o)| w.object == build && o.is_err());
+        if failed || ctx.is_done("indexes", &s.object) {
+            continue;
+        }
+        let Some(Constraint::Key {
+            table,
+            name,
+            primary,
+            ..
+        }) = &s.constraint
+        else {
+            continue;
+        };
+        let sql = format!(
+            "ALTER TABLE {table} ADD CONSTRAINT {} {} USING INDEX {}",
+            quote_ident(name),
+            if *primary { "PRIMARY KEY" } else { "UNIQUE" },
+            quote_ident(name)
+        );
+        match run_step(ctx.client, ctx.run, "indexes", &s.object, &sql) {
+            Ok(_) => {}
+            Err(Error::Postgres { message, .. }) => {
+                ctx.findings
+                    .push(refused(&s.object, &sql, &message, Severity::Error))
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Adds every foreign key `NOT VALID`, then validates it; orphans are counted and sampled.
+pub fn foreign_keys(
+    ctx: &mut Ctx<'_>,
+    stmts: &[Statement],
+    tables: &[(String, &TablePlan)],
+) -> Result<Vec<ForeignKeyReport>> {
+    let mut reports = Vec::new();
+    for s in stmts {
+        let Some(Constraint::Foreign {
+            table,
+            name,
+            columns,
+            ref_table,
+            ref_columns,
+        }) = &s.constraint
+        else {
+            ctx.run_all("foreign_keys", std::slice::from_ref(s))?;
+            continue;
+        };
+        if !ctx.is_done("foreign_keys", &s.object) {
+            let sql = format!("{} NOT VALID", s.sql);
+            match run_step(ctx.client, ctx.run, "foreign_keys", &s.object, &sql) {
+                Ok(_) => {}
+                Err(Error::Postgres { message, .. }) => {
+                    ctx.findings
+                        .push(refused(&s.object, &sql, &message, Severity::Error));
+                    reports.push(ForeignKeyReport {
+                        name: name.clone(),
+                        table: table.clone(),
+                        status: "failed".into(),
+                        orphans: 0,
+                        sample_keys: Vec::new(),
+                    });
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let validate = format!(
+            "ALTER TABLE {table} VALIDATE CONSTRAINT {}",
+            quote_ident(name)
+        );
+        let mut report = ForeignKeyReport {
+            name: name.clone(),
+            table: table.clone(),
+            status: "valid".into(),
+            orphans: 0,
+            sample_keys: Vec::new(),
+        };
+        if !ctx.is_done("validate", &s.object) {
+            match run_step(ctx.client, ctx.run, "validate", &s.object, &validate) {
+                Ok(_) => {}
+                Err(Error::Postgres { message, .. }) => {
+                    let identity = tables
+                        .iter()
+                        .find(|(q, _)| q == table)
+                        .map(|(_, t)| identity_columns(t))
+                        .unwrap_or_else(|| columns.clone());
+                    let (count, samples) = orphans(
+                        ctx.client,
+                        table,
+                        columns,
+                        ref_table,
+                        ref_columns,
+                        &identity,
+                    )?;
+                    report.status = "not_valid".into();
+                    report.orphans = count;
+                    report.sample_keys = samples.clone();
+                    ctx.findings.push(Finding {
+                        severity: Severity::Error,
+                        code: "fk.orphans".into(),
+                        object: s.object.clone(),
+                        message: format!(
+                            "{count} row(s) of {table} reference no row of {ref_table} \
+                             (SQLite did not enforce this key); the constraint is kept NOT VALID: \
+                             it checks new rows only. Fix the rows, then run `{validate}`. \
+                             Sample keys: {}. ({message})",
+                            samples
+                                .iter()
+                                .map(|k| k.to_string())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                        sql: None,
+                    });
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        reports.push(report);
+    }
+    Ok(reports)
+}
+
+fn identity_columns(t: &TablePlan) -> Vec<String> {
+    match &t.row_identity {
+        crate::plan::RowIdentity::PrimaryKey { columns } => columns.clone(),
+        crate::plan::RowIdentity::AddedRowid { column } => vec![column.clone()],
+        crate::plan::RowIdentity::None => t.columns.iter().map(|c| c.target.clone()).collect(),
+    }
+}
+
+fn orphans(
+    client: &Client,
+    table: &str,
+    columns: &[String],
+    ref_table: &str,
+    ref_columns: &[String],
+    identity: &[String],
+) -> Result<(i64, Vec<serde_json::Value>)> {
+    let not_null: Vec<String> = columns
+        .iter()
+        .map(|c| format!("c.{} IS NOT NULL", quote_ident(c)))
+        .collect();
+    let joins: Vec<String> = columns
+        .iter()
+        .zip(ref_columns)
+        .map(|(c, r)| format!("p.{} = c.{}", quote_ident(r), quote_ident(c)))
+        .collect();
+    let filter = format!(
+        "FROM {table} c WHERE {} AND NOT EXISTS (SELECT 1 FROM {ref_table} p WHERE {})",
+        not_null.join(" AND "),
+        joins.join(" AND ")
+    );
+    let count: i64 = client
+        .query(
+            "counting orphan rows",
+            &format!("SELECT count(*) {filter}"),
+            &[],
+        )?
+        .first()
+        .map(|r| r.get(0))
+        .unwrap_or(0);
+    let ids: Vec<String> = identity
+        .iter()
+        .map(|c| format!("c.{}", quote_ident(c)))
+        .collect();
+    let samples = client
+        .query(
+            "sampling orphan rows",
+            &format!(
+                "SELECT row_to_json(k)::text FROM (SELECT {} {filter} LIMIT 5) k",
+                ids.join(", ")
+            ),
+            &[],
+        )?
+        .iter()
+        .filter_map(|r| serde_json::from_str(&r.get::<_, String>(0)).ok())
+        .collect();
+    Ok((count, samples))
+}

@@ -1,0 +1,333 @@
+//! The control schema `lite2pg` in the target: runs, objects created, chunk progress and
+//! rejects (DESIGN.md rule 5). Created and upgraded by the refinery migrations embedded from
+//! `migrations/`.
+
+use std::collections::{HashMap, HashSet};
+
+use serde_json::Value as Json;
+use uuid::Uuid;
+
+use super::Client;
+use crate::copy::keys::Done;
+use crate::error::{Error, Result};
+
+mod embedded {
+    refinery::embed_migrations!("migrations");
+}
+
+/// Name of the control schema.
+pub const SCHEMA: &str = "lite2pg";
+
+/// Takes the per-schema run lock and creates or upgrades the control schema.
+///
+/// The lock is a session advisory lock: it is held until `client` disconnects, so a killed
+/// run releases it with its connection and a second run refuses at once, naming the first.
+pub fn lock_and_prepare(client: &mut Client, target_schema: &str) -> Result<()> {
+    let key = format!("lite2pg:{target_schema}");
+    let got: bool = client
+        .query(
+            "taking the run lock",
+            "SELECT pg_try_advisory_lock(hashtextextended($1, 0))",
+            &[&key],
+        )?
+        .first()
+        .map(|r| r.get(0))
+        .unwrap_or(false);
+    if !got {
+        let who = client
+            .query(
+                "finding the run holding the lock",
+                "SELECT id::text, host, pid, started_at::text FROM lite2pg.runs \
+                 WHERE target_schema = $1 AND status = 'running' ORDER BY started_at DESC LIMIT 1",
+                &[&target_schema],
+            )
+            .ok()
+            .and_then(|rows| {
+                rows.first().map(|r| {
+                    format!(
+                        "run {} (started {} by pid {} on {})",
+                        r.get::<_, String>(0),
+                        r.get::<_, String>(3),
+                        r.get::<_, i32>(2),
+                        r.get::<_, String>(1)
+                    )
+                })
+            })
+            .unwrap_or_else(|| "another lite2pg run".into());
+        return Err(Error::Usage(format!(
+            "{who} is migrating into schema {} of {} right now; wait for it to finish or stop it",
+            super::quote_ident(target_schema),
+            client.target()
+        )));
+    }
+    client.batch_execute(
+        "creating the control schema lite2pg",
+        "CREATE SCHEMA IF NOT EXISTS lite2pg",
+    )?;
+    let target = client.target().to_string();
+    client
+        .with(|c| async move {
+            let mut runner = embedded::migrations::runner();
+            runner.set_migration_table_name("lite2pg.refinery_schema_history");
+            runner.run_async(c).await.map(|_| ())
+        })
+        .map_err(|e| Error::Postgres {
+            context: format!("creating or upgrading the control schema lite2pg in {target}"),
+            message: e.to_string(),
+        })
+}
+
+/// An unfinished run found in the control schema.
+#[derive(Debug, Clone)]
+pub struct RunRow {
+    /// Run id.
+    pub id: Uuid,
+    /// Source file as given then.
+    pub source: String,
+    /// Status.
+    pub status: String,
+    /// Last phase entered.
+    pub phase: String,
+    /// Start time, as text.
+    pub started_at: String,
+}
+
+/// The newest run into `target_schema` that did not finish.
+pub fn unfinished_run(client: &Client, target_schema: &str) -> Result<Option<RunRow>> {
+    let rows = client.query(
+        "looking for an unfinished run",
+        "SELECT id, source, status, phase, started_at::text FROM lite2pg.runs \
+         WHERE target_schema = $1 AND status <> 'done' ORDER BY started_at DESC LIMIT 1",
+        &[&target_schema],
+    )?;
+    Ok(rows.first().map(|r| RunRow {
+        id: r.get(0),
+        source: r.get(1),
+        status: r.get(2),
+        phase: r.get(3),
+        started_at: r.get(4),
+    }))
+}
+
+/// Records a new run.
+pub fn start_run(
+    client: &Client,
+    id: Uuid,
+    source: &str,
+    target_schema: &str,
+    options: &Json,
+) -> Result<()> {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "unknown".into());
+    let pid = std::process::id() as i32;
+    client.query(
+        "recording the run",
+        "INSERT INTO lite2pg.runs (id, source, target_schema, status, phase, options, host, pid) \
+         VALUES ($1, $2, $3, 'running', 'schema', $4, $5, $6)",
+        &[&id, &source, &target_schema, options, &host, &pid],
+    )?;
+    Ok(())
+}
+
+/// Marks a resumed run as running again, by this process.
+pub fn reopen_run(client: &Client, id: Uuid) -> Result<()> {
+    let pid = std::process::id() as i32;
+    client.query(
+        "reopening the run",
+        "UPDATE lite2pg.runs SET status = 'running', pid = $2, error = NULL, updated_at = now() \
+         WHERE id = $1",
+        &[&id, &pid],
+    )?;
+    Ok(())
+}
+
+/// Records the phase a run has entered.
+pub fn set_phase(client: &Client, id: Uuid, phase: &str) -> Result<()> {
+    client.query(
+        "recording the run's phase",
+        "UPDATE lite2pg.runs SET phase = $2, updated_at = now() WHERE id = $1",
+        &[&id, &phase],
+    )?;
+    Ok(())
+}
+
+/// Records how a run ended.
+pub fn finish_run(
+    client: &Client,
+    id: Uuid,
+    status: &str,
+    error: Option<&str>,
+    report: Option<&Json>,
+) -> Result<()> {
+    client.query(
+        "recording the end of the run",
+        "UPDATE lite2pg.runs SET status = $2, error = $3, report = $4, finished_at = now(), \
+         updated_at = now() WHERE id = $1",
+        &[&id, &status, &error, &report],
+    )?;
+    Ok(())
+}
+
+/// Records an object the run created (or a step it finished).
+pub fn record_object(
+    client: &Client,
+    id: Uuid,
+    phase: &str,
+    object: &str,
+    sql: &str,
+    seconds: f64,
+) -> Result<()> {
+    client.query(
+        "recording a created object",
+        "INSERT INTO lite2pg.objects (run_id, phase, object, sql, seconds) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (run_id, phase, object) DO NOTHING",
+        &[&id, &phase, &object, &sql, &seconds],
+    )?;
+    Ok(())
+}
+
+/// The `(phase, object)` steps a run has finished.
+pub fn done_steps(client: &Client, id: Uuid) -> Result<HashSet<(String, String)>> {
+    let rows = client.query(
+        "reading the run's finished steps",
+        "SELECT phase, object FROM lite2pg.objects WHERE run_id = $1",
+        &[&id],
+    )?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+/// The SQL a run recorded for each object of `phase`.
+pub fn recorded_sql(client: &Client, id: Uuid, phase: &str) -> Result<HashMap<String, String>> {
+    let rows = client.query(
+        "reading the run's recorded DDL",
+        "SELECT object, sql FROM lite2pg.objects WHERE run_id = $1 AND phase = $2",
+        &[&id, &phase],
+    )?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+/// Committed chunks of a run, by target table.
+pub fn done_chunks(client: &Client, id: Uuid) -> Result<HashMap<String, Vec<Done>>> {
+    let rows = client.query(
+        "reading committed chunks",
+        "SELECT target_name, ord, lo, hi FROM lite2pg.chunks WHERE run_id = $1",
+        &[&id],
+    )?;
+    let mut out: HashMap<String, Vec<Done>> = HashMap::new();
+    for r in rows {
+        out.entry(r.get(0)).or_default().push(Done {
+            ord: r.get(1),
+            lo: r.get(2),
+            hi: r.get(3),
+        });
+    }
+    Ok(out)
+}
+
+/// Totals per target table over every committed chunk of a run.
+#[derive(Debug, Clone, Default)]
+pub struct CopyTotals {
+    /// Rows read from SQLite.
+    pub read: i64,
+    /// Rows written to PostgreSQL.
+    pub written: i64,
+    /// Rows rejected.
+    pub rejected: i64,
+    /// Bytes of encoded rows.
+    pub bytes: i64,
+    /// Seconds spent in chunk transactions (summed over parallel streams).
+    pub seconds: f64,
+}
+
+/// Copy totals of a run, by target table.
+pub fn copy_totals(client: &Client, id: Uuid) -> Result<HashMap<String, CopyTotals>> {
+    let rows = client.query(
+        "reading copy totals",
+        "SELECT target_name, sum(rows_read)::bigint, sum(rows_written)::bigint, \
+         sum(rows_rejected)::bigint, sum(bytes)::bigint, sum(seconds) \
+         FROM lite2pg.chunks WHERE run_id = $1 GROUP BY target_name",
+        &[&id],
+    )?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            (
+                r.get(0),
+                CopyTotals {
+                    read: r.get(1),
+                    written: r.get(2),
+                    rejected: r.get(3),
+                    bytes: r.get(4),
+                    seconds: r.get(5),
+                },
+            )
+        })
+        .collect())
+}
+
+/// One reject as stored.
+#[derive(Debug, Clone)]
+pub struct RejectRow {
+    /// Target table.
+    pub table: String,
+    /// Key, for people.
+    pub key: Json,
+    /// Column refused, if known.
+    pub column: Option<String>,
+    /// Why.
+    pub reason: String,
+    /// Original bytes.
+    pub value: Option<Vec<u8>>,
+    /// Kind of the original value.
+    pub value_kind: String,
+}
+
+/// One page of a run's rejects, in table and chunk order.
+pub fn rejects(client: &Client, id: Uuid, offset: i64, limit: i64) -> Result<Vec<RejectRow>> {
+    let rows = client.query(
+        "reading rejected rows",
+        "SELECT target_name, key, column_name, reason, value, value_kind FROM lite2pg.rejects \
+         WHERE run_id = $1 ORDER BY target_name, ord, key::text OFFSET $2 LIMIT $3",
+        &[&id, &offset, &limit],
+    )?;
+    Ok(rows
+        .iter()
+        .map(|r| RejectRow {
+            table: r.get(0),
+            key: r.get(1),
+            column: r.get(2),
+            reason: r.get(3),
+            value: r.get(4),
+            value_kind: r.get(5),
+        })
+        .collect())
+}
+
+/// Runs `sql` and records it as a finished step of run `id` in the same transaction, so a
+/// step is either done and recorded or neither. Returns the seconds it took.
+pub fn run_step(
+    client: &mut Client,
+    id: Uuid,
+    phase: &str,
+    object: &str,
+    sql: &str,
+) -> Result<f64> {
+    let target = client.target().to_string();
+    let started = std::time::Instant::now();
+    client
+        .with(|c| async move {
+            let tx = c.transaction().await?;
+            tx.batch_execute(sql).await?;
+            let seconds = started.elapsed().as_secs_f64();
+            tx.execute(
+                "INSERT INTO lite2pg.objects (run_id, phase, object, sql, seconds) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (run_id, phase, object) DO NOTHING",
+                &[&id, &phase, &object, &sql, &seconds],
+            )
+            .await?;
+            tx.commit().await
+        })
+        .map_err(|e| super::classify(&target, object, &e))?;
+    Ok(started.elapsed().as_secs_f64())
+}

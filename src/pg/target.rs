@@ -1,0 +1,227 @@
+//! Where to connect: a libpq URL or key/value string, completed from the `PG*` environment
+//! variables and `~/.pgpass` the way psql users expect. The password is never displayed.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tokio_postgres::config::Host;
+use tokio_postgres::Config;
+
+use super::mask_url;
+use crate::error::{Error, Result};
+
+/// A PostgreSQL server and database to connect to.
+#[derive(Clone)]
+pub struct Target {
+    config: Config,
+    display: String,
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.display)
+    }
+}
+
+/// Environment variables that name a target on their own.
+const TARGET_VARS: [&str; 4] = ["PGHOST", "PGHOSTADDR", "PGDATABASE", "PGPORT"];
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+impl Target {
+    /// Parses `url` and fills what it leaves out from the environment and the password file.
+    pub fn parse(url: &str) -> Result<Target> {
+        let display = mask_url(url);
+        let config: Config = url.parse().map_err(|e| Error::Connect {
+            target: display.clone(),
+            problem: format!("not a valid connection string: {e}"),
+        })?;
+        Target::complete(config, display)
+    }
+
+    /// The target the `PG*` environment variables name, when they name one.
+    pub fn from_env() -> Option<Result<Target>> {
+        if !TARGET_VARS.iter().any(|v| env(v).is_some()) {
+            return None;
+        }
+        Some(Target::complete(
+            Config::new(),
+            "the server named by PG* variables".into(),
+        ))
+    }
+
+    fn complete(mut config: Config, mut display: String) -> Result<Target> {
+        if config.get_hosts().is_empty() {
+            match env("PGHOST").or_else(|| env("PGHOSTADDR")) {
+                Some(h) => {
+                    for host in h.split(',') {
+                        config.host(host);
+                    }
+                }
+                None if std::path::Path::new("/var/run/postgresql").is_dir() => {
+                    config.host("/var/run/postgresql");
+                }
+                None => {
+                    config.host("localhost");
+                }
+            }
+        }
+        if config.get_ports().is_empty() {
+            if let Some(p) = env("PGPORT").and_then(|p| p.parse().ok()) {
+                config.port(p);
+            }
+        }
+        if config.get_user().is_none() {
+            let user = env("PGUSER")
+                .or_else(|| env("USER"))
+                .unwrap_or_else(|| "postgres".into());
+            config.user(&user);
+        }
+        if config.get_dbname().is_none() {
+            if let Some(db) = env("PGDATABASE") {
+                config.dbname(&db);
+            }
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("lite2pg");
+        }
+        if config.get_connect_timeout().is_none() {
+            let secs = env("PGCONNECT_TIMEOUT")
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(10);
+            config.connect_timeout(Duration::from_secs(secs));
+        }
+        if config.get_password().is_none() {
+            if let Some(pw) = env("PGPASSWORD").or_else(|| pgpass(&config)) {
+                config.password(pw);
+            }
+        }
+        if matches!(
+            config.get_ssl_mode(),
+            tokio_postgres::config::SslMode::Require
+        ) {
+            return Err(Error::Connect {
+                target: display,
+                problem: "sslmode=require is not supported by this build yet; connect over a \
+                          trusted network or a local socket with sslmode=disable or prefer"
+                    .into(),
+            });
+        }
+        if display.is_empty() {
+            display = "the default local server".into();
+        }
+        Ok(Target { config, display })
+    }
+
+    /// The target for people, password masked.
+    pub fn display(&self) -> &str {
+        &self.display
+    }
+
+    /// The driver configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The same server, another database.
+    pub fn with_dbname(&self, db: &str) -> Target {
+        let mut config = self.config.clone();
+        config.dbname(db);
+        Target {
+            config,
+            display: format!("{} (database {db})", self.display),
+        }
+    }
+}
+
+fn pgpass_file() -> Option<PathBuf> {
+    if let Some(p) = env("PGPASSFILE") {
+        return Some(PathBuf::from(p));
+    }
+    env("HOME").map(|h| PathBuf::from(h).join(".pgpass"))
+}
+
+/// Splits a `.pgpass` line on unescaped colons.
+fn pgpass_fields(line: &str) -> Vec<String> {
+    let mut fields = vec![String::new()];
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                if let Some(n) = chars.next() {
+                    if let Some(last) = fields.last_mut() {
+                        last.push(n);
+                    }
+                }
+            }
+            ':' => fields.push(String::new()),
+            c => {
+                if let Some(last) = fields.last_mut() {
+                    last.push(c);
+                }
+            }
+        }
+    }
+    fields
+}
+
+/// The password `~/.pgpass` (or `PGPASSFILE`) gives for this connection, as libpq finds it.
+fn pgpass(config: &Config) -> Option<String> {
+    let text = std::fs::read_to_string(pgpass_file()?).ok()?;
+    let host = match config.get_hosts().first()? {
+        Host::Tcp(h) => h.clone(),
+        // libpq matches socket connections against "localhost".
+        #[cfg(unix)]
+        Host::Unix(_) => "localhost".to_string(),
+    };
+    let port = config
+        .get_ports()
+        .first()
+        .copied()
+        .unwrap_or(5432)
+        .to_string();
+    let user = config.get_user().unwrap_or_default().to_string();
+    let db = config.get_dbname().unwrap_or(&user).to_string();
+    text.lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .map(pgpass_fields)
+        .find(|f| {
+            f.len() == 5
+                && [&host, &port, &db, &user]
+                    .iter()
+                    .zip(f)
+                    .all(|(want, got)| got == "*" || got == *want)
+        })
+        .map(|f| f[4].clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pgpass_lines_split_on_unescaped_colons() {
+        assert_eq!(
+            pgpass_fields(r"db\:host:5432:*:app:pa\:ss\\w"),
+            vec!["db:host", "5432", "*", "app", r"pa:ss\w"]
+        );
+    }
+
+    #[test]
+    fn pgpass_supplies_the_password_for_a_matching_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pgpass");
+        std::fs::write(
+            &file,
+            "# comment\nother:5432:*:*:no\ndbhost:5433:*:app:s3cret\n",
+        )
+        .unwrap();
+        let config: Config = "host=dbhost port=5433 user=app dbname=x".parse().unwrap();
+        // The variable is read only by this test in this process.
+        std::env::set_var("PGPASSFILE", &file);
+        assert_eq!(pgpass(&config).as_deref(), Some("s3cret"));
+        std::env::remove_var("PGPASSFILE");
+    }
+}

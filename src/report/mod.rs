@@ -1,0 +1,325 @@
+//! The run report of `migrate`: one model, rendered for the terminal, as JSON (`.json`) and
+//! as Markdown (`.md`). docs/report-format.md documents the JSON.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::SystemTime;
+
+use serde::Serialize;
+use serde_json::Value as Json;
+
+use crate::error::{Error, Result};
+use crate::plan::{Finding, Severity};
+
+/// How long one phase took.
+#[derive(Debug, Clone, Serialize)]
+pub struct PhaseTiming {
+    /// Phase name.
+    pub name: String,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+}
+
+/// What happened to one table.
+#[derive(Debug, Clone, Serialize)]
+pub struct TableReport {
+    /// SQLite name.
+    pub source: String,
+    /// PostgreSQL name.
+    pub target: String,
+    /// Rows read from SQLite (over every run of a resumed migration).
+    pub rows_read: i64,
+    /// Rows written to PostgreSQL.
+    pub rows_written: i64,
+    /// Rows sent to the reject file.
+    pub rows_rejected: i64,
+    /// Bytes of encoded rows sent.
+    pub bytes: i64,
+    /// Seconds of COPY transactions (summed over parallel streams).
+    pub seconds: f64,
+    /// Rows written per second of COPY.
+    pub rows_per_s: f64,
+    /// Rows in SQLite at verification.
+    pub source_rows: Option<i64>,
+    /// Rows in PostgreSQL at verification.
+    pub target_rows: Option<i64>,
+    /// `match`, `mismatch`, or `not_verified`.
+    pub verification: String,
+}
+
+/// What happened to one foreign key.
+#[derive(Debug, Clone, Serialize)]
+pub struct ForeignKeyReport {
+    /// Constraint name.
+    pub name: String,
+    /// Referencing table.
+    pub table: String,
+    /// `valid`, `not_valid` (orphans found; constraint kept NOT VALID) or `failed`.
+    pub status: String,
+    /// Rows whose key has no parent.
+    pub orphans: i64,
+    /// Keys of a few orphan rows.
+    pub sample_keys: Vec<Json>,
+}
+
+/// The whole report of one `migrate`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    /// Run id in the control schema.
+    pub run_id: String,
+    /// The SQLite file.
+    pub source: String,
+    /// The target, password masked.
+    pub target: String,
+    /// Target schema.
+    pub schema: String,
+    /// A throwaway server was used and removed.
+    pub rehearsal: bool,
+    /// This run continued a killed one.
+    pub resumed: bool,
+    /// Start time, RFC 3339 UTC.
+    pub started_at: String,
+    /// Wall-clock seconds.
+    pub duration_s: f64,
+    /// Everything copied and verified, nothing rejected or left invalid.
+    pub ok: bool,
+    /// The process exit code.
+    pub exit_code: i32,
+    /// Phase timings in order.
+    pub phases: Vec<PhaseTiming>,
+    /// Per-table outcome.
+    pub tables: Vec<TableReport>,
+    /// Per-foreign-key outcome.
+    pub foreign_keys: Vec<ForeignKeyReport>,
+    /// Rows rejected in all.
+    pub rows_rejected: i64,
+    /// Where the rejected rows are listed.
+    pub reject_file: Option<String>,
+    /// Plan and run findings.
+    pub findings: Vec<Finding>,
+    /// Things worth knowing (snapshot copies, skipped phases).
+    pub notes: Vec<String>,
+}
+
+/// RFC 3339 (UTC, seconds) of a time.
+pub fn rfc3339(t: SystemTime) -> String {
+    let secs = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+fn verdict(r: &RunReport) -> &'static str {
+    match (r.ok, r.rehearsal) {
+        (true, true) => "REHEARSAL PASSED",
+        (true, false) => "MIGRATED AND VERIFIED",
+        (false, _) => "FINISHED WITH FINDINGS",
+    }
+}
+
+/// The report for a terminal.
+pub fn render_text(r: &RunReport) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "lite2pg migrate: {}", verdict(r));
+    let _ = writeln!(s, "  source  {}", r.source);
+    let _ = writeln!(s, "  target  {} (schema {})", r.target, r.schema);
+    let _ = writeln!(
+        s,
+        "  run     {}{}",
+        r.run_id,
+        if r.resumed { " (resumed)" } else { "" }
+    );
+    let _ = writeln!(s, "  time    {:.2} s", r.duration_s);
+    let _ = writeln!(s);
+    let _ = writeln!(
+        s,
+        "  {:<28} {:>10} {:>10} {:>8} {:>10} {:>10}  verified",
+        "table", "read", "written", "rejected", "MB", "rows/s"
+    );
+    for t in &r.tables {
+        let _ = writeln!(
+            s,
+            "  {:<28} {:>10} {:>10} {:>8} {:>10.1} {:>10.0}  {}",
+            t.target,
+            t.rows_read,
+            t.rows_written,
+            t.rows_rejected,
+            t.bytes as f64 / 1e6,
+            t.rows_per_s,
+            match (&t.source_rows, &t.target_rows) {
+                (Some(a), Some(b)) =>
+                    format!("{} ({a} in SQLite, {b} in PostgreSQL)", t.verification),
+                _ => t.verification.clone(),
+            }
+        );
+    }
+    let _ = writeln!(s);
+    let phases: Vec<String> = r
+        .phases
+        .iter()
+        .map(|p| format!("{} {:.2}s", p.name, p.seconds))
+        .collect();
+    let _ = writeln!(s, "  phases: {}", phases.join(", "));
+    for fk in r.foreign_keys.iter().filter(|f| f.status != "valid") {
+        let _ = writeln!(
+            s,
+            "  foreign key {} on {}: {} ({} orphan rows, e.g. {})",
+            fk.name,
+            fk.table,
+            fk.status,
+            fk.orphans,
+            fk.sample_keys
+                .iter()
+                .map(|k| k.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    if r.rows_rejected > 0 {
+        let _ = writeln!(
+            s,
+            "  {} row(s) rejected, listed with reasons in {}",
+            r.rows_rejected,
+            r.reject_file.as_deref().unwrap_or("the control schema")
+        );
+    }
+    let serious: Vec<&Finding> = r
+        .findings
+        .iter()
+        .filter(|f| f.severity >= Severity::Warning)
+        .collect();
+    if !serious.is_empty() {
+        let _ = writeln!(s, "  findings needing a look ({}):", serious.len());
+        for f in serious.iter().take(30) {
+            let _ = writeln!(s, "    [{}] {}: {}", f.code, f.object, f.message);
+        }
+        if serious.len() > 30 {
+            let _ = writeln!(s, "    … {} more in the JSON report", serious.len() - 30);
+        }
+    }
+    for n in &r.notes {
+        let _ = writeln!(s, "  note: {n}");
+    }
+    s
+}
+
+/// The report as Markdown, for a pull request or a ticket.
+pub fn render_markdown(r: &RunReport) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "# lite2pg migrate: {}\n", verdict(r));
+    let _ = writeln!(s, "| | |\n|---|---|");
+    let _ = writeln!(s, "| source | `{}` |", r.source);
+    let _ = writeln!(s, "| target | `{}` schema `{}` |", r.target, r.schema);
+    let _ = writeln!(
+        s,
+        "| run | `{}`{} |",
+        r.run_id,
+        if r.resumed { " (resumed)" } else { "" }
+    );
+    let _ = writeln!(s, "| started | {} |", r.started_at);
+    let _ = writeln!(s, "| duration | {:.2} s |", r.duration_s);
+    let _ = writeln!(s, "| rows rejected | {} |", r.rows_rejected);
+    let _ = writeln!(s, "| exit code | {} |\n", r.exit_code);
+    let _ = writeln!(s, "## Tables\n");
+    let _ = writeln!(
+        s,
+        "| table | read | written | rejected | MB | seconds | rows/s | verification |"
+    );
+    let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---|");
+    for t in &r.tables {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {:.1} | {:.2} | {:.0} | {} |",
+            t.target,
+            t.rows_read,
+            t.rows_written,
+            t.rows_rejected,
+            t.bytes as f64 / 1e6,
+            t.seconds,
+            t.rows_per_s,
+            t.verification
+        );
+    }
+    let _ = writeln!(s, "\n## Phases\n");
+    for p in &r.phases {
+        let _ = writeln!(s, "- {}: {:.2} s", p.name, p.seconds);
+    }
+    if !r.foreign_keys.is_empty() {
+        let _ = writeln!(s, "\n## Foreign keys\n");
+        let _ = writeln!(
+            s,
+            "| constraint | table | status | orphans | sample keys |\n|---|---|---|---:|---|"
+        );
+        for f in &r.foreign_keys {
+            let keys: Vec<String> = f.sample_keys.iter().map(|k| format!("`{k}`")).collect();
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} |",
+                f.name,
+                f.table,
+                f.status,
+                f.orphans,
+                keys.join(" ")
+            );
+        }
+    }
+    if !r.findings.is_empty() {
+        let _ = writeln!(s, "\n## Findings\n");
+        for f in &r.findings {
+            let _ = writeln!(
+                s,
+                "- **{:?}** `{}` {}: {}",
+                f.severity, f.code, f.object, f.message
+            );
+        }
+    }
+    for n in &r.notes {
+        let _ = writeln!(s, "\n> {n}");
+    }
+    s
+}
+
+/// Writes the report to `path`; the extension picks the form.
+pub fn write(r: &RunReport, path: &Path) -> Result<()> {
+    let text = match path.extension().and_then(|e| e.to_str()) {
+        Some("json") => serde_json::to_string_pretty(r).unwrap_or_default() + "\n",
+        Some("md") => render_markdown(r),
+        _ => {
+            return Err(Error::Usage(format!(
+                "{}: a report file must end in .json or .md",
+                path.display()
+            )))
+        }
+    };
+    std::fs::write(path, text)
+        .map_err(|e| Error::io(format!("writing the report {}", path.display()), e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_counts_days_like_the_calendar() {
+        let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_709_210_096);
+        assert_eq!(rfc3339(t), "2024-02-29T12:34:56Z");
+        assert_eq!(rfc3339(SystemTime::UNIX_EPOCH), "1970-01-01T00:00:00Z");
+    }
+}
