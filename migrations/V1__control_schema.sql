@@ -31,15 +31,6 @@ CREATE TABLE lite2pg.objects (
     UNIQUE (run_id, phase, object)
 );
 
--- Per-table copy state.
-CREATE TABLE lite2pg.tables (
-    run_id      uuid NOT NULL REFERENCES lite2pg.runs ON DELETE CASCADE,
-    source_name text NOT NULL,
-    target_name text NOT NULL,
-    status      text NOT NULL CHECK (status IN ('pending', 'copying', 'copied')),
-    PRIMARY KEY (run_id, target_name)
-);
-
 -- Committed chunks: key range (lo, hi], counts; committed with the chunk's rows.
 CREATE TABLE lite2pg.chunks (
     run_id        uuid NOT NULL REFERENCES lite2pg.runs ON DELETE CASCADE,
@@ -68,3 +59,16 @@ CREATE TABLE lite2pg.rejects (
     value_kind  text NOT NULL
 );
 CREATE INDEX rejects_run_idx ON lite2pg.rejects (run_id, target_name);
+
+-- Per-table progress, from the chunks committed so far.
+CREATE VIEW lite2pg.table_progress AS
+SELECT run_id, target_name,
+       count(*) AS chunks,
+       bool_or(hi IS NULL) AS last_chunk_committed,
+       sum(rows_read) AS rows_read,
+       sum(rows_written) AS rows_written,
+       sum(rows_rejected) AS rows_rejected,
+       sum(bytes) AS bytes,
+       max(committed_at) AS last_commit
+FROM lite2pg.chunks
+GROUP BY run_id, target_name;

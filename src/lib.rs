@@ -18,6 +18,7 @@ pub mod copy;
 pub mod demo;
 pub mod embedded;
 pub mod error;
+pub mod failpoint;
 pub mod migrate;
 pub mod model;
 pub mod pg;

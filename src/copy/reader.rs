@@ -50,6 +50,18 @@ pub fn read_all(
     Ok(())
 }
 
+/// Rows per chunk: [`CHUNK_ROWS`], or `LITE2PG_CHUNK_ROWS` (for tests of many chunks).
+fn chunk_rows() -> u64 {
+    static ROWS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *ROWS.get_or_init(|| {
+        std::env::var("LITE2PG_CHUNK_ROWS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .filter(|n| *n > 0)
+            .unwrap_or(CHUNK_ROWS)
+    })
+}
+
 /// The name that reaches the rowid of `job`'s table, avoiding columns that shadow it.
 fn rowid_name(job: &TableJob) -> Option<&'static str> {
     ["rowid", "_rowid_", "oid"].into_iter().find(|r| {
@@ -212,7 +224,7 @@ fn read_gap(
                 }
             }
         }
-        if b.chunk.data.len() >= CHUNK_BYTES || b.chunk.read >= CHUNK_ROWS {
+        if b.chunk.data.len() >= CHUNK_BYTES || b.chunk.read >= chunk_rows() {
             b.chunk.hi = Some(key.clone());
             progress.read(table, b.chunk.read);
             if tx.blocking_send(b.chunk).is_err() {

@@ -270,6 +270,7 @@ async fn write_chunk(
     tx.commit()
         .await
         .map_err(|e| Failure::Pg(ctx("committing a chunk"), e))?;
+    crate::failpoint::hit("copy.after_chunk");
     progress.written(chunk.table, written, rejected as u64, bytes as u64);
     Ok(())
 }

@@ -258,6 +258,7 @@ struct Timer {
 
 impl Timer {
     fn time<T>(&mut self, name: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        crate::failpoint::hit(&format!("phase.{name}"));
         let t = Instant::now();
         let out = f();
         self.phases.push(PhaseTiming {

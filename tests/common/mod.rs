@@ -134,3 +134,47 @@ pub fn findings(plan: &Plan) -> Vec<String> {
         .map(|f| format!("{} {}: {}", f.code, f.object, f.message))
         .collect()
 }
+
+/// A `migrate` request for `fixture` into `db`, quiet, two streams, rejects in the fixture's
+/// directory.
+pub fn migrate_request(fixture: &Fixture, db: &TestDb) -> lite2pg::migrate::MigrateRequest {
+    lite2pg::migrate::MigrateRequest {
+        source: fixture.path.clone(),
+        target: lite2pg::migrate::TargetChoice::Url(db.url.clone()),
+        options: PlanOptions::default(),
+        jobs: 2,
+        tables: Vec::new(),
+        exclude: Vec::new(),
+        mode: lite2pg::migrate::Mode::All,
+        resume: false,
+        replace: false,
+        verify: true,
+        reject_file: Some(fixture.path.with_extension("rejects.jsonl")),
+        reports: Vec::new(),
+        quiet: true,
+    }
+}
+
+/// Runs a migration in-process and returns its report.
+pub fn migrate(req: &lite2pg::migrate::MigrateRequest) -> lite2pg::report::RunReport {
+    lite2pg::migrate::migrate_with_report(req)
+        .unwrap_or_else(|e| panic!("migrate failed: {e}"))
+        .0
+}
+
+/// Runs the lite2pg binary with `args` and extra environment; returns (exit code, stdout,
+/// stderr).
+pub fn run_bin(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_lite2pg"));
+    cmd.args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.env_remove("DATABASE_URL");
+    let out = cmd.output().expect("run lite2pg");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
