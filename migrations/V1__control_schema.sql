@@ -49,6 +49,7 @@ CREATE TABLE lite2pg.chunks (
 
 -- Rows not carried, with why; committed with their chunk, so each is listed once.
 CREATE TABLE lite2pg.rejects (
+    seq         bigserial PRIMARY KEY,
     run_id      uuid NOT NULL REFERENCES lite2pg.runs ON DELETE CASCADE,
     target_name text NOT NULL,
     ord         bigint NOT NULL,

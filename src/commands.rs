@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::model::Schema;
 use crate::plan::{self, validate, Plan, PlanOptions, Severity};
 use crate::sqlite::profile::{Needs, TableProfile};
-use crate::sqlite::{self, open_source};
+use crate::sqlite::{self, open_source, Source};
 
 /// How a plan is printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,32 +52,95 @@ pub struct PlanRequest {
 /// Reads schema and profile of a SQLite file.
 pub fn load(path: &Path) -> Result<(Schema, HashMap<String, TableProfile>)> {
     let src = open_source(path)?;
-    let mut schema = sqlite::introspect::introspect(&src)?;
     if let Some(note) = &src.snapshot_note {
         eprintln!("lite2pg: note: {note}");
     }
+    load_from(&src)
+}
+
+fn needs(t: &crate::model::Table) -> Vec<(String, Needs)> {
+    t.columns
+        .iter()
+        .map(|c| {
+            let upper = c.declared_type.to_ascii_uppercase();
+            let decimal = (upper.starts_with("DECIMAL")
+                || upper.starts_with("NUMERIC")
+                || upper.starts_with("NUMBER"))
+                && upper.contains('(');
+            (
+                c.name.clone(),
+                Needs {
+                    decimal,
+                    json: upper.starts_with("JSON"),
+                },
+            )
+        })
+        .collect()
+}
+
+/// Reads schema and profile from an opened source. Tables are profiled on as many threads
+/// as there are cores, largest first, each thread with its own read-only connection.
+pub fn load_from(src: &Source) -> Result<(Schema, HashMap<String, TableProfile>)> {
+    let path = &src.path;
+    let mut schema = sqlite::introspect::introspect(src)?;
+    // Largest first (max(rowid) is a free size estimate), so the longest scan starts early.
+    let mut order: Vec<(i64, usize)> = schema
+        .tables
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let size = if t.without_rowid || t.virtual_module.is_some() {
+                0
+            } else {
+                src.conn
+                    .query_row(
+                        &format!(
+                            "SELECT coalesce(max(rowid), 0) FROM {}",
+                            crate::pg::quote_ident(&t.name)
+                        ),
+                        [],
+                        |r| r.get(0),
+                    )
+                    .unwrap_or(0)
+            };
+            (size, i)
+        })
+        .collect();
+    order.sort_by_key(|(size, _)| std::cmp::Reverse(*size));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: std::sync::Mutex<
+        Vec<(usize, std::result::Result<TableProfile, rusqlite::Error>)>,
+    > = std::sync::Mutex::new(Vec::new());
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .min(order.len().max(1));
+    let tables = &schema.tables;
+    let opened: Result<Vec<rusqlite::Connection>> = (0..threads).map(|_| src.reopen()).collect();
+    std::thread::scope(|scope| {
+        for conn in opened? {
+            scope.spawn(|| {
+                let conn = conn;
+                loop {
+                    let k = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let Some(&(_, i)) = order.get(k) else { return };
+                    let t = &tables[i];
+                    let p = sqlite::profile_table(&conn, &t.name, &needs(t), !t.without_rowid);
+                    if let Ok(mut r) = results.lock() {
+                        r.push((i, p));
+                    }
+                }
+            });
+        }
+        Ok::<(), Error>(())
+    })?;
+    let mut results = results.into_inner().unwrap_or_default();
+    results.sort_by_key(|(i, _)| *i);
     let mut profiles = HashMap::new();
     let mut unreadable = Vec::new();
-    for t in &schema.tables {
-        let cols: Vec<(String, Needs)> = t
-            .columns
-            .iter()
-            .map(|c| {
-                let upper = c.declared_type.to_ascii_uppercase();
-                let decimal = (upper.starts_with("DECIMAL")
-                    || upper.starts_with("NUMERIC")
-                    || upper.starts_with("NUMBER"))
-                    && upper.contains('(');
-                (
-                    c.name.clone(),
-                    Needs {
-                        decimal,
-                        json: upper.starts_with("JSON"),
-                    },
-                )
-            })
-            .collect();
-        match sqlite::profile_table(&src.conn, &t.name, &cols, !t.without_rowid) {
+    for (i, outcome) in results {
+        let t = &schema.tables[i];
+        match outcome {
             Ok(p) => {
                 profiles.insert(t.name.clone(), p);
             }

@@ -31,11 +31,12 @@ pub fn hit(name: &str) {
     static HITS: OnceLock<Mutex<HashMap<String, AtomicU64>>> = OnceLock::new();
     let hits = HITS.get_or_init(|| Mutex::new(HashMap::new()));
     let n = match hits.lock() {
-        Ok(mut h) => h
-            .entry(name.to_string())
-            .or_insert_with(|| AtomicU64::new(0))
-            .fetch_add(1, Ordering::SeqCst)
-            + 1,
+        Ok(mut h) => {
+            h.entry(name.to_string())
+                .or_insert_with(|| AtomicU64::new(0))
+                .fetch_add(1, Ordering::SeqCst)
+                + 1
+        }
         Err(_) => return,
     };
     if n >= *count {

@@ -90,7 +90,8 @@ fn nul_bytes_and_invalid_utf8_go_to_the_reject_file_with_reasons() {
     let f = sqlite("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);");
     {
         let c = rusqlite::Connection::open(&f.path).unwrap();
-        c.execute("INSERT INTO notes VALUES (1, 'fine')", []).unwrap();
+        c.execute("INSERT INTO notes VALUES (1, 'fine')", [])
+            .unwrap();
         c.execute("INSERT INTO notes VALUES (2, 'a' || char(0) || 'b')", [])
             .unwrap();
         c.execute("INSERT INTO notes VALUES (3, CAST(X'FF61' AS TEXT))", [])
@@ -176,7 +177,8 @@ fn orphan_rows_leave_the_foreign_key_not_valid_and_are_reported() {
 
 #[test]
 fn existing_tables_are_refused_unless_replace() {
-    let f = sqlite("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t VALUES (1, 'a');");
+    let f =
+        sqlite("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t VALUES (1, 'a');");
     let db = TestDb::new();
     db.client()
         .batch_execute("pre-existing table", "CREATE TABLE t (x int)")
@@ -236,7 +238,10 @@ fn reports_are_written_as_json_and_markdown() {
     assert_eq!(j["tables"][0]["verification"], "match");
     assert!(!j["target"].as_str().unwrap().contains("password"));
     let m = std::fs::read_to_string(&md).unwrap();
-    assert!(m.starts_with("# lite2pg migrate: MIGRATED AND VERIFIED"), "{m}");
+    assert!(
+        m.starts_with("# lite2pg migrate: MIGRATED AND VERIFIED"),
+        "{m}"
+    );
     // The run is recorded, with every object it created.
     assert_eq!(
         db.strings("SELECT status FROM lite2pg.runs"),
@@ -273,7 +278,8 @@ fn writer_while_migrating(wal: bool) {
         let mut id = 100_001i64;
         while !flag.load(Ordering::SeqCst) {
             let t = Instant::now();
-            c.execute("INSERT INTO t VALUES (?1, 'late')", [id]).unwrap();
+            c.execute("INSERT INTO t VALUES (?1, 'late')", [id])
+                .unwrap();
             worst = worst.max(t.elapsed());
             id += 1;
             std::thread::sleep(Duration::from_millis(2));
@@ -307,4 +313,42 @@ fn a_writer_on_a_wal_database_is_not_blocked_and_the_copy_is_one_snapshot() {
 #[test]
 fn a_writer_on_a_rollback_journal_database_waits_only_for_the_snapshot_copy() {
     writer_while_migrating(false);
+}
+
+#[test]
+fn rows_postgresql_refuses_are_found_one_by_one_and_the_rest_is_written() {
+    let f = sqlite("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);");
+    {
+        let c = rusqlite::Connection::open(&f.path).unwrap();
+        for i in 1..=1000i64 {
+            let v = if i == 137 || i == 901 { "bad" } else { "good" };
+            c.execute("INSERT INTO t VALUES (?1, ?2)", params![i, v])
+                .unwrap();
+        }
+    }
+    let db = TestDb::new();
+    let base = migrate_request(&f, &db);
+    migrate(&lite2pg::migrate::MigrateRequest {
+        mode: Mode::SchemaOnly,
+        ..base.clone()
+    });
+    // A rule the source never had: PostgreSQL refuses two rows the encoder accepts.
+    db.client()
+        .batch_execute(
+            "extra rule",
+            "ALTER TABLE t ADD CONSTRAINT no_bad CHECK (v <> 'bad')",
+        )
+        .unwrap();
+    let report = migrate(&lite2pg::migrate::MigrateRequest {
+        mode: Mode::DataOnly,
+        ..base.clone()
+    });
+    assert_eq!(report.rows_rejected, 2, "{report:#?}");
+    assert_eq!(db.strings("SELECT count(*)::text FROM t"), vec!["998"]);
+    let lines = std::fs::read_to_string(base.reject_file.unwrap()).unwrap();
+    assert!(
+        lines.contains("{\"id\":137}") && lines.contains("{\"id\":901}"),
+        "{lines}"
+    );
+    assert!(lines.contains("no_bad"), "{lines}");
 }

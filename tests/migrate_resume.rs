@@ -103,7 +103,10 @@ fn a_run_aborted_before_the_index_phase_resumes_there() {
         &[("LITE2PG_FAILPOINT", "phase.indexes")],
     );
     assert_ne!(code, 0, "{err}");
-    assert_eq!(db.strings("SELECT phase FROM lite2pg.runs"), vec!["indexes"]);
+    assert_eq!(
+        db.strings("SELECT phase FROM lite2pg.runs"),
+        vec!["indexes"]
+    );
     let (code, out, err) = run_bin(&args(&f, &db, &["--resume"]), &[]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert_eq!(counts(&db), expected(2_000));

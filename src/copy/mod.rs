@@ -115,9 +115,11 @@ pub struct Chunk {
     pub rejects: Vec<Reject>,
 }
 
-/// Copies every gap of every job. Returns when all chunks are committed, or with the first
+/// Copies every gap of every job, reading through `conn` (a connection of its own, which
+/// becomes the reader thread's). Returns when all chunks are committed, or with the first
 /// error (committed chunks stay; `--resume` continues from them).
 pub fn run(
+    conn: rusqlite::Connection,
     source: &std::path::Path,
     jobs: Vec<TableJob>,
     target: &Target,
@@ -135,7 +137,7 @@ pub fn run(
         let source = source.to_path_buf();
         std::thread::Builder::new()
             .name("lite2pg-reader".into())
-            .spawn(move || reader::read_all(&source, &jobs, tx, &progress, &stop))
+            .spawn(move || reader::read_all(&conn, &source, &jobs, tx, &progress, &stop))
             .map_err(|e| Error::Environment(format!("cannot start the reader thread: {e}")))?
     };
     let sunk = sink::run(

@@ -3,7 +3,7 @@
 
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -27,7 +27,6 @@ pub struct TableProgress {
 pub struct Progress {
     tables: Vec<TableProgress>,
     started: Instant,
-    notes: Mutex<Vec<String>>,
 }
 
 impl Progress {
@@ -43,7 +42,6 @@ impl Progress {
                 })
                 .collect(),
             started: Instant::now(),
-            notes: Mutex::new(Vec::new()),
         }
     }
 
@@ -68,18 +66,6 @@ impl Progress {
             t.rejected.fetch_add(rejected, Ordering::Relaxed);
             t.bytes.fetch_add(bytes, Ordering::Relaxed);
         }
-    }
-
-    /// Something worth telling once (a snapshot copy, ...).
-    pub fn note(&self, note: &str) {
-        if let Ok(mut n) = self.notes.lock() {
-            n.push(note.to_string());
-        }
-    }
-
-    /// Notes collected so far.
-    pub fn notes(&self) -> Vec<String> {
-        self.notes.lock().map(|n| n.clone()).unwrap_or_default()
     }
 
     fn totals(&self) -> (u64, u64, u64, usize) {

@@ -11,31 +11,27 @@ use super::keys::{self, Key, ORD_STEP};
 use super::{Chunk, Progress, Reject, RowKeys, TableJob, CHUNK_BYTES, CHUNK_ROWS};
 use crate::error::{Error, Result};
 use crate::pg::quote_ident;
-use crate::sqlite::open::{classify, open_consistent};
+use crate::sqlite::open::classify;
 
-/// Reads every gap of every job and sends its chunks; stops early when `stop` is set or the
-/// sink hangs up.
+/// Reads every gap of every job from `conn` and sends its chunks; stops early when `stop` is
+/// set or the sink hangs up. `path` names the source in messages.
 pub fn read_all(
+    conn: &rusqlite::Connection,
     path: &Path,
     jobs: &[TableJob],
     tx: Sender<Chunk>,
     progress: &Progress,
     stop: &AtomicBool,
 ) -> Result<()> {
-    let src = open_consistent(path)?;
-    if let Some(note) = &src.snapshot_note {
-        progress.note(note);
-    }
     // One read transaction for the whole copy: every table comes from the same snapshot.
-    src.conn
-        .execute_batch("BEGIN; SELECT count(*) FROM sqlite_master;")
+    conn.execute_batch("BEGIN; SELECT count(*) FROM sqlite_master;")
         .map_err(|e| classify(path, &e))?;
     for (i, job) in jobs.iter().enumerate() {
         for gap in &job.gaps {
             if stop.load(Ordering::SeqCst) {
                 return Ok(());
             }
-            let sent = read_gap(&src.conn, i, job, gap, &tx, progress).map_err(|e| {
+            let sent = read_gap(conn, i, job, gap, &tx, progress).map_err(|e| {
                 Error::source(
                     path,
                     format!("reading table {}: {e}", quote_ident(&job.source)),

@@ -169,9 +169,25 @@ async fn write_chunk(
         .map_err(|e| Failure::Pg(ctx("starting a chunk"), e))?;
     let mut written = 0u64;
     let encoder_rejects = chunk.rejects.len();
-    match copy_range(&tx, &sql, &data, 0, data.len()).await {
-        Ok(n) => written = n,
+    // Under a savepoint, so a refusal leaves the transaction usable for the search below.
+    let first = tx
+        .savepoint("lite2pg_chunk")
+        .await
+        .map_err(|e| Failure::Pg(ctx("starting a chunk"), e))?;
+    let attempt = copy_range(&first, &sql, &data, 0, data.len()).await;
+    match attempt {
+        Ok(n) => {
+            first
+                .commit()
+                .await
+                .map_err(|e| Failure::Pg(ctx("COPY"), e))?;
+            written = n;
+        }
         Err(e) if is_data_error(&e) => {
+            first
+                .rollback()
+                .await
+                .map_err(|e| Failure::Pg(ctx("COPY"), e))?;
             // Find the refused rows: halves under savepoints, down to single rows.
             let mut stack = vec![(0usize, rows)];
             while let Some((a, b)) = stack.pop() {

@@ -19,7 +19,7 @@ use std::time::{Instant, SystemTime};
 
 use uuid::Uuid;
 
-use crate::commands::{load, plan_checked, write_output};
+use crate::commands::{load_from, plan_checked, write_output};
 use crate::copy::encode::Codec;
 use crate::copy::{self, keys, CopyColumn, Progress, TableJob};
 use crate::embedded::EmbeddedPg;
@@ -28,6 +28,7 @@ use crate::model::Schema;
 use crate::pg::{connect_target, control, qualified, quote_ident, Client, Target};
 use crate::plan::{Plan, PlanOptions, Severity};
 use crate::report::{self, PhaseTiming, RunReport, TableReport};
+use crate::sqlite::Source;
 
 /// Where a migration goes.
 #[derive(Debug, Clone)]
@@ -274,8 +275,9 @@ fn run(req: &MigrateRequest, target: &Target, rehearsal: bool) -> Result<(RunRep
     let started_at = SystemTime::now();
     let mut timer = Timer { phases: Vec::new() };
     let display = req.source.display().to_string();
+    let src = crate::sqlite::open_consistent(&req.source)?;
     let (plan, schema, mut client) = timer.time("plan", || {
-        let (mut schema, profiles) = load(&req.source)?;
+        let (mut schema, profiles) = load_from(&src)?;
         select_tables(&mut schema, &req.tables, &req.exclude)?;
         let client = connect_target(target)?;
         let plan = plan_checked(
@@ -395,6 +397,7 @@ fn run(req: &MigrateRequest, target: &Target, rehearsal: bool) -> Result<(RunRep
 
     let outcome = phases_and_report(
         req,
+        &src,
         target,
         rehearsal,
         &plan,
@@ -429,6 +432,28 @@ fn run(req: &MigrateRequest, target: &Target, rehearsal: bool) -> Result<(RunRep
     }
 }
 
+/// Whether the schema or extension a prelude statement creates exists already.
+fn already_there(client: &Client, s: &crate::plan::Statement) -> Result<bool> {
+    let (sql, name) = if let Some(rest) = s.sql.strip_prefix("CREATE SCHEMA IF NOT EXISTS ") {
+        ("SELECT count(*) FROM pg_namespace WHERE nspname = $1", rest)
+    } else if let Some(rest) = s.sql.strip_prefix("CREATE EXTENSION IF NOT EXISTS ") {
+        ("SELECT count(*) FROM pg_extension WHERE extname = $1", rest)
+    } else {
+        return Ok(false);
+    };
+    let name = name.trim();
+    let name = match name.strip_prefix('"').and_then(|n| n.strip_suffix('"')) {
+        Some(inner) => inner.replace("\"\"", "\""),
+        None => name.to_string(),
+    };
+    let n: i64 = client
+        .query("checking what exists already", sql, &[&name])?
+        .first()
+        .map(|r| r.get(0))
+        .unwrap_or(0);
+    Ok(n > 0)
+}
+
 /// Refuses to resume when the tables would now be created differently.
 fn check_same_shape(client: &Client, run: Uuid, plan: &Plan) -> Result<()> {
     let recorded = control::recorded_sql(client, run, "schema")?;
@@ -450,6 +475,7 @@ fn check_same_shape(client: &Client, run: Uuid, plan: &Plan) -> Result<()> {
 #[allow(clippy::too_many_arguments)]
 fn phases_and_report(
     req: &MigrateRequest,
+    src: &Source,
     target: &Target,
     rehearsal: bool,
     plan: &Plan,
@@ -460,7 +486,7 @@ fn phases_and_report(
     timer: &mut Timer,
 ) -> Result<RunReport> {
     let done = control::done_steps(client, run_id)?;
-    let mut notes = Vec::new();
+    let mut notes: Vec<String> = src.snapshot_note.iter().cloned().collect();
     let mut ctx = phases::Ctx {
         client,
         target,
@@ -473,7 +499,17 @@ fn phases_and_report(
     if req.mode != Mode::DataOnly {
         control::set_phase(ctx.client, run_id, "schema")?;
         timer.time("schema", || {
-            ctx.run_all("schema", &ddl.prelude)?;
+            // A schema or extension that was there before is not this run's to record (a
+            // later `rollback --run` must not drop it).
+            let mut prelude = Vec::new();
+            for s in &ddl.prelude {
+                if already_there(ctx.client, s)? {
+                    notes.push(format!("{} existed already; left as it was", s.object));
+                } else {
+                    prelude.push(s.clone());
+                }
+            }
+            ctx.run_all("schema", &prelude)?;
             ctx.run_all("schema", &ddl.tables)
         })?;
     }
@@ -495,31 +531,52 @@ fn phases_and_report(
         ));
         timer.time("data", || {
             let display = progress.display(req.quiet);
-            let out = copy::run(
-                &req.source,
-                jobs,
-                target,
-                run_id,
-                req.jobs,
-                progress.clone(),
-            );
+            let out = src.reopen().and_then(|conn| {
+                copy::run(
+                    conn,
+                    &req.source,
+                    jobs,
+                    target,
+                    run_id,
+                    req.jobs,
+                    progress.clone(),
+                )
+            });
             display.finish();
             out
         })?;
-        notes.extend(progress.notes());
     }
     let sizes: HashMap<String, u64> = plan
         .tables
         .iter()
         .map(|t| (qualified(&plan.options.schema, &t.target), t.rows))
         .collect();
+    // citext compares by lower-casing both sides: its builds cost several times more.
+    let cost = |table: &str, sql: &str| -> u64 {
+        let rows = sizes.get(table).copied().unwrap_or(0);
+        let citext = plan.tables.iter().any(|t| {
+            qualified(&plan.options.schema, &t.target) == table
+                && t.columns.iter().any(|c| {
+                    c.ty == crate::translate::types::PgType::Citext
+                        && sql.contains(&quote_ident(&c.target))
+                })
+        });
+        if citext {
+            rows * 5
+        } else {
+            rows
+        }
+    };
+    let analyze: Vec<(String, u64)> = if req.mode == Mode::SchemaOnly {
+        Vec::new()
+    } else {
+        sizes.iter().map(|(t, r)| (t.clone(), *r)).collect()
+    };
     let mut fk_reports = Vec::new();
     if req.mode != Mode::DataOnly {
         control::set_phase(ctx.client, run_id, "indexes")?;
         timer.time("indexes", || {
-            phases::indexes(&mut ctx, &ddl.indexes, &|t| {
-                sizes.get(t).copied().unwrap_or(0)
-            })
+            phases::indexes(&mut ctx, &ddl.indexes, &analyze, &cost)
         })?;
         control::set_phase(ctx.client, run_id, "foreign_keys")?;
         let tables: Vec<(String, &crate::plan::TablePlan)> = plan
@@ -536,13 +593,9 @@ fn phases_and_report(
     control::set_phase(ctx.client, run_id, "sequences")?;
     timer.time("sequences", || {
         ctx.run_all("sequences", &ddl.sequences)?;
-        if req.mode != Mode::SchemaOnly {
-            for t in &plan.tables {
-                ctx.client.batch_execute(
-                    &format!("ANALYZE {}", quote_ident(&t.target)),
-                    &format!("ANALYZE {}", qualified(&plan.options.schema, &t.target)),
-                )?;
-            }
+        if req.mode == Mode::DataOnly {
+            // No index phase ran to analyze the tables on its connections.
+            phases::indexes(&mut ctx, &[], &analyze, &cost)?;
         }
         Ok(())
     })?;
@@ -550,7 +603,7 @@ fn phases_and_report(
     let totals = control::copy_totals(ctx.client, run_id)?;
     let counts = if req.verify && req.mode != Mode::SchemaOnly {
         control::set_phase(ctx.client, run_id, "verify")?;
-        Some(timer.time("verify", || count_rows(&req.source, plan, ctx.client))?)
+        Some(timer.time("verify", || count_rows(src, plan, ctx.client))?)
     } else {
         None
     };
@@ -617,6 +670,7 @@ fn phases_and_report(
         started_at: String::new(),
         duration_s: 0.0,
         ok,
+        verified: counts.is_some(),
         exit_code: if ok { 0 } else { 1 },
         phases: Vec::new(),
         tables,
@@ -637,12 +691,12 @@ fn default_reject_file(source: &Path) -> PathBuf {
 }
 
 /// Rows per table on both sides, read independently of the copier (DESIGN.md rule 6).
-fn count_rows(source: &Path, plan: &Plan, client: &Client) -> Result<HashMap<String, (i64, i64)>> {
-    let src = crate::sqlite::open_source(source)?;
+fn count_rows(src: &Source, plan: &Plan, client: &Client) -> Result<HashMap<String, (i64, i64)>> {
+    let conn = src.reopen()?;
+    let source = &src.path;
     let mut out = HashMap::new();
     for t in &plan.tables {
-        let s: i64 = src
-            .conn
+        let s: i64 = conn
             .query_row(
                 &format!("SELECT count(*) FROM {}", quote_ident(&t.source)),
                 [],

@@ -68,14 +68,24 @@ fn refused(object: &str, sql: &str, message: &str, severity: Severity) -> Findin
 
 /// One unit of index-phase work.
 struct IndexWork {
+    phase: &'static str,
     object: String,
     sql: String,
     optional: bool,
 }
 
 /// Builds keys and indexes on `jobs` connections; unique indexes first, attached as
-/// constraints afterwards (an attach is a catalog change, the build is the work).
-pub fn indexes(ctx: &mut Ctx<'_>, stmts: &[Statement], sizes: &dyn Fn(&str) -> u64) -> Result<()> {
+/// constraints afterwards (an attach is a catalog change, the build is the work). The tables
+/// are analyzed on the same connections first.
+///
+/// `cost` estimates the work of an index on a table (rows, weighted for slow comparisons);
+/// the most expensive builds start first so no long build is left for the end.
+pub fn indexes(
+    ctx: &mut Ctx<'_>,
+    stmts: &[Statement],
+    analyze: &[(String, u64)],
+    cost: &dyn Fn(&str, &str) -> u64,
+) -> Result<()> {
     let mut work: Vec<(u64, IndexWork)> = Vec::new();
     for s in stmts {
         match &s.constraint {
@@ -86,22 +96,28 @@ pub fn indexes(ctx: &mut Ctx<'_>, stmts: &[Statement], sizes: &dyn Fn(&str) -> u
                 ..
             }) => {
                 let cols: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
+                let sql = format!(
+                    "CREATE UNIQUE INDEX {} ON {table} ({})",
+                    quote_ident(name),
+                    cols.join(", ")
+                );
                 work.push((
-                    sizes(table),
+                    cost(table, &sql),
                     IndexWork {
+                        phase: "indexes",
                         object: format!("index for {}", s.object),
-                        sql: format!(
-                            "CREATE UNIQUE INDEX {} ON {table} ({})",
-                            quote_ident(name),
-                            cols.join(", ")
-                        ),
+                        sql,
                         optional: s.optional,
                     },
                 ));
             }
-            _ => work.push((
-                0,
+            other => work.push((
+                match other {
+                    Some(Constraint::Index { table }) => cost(table, &s.sql),
+                    _ => 0,
+                },
                 IndexWork {
+                    phase: "indexes",
                     object: s.object.clone(),
                     sql: s.sql.clone(),
                     optional: s.optional,
@@ -109,12 +125,28 @@ pub fn indexes(ctx: &mut Ctx<'_>, stmts: &[Statement], sizes: &dyn Fn(&str) -> u
             )),
         }
     }
-    // Largest tables first, so the longest builds start early.
     work.sort_by_key(|w| std::cmp::Reverse(w.0));
+    // ANALYZE and an index build on the same table wait for each other; sampling is quick,
+    // so the statistics go first and no build waits long.
+    let mut stats: Vec<&(String, u64)> = analyze.iter().collect();
+    stats.sort_by_key(|(_, rows)| *rows);
+    let builds = std::mem::take(&mut work);
+    work.extend(stats.into_iter().map(|(table, _)| {
+        (
+            0,
+            IndexWork {
+                phase: "analyze",
+                object: format!("statistics of {table}"),
+                sql: format!("ANALYZE {table}"),
+                optional: true,
+            },
+        )
+    }));
+    work.extend(builds);
     let queue: Mutex<VecDeque<IndexWork>> = Mutex::new(
         work.into_iter()
             .map(|(_, w)| w)
-            .filter(|w| !ctx.is_done("indexes", &w.object))
+            .filter(|w| !ctx.is_done(w.phase, &w.object))
             .collect(),
     );
     let built: Mutex<Vec<(IndexWork, std::result::Result<(), String>)>> = Mutex::new(Vec::new());
@@ -148,7 +180,7 @@ pub fn indexes(ctx: &mut Ctx<'_>, stmts: &[Statement], sizes: &dyn Fn(&str) -> u
                     if fatal.lock().map(|f| f.is_some()).unwrap_or(true) {
                         return;
                     }
-                    match run_step(&mut client, run, "indexes", &w.object, &w.sql) {
+                    match run_step(&mut client, run, w.phase, &w.object, &w.sql) {
                         Ok(_) => {
                             if let Ok(mut b) = built.lock() {
                                 b.push((w, Ok(())));

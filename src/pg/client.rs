@@ -101,9 +101,20 @@ impl Client {
     }
 }
 
+/// Whether a server error means the session is gone: connection exceptions (class 08) and
+/// the server shutting down or restarting (57P01-57P03).
+fn session_lost(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
+}
+
 /// Sorts a driver error into a lost connection (exit 3, resumable) or a refused statement.
 pub fn classify(target: &str, context: &str, e: &tokio_postgres::Error) -> Error {
-    if e.is_closed() || e.as_db_error().is_none() {
+    let lost = e.is_closed()
+        || match e.as_db_error() {
+            None => true,
+            Some(db) => session_lost(db.code().code()),
+        };
+    if lost {
         Error::Connect {
             target: target.to_string(),
             problem: format!("connection lost during {context}: {}", describe(e)),
@@ -113,5 +124,18 @@ pub fn classify(target: &str, context: &str, e: &tokio_postgres::Error) -> Error
             context: context.to_string(),
             message: describe(e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::session_lost;
+
+    #[test]
+    fn server_shutdown_and_connection_errors_count_as_a_lost_session() {
+        assert!(session_lost("57P01"));
+        assert!(session_lost("08006"));
+        assert!(!session_lost("23505"));
+        assert!(!session_lost("42P01"));
     }
 }

@@ -60,12 +60,15 @@ pub fn lock_and_prepare(client: &mut Client, target_schema: &str) -> Result<()> 
             client.target()
         )));
     }
+    // Runs into other schemas of the same database may upgrade the control schema at the
+    // same moment: one at a time.
     client.batch_execute(
         "creating the control schema lite2pg",
-        "CREATE SCHEMA IF NOT EXISTS lite2pg",
+        "SELECT pg_advisory_lock(hashtextextended('lite2pg:control-schema', 0)); \
+         CREATE SCHEMA IF NOT EXISTS lite2pg",
     )?;
     let target = client.target().to_string();
-    client
+    let migrated = client
         .with(|c| async move {
             let mut runner = embedded::migrations::runner();
             runner.set_migration_table_name("lite2pg.refinery_schema_history");
@@ -74,7 +77,12 @@ pub fn lock_and_prepare(client: &mut Client, target_schema: &str) -> Result<()> 
         .map_err(|e| Error::Postgres {
             context: format!("creating or upgrading the control schema lite2pg in {target}"),
             message: e.to_string(),
-        })
+        });
+    client.batch_execute(
+        "releasing the control-schema lock",
+        "SELECT pg_advisory_unlock(hashtextextended('lite2pg:control-schema', 0))",
+    )?;
+    migrated
 }
 
 /// An unfinished run found in the control schema.
@@ -288,7 +296,7 @@ pub fn rejects(client: &Client, id: Uuid, offset: i64, limit: i64) -> Result<Vec
     let rows = client.query(
         "reading rejected rows",
         "SELECT target_name, key, column_name, reason, value, value_kind FROM lite2pg.rejects \
-         WHERE run_id = $1 ORDER BY target_name, ord, key::text OFFSET $2 LIMIT $3",
+         WHERE run_id = $1 ORDER BY target_name, ord, seq OFFSET $2 LIMIT $3",
         &[&id, &offset, &limit],
     )?;
     Ok(rows

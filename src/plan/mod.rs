@@ -202,6 +202,11 @@ pub enum Constraint {
         /// Key columns, unquoted.
         columns: Vec<String>,
     },
+    /// An index that backs no constraint (plain, partial or on expressions).
+    Index {
+        /// Qualified, quoted table.
+        table: String,
+    },
     /// `FOREIGN KEY`.
     Foreign {
         /// Qualified, quoted referencing table.

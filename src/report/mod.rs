@@ -81,8 +81,10 @@ pub struct RunReport {
     pub started_at: String,
     /// Wall-clock seconds.
     pub duration_s: f64,
-    /// Everything copied and verified, nothing rejected or left invalid.
+    /// Nothing rejected, no count differs, nothing left invalid or refused.
     pub ok: bool,
+    /// Row counts were compared (not `--no-verify`, not `--schema-only`).
+    pub verified: bool,
     /// The process exit code.
     pub exit_code: i32,
     /// Phase timings in order.
@@ -127,10 +129,12 @@ pub fn rfc3339(t: SystemTime) -> String {
 }
 
 fn verdict(r: &RunReport) -> &'static str {
-    match (r.ok, r.rehearsal) {
-        (true, true) => "REHEARSAL PASSED",
-        (true, false) => "MIGRATED AND VERIFIED",
-        (false, _) => "FINISHED WITH FINDINGS",
+    match (r.ok, r.verified, r.rehearsal) {
+        (true, true, true) => "REHEARSAL PASSED",
+        (true, false, true) => "REHEARSAL PASSED (NOT VERIFIED)",
+        (true, true, false) => "MIGRATED AND VERIFIED",
+        (true, false, false) => "MIGRATED (NOT VERIFIED)",
+        (false, _, _) => "FINISHED WITH FINDINGS",
     }
 }
 

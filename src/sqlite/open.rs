@@ -23,6 +23,8 @@ pub struct Source {
     pub path: PathBuf,
     /// Set when a private copy had to be opened, with why.
     pub snapshot_note: Option<String>,
+    /// The file actually read: the original, or the private copy.
+    pub read_path: PathBuf,
     /// Keeps a snapshot copy alive as long as the connection.
     _snapshot_dir: Option<tempfile::TempDir>,
 }
@@ -39,11 +41,23 @@ pub fn open_source(path: &Path) -> Result<Source> {
         Ok(conn) => Ok(Source {
             conn,
             path: path.to_path_buf(),
+            read_path: path.to_path_buf(),
             snapshot_note: None,
             _snapshot_dir: None,
         }),
         Err(first) if wal_mode => open_snapshot(path, Some(first)),
         Err(e) => Err(e),
+    }
+}
+
+impl Source {
+    /// Another read-only connection to the file this source reads (a private copy stays
+    /// private; the original is opened as before), for readers on other threads.
+    pub fn reopen(&self) -> Result<Connection> {
+        open_checked(&self.read_path).map_err(|e| match e {
+            Error::Source { problem, .. } => Error::source(&self.path, problem),
+            other => other,
+        })
     }
 }
 
@@ -87,6 +101,7 @@ pub fn open_consistent(path: &Path) -> Result<Source> {
     Ok(Source {
         conn,
         path: path.to_path_buf(),
+        read_path: copy,
         snapshot_note: Some(format!(
             "rollback-journal database: copied to a private snapshot in {:.2} s (the \
              application's writers waited at most that long), and the copy is read",
@@ -111,6 +126,7 @@ fn open_snapshot(path: &Path, first: Option<Error>) -> Result<Source> {
     Ok(Source {
         conn,
         path: path.to_path_buf(),
+        read_path: copy,
         snapshot_note: Some(
             "WAL database not open elsewhere: read from a private copy of the file and its -wal \
              sidecar, so nothing is created beside the original"

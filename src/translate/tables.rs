@@ -551,7 +551,9 @@ pub fn emit_indexes(
             object: format!("index {}", quote_ident(&wanted)),
             sql,
             optional: idx.origin == IndexOrigin::Create && !idx.unique,
-            constraint: None,
+            constraint: Some(Constraint::Index {
+                table: qname.clone(),
+            }),
         });
     }
 }

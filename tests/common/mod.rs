@@ -167,10 +167,21 @@ pub fn migrate(req: &lite2pg::migrate::MigrateRequest) -> lite2pg::report::RunRe
 pub fn run_bin(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_lite2pg"));
     cmd.args(args);
+    // Only what the test sets names a target.
+    for var in [
+        "DATABASE_URL",
+        "PGHOST",
+        "PGHOSTADDR",
+        "PGPORT",
+        "PGDATABASE",
+        "PGUSER",
+        "PGPASSWORD",
+    ] {
+        cmd.env_remove(var);
+    }
     for (k, v) in env {
         cmd.env(k, v);
     }
-    cmd.env_remove("DATABASE_URL");
     let out = cmd.output().expect("run lite2pg");
     (
         out.status.code().unwrap_or(-1),
