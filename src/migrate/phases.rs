@@ -76,7 +76,7 @@ struct IndexWork {
 
 /// Builds keys and indexes on `jobs` connections; unique indexes first, attached as
 /// constraints afterwards (an attach is a catalog change, the build is the work). The tables
-/// are analyzed on the same connections first.
+/// are analyzed on the same connections after the builds.
 ///
 /// `cost` estimates the work of an index on a table (rows, weighted for slow comparisons);
 /// the most expensive builds start first so no long build is left for the end.
@@ -126,11 +126,11 @@ pub fn indexes(
         }
     }
     work.sort_by_key(|w| std::cmp::Reverse(w.0));
-    // ANALYZE and an index build on the same table wait for each other; sampling is quick,
-    // so the statistics go first and no build waits long.
+    // ANALYZE waits for builds on its own table (and they for it); after the builds it is
+    // also cheaper, since they have read every page. So it goes last, largest table first:
+    // the order in which the tables' builds started.
     let mut stats: Vec<&(String, u64)> = analyze.iter().collect();
-    stats.sort_by_key(|(_, rows)| *rows);
-    let builds = std::mem::take(&mut work);
+    stats.sort_by_key(|(_, rows)| std::cmp::Reverse(*rows));
     work.extend(stats.into_iter().map(|(table, _)| {
         (
             0,
@@ -142,7 +142,6 @@ pub fn indexes(
             },
         )
     }));
-    work.extend(builds);
     let queue: Mutex<VecDeque<IndexWork>> = Mutex::new(
         work.into_iter()
             .map(|(_, w)| w)

@@ -265,14 +265,22 @@ impl ColumnProfile {
             self.text_invalid_utf8 += 1;
             return;
         };
-        self.text_max_chars = self.text_max_chars.max(s.chars().count() as u64);
+        // The checks below are cut short by length and first byte where they cannot match:
+        // this loop sees every text value of the database.
+        if bytes.len() as u64 > self.text_max_chars {
+            self.text_max_chars = self.text_max_chars.max(s.chars().count() as u64);
+        }
         if self.samples.text.is_none() {
             self.samples.text = Some(shorten(s));
         }
-        if is_bool_spelling(s) {
+        if bytes.len() <= 16 && is_bool_spelling(s) {
             self.text_bool += 1;
         }
-        match temporal::text_shape(s) {
+        let shape = match bytes.first() {
+            Some(b) if b.is_ascii_digit() => temporal::text_shape(s),
+            _ => None,
+        };
+        match shape {
             Some(TextShape::Date) => self.text_date += 1,
             Some(TextShape::Naive) => self.text_naive += 1,
             Some(TextShape::WithOffset) => self.text_offset += 1,
@@ -284,7 +292,7 @@ impl ColumnProfile {
                 }
             }
         }
-        if is_uuid_text(s) {
+        if matches!(bytes.len(), 32 | 36 | 38) && is_uuid_text(s) {
             self.text_uuid += 1;
         }
         let trimmed = s.trim_start();

@@ -1,0 +1,120 @@
+//! Which tables a run copies, and the copier's job for each: columns, codecs, key, and
+//! the key ranges still to copy.
+
+use std::collections::HashMap;
+
+use crate::copy::encode::Codec;
+use crate::copy::{keys, CopyColumn, TableJob};
+use crate::error::{Error, Result};
+use crate::model::Schema;
+use crate::pg::{qualified, quote_ident};
+use crate::plan::Plan;
+
+/// A shell-style glob (`*`, `?`), ASCII case-insensitive like SQLite names.
+pub fn glob(pattern: &str, name: &str) -> bool {
+    fn go(p: &[char], n: &[char]) -> bool {
+        match (p.first(), n.first()) {
+            (None, None) => true,
+            (Some('*'), _) => go(&p[1..], n) || (!n.is_empty() && go(p, &n[1..])),
+            (Some('?'), Some(_)) => go(&p[1..], &n[1..]),
+            (Some(a), Some(b)) => a.eq_ignore_ascii_case(b) && go(&p[1..], &n[1..]),
+            _ => false,
+        }
+    }
+    let p: Vec<char> = pattern.chars().collect();
+    let n: Vec<char> = name.chars().collect();
+    go(&p, &n)
+}
+
+/// Keeps the tables `--tables` selects and `--exclude` does not.
+pub fn select_tables(schema: &mut Schema, include: &[String], exclude: &[String]) -> Result<()> {
+    let keep = |name: &str| {
+        (include.is_empty() || include.iter().any(|g| glob(g, name)))
+            && !exclude.iter().any(|g| glob(g, name))
+    };
+    schema.tables.retain(|t| keep(&t.name));
+    if schema.tables.is_empty() && !include.is_empty() {
+        return Err(Error::Usage(format!(
+            "no table matches --tables {}",
+            include.join(",")
+        )));
+    }
+    Ok(())
+}
+
+/// The copier's jobs: every selected table with key ranges left to copy, largest first.
+pub fn jobs_for(
+    plan: &Plan,
+    schema: &Schema,
+    done: &HashMap<String, Vec<keys::Done>>,
+) -> Result<Vec<TableJob>> {
+    let mut tables: Vec<_> = plan.tables.iter().collect();
+    tables.sort_by_key(|t| std::cmp::Reverse(t.rows));
+    let mut jobs = Vec::new();
+    for tp in tables {
+        let Some(t) = schema.tables.iter().find(|t| t.name == tp.source) else {
+            continue;
+        };
+        let none = Vec::new();
+        let gaps = keys::gaps(done.get(&tp.target).unwrap_or(&none)).ok_or_else(|| {
+            Error::Usage(format!(
+                "the control schema's chunk records for table {} are unreadable; start over \
+                 with --replace",
+                quote_ident(&tp.target)
+            ))
+        })?;
+        if gaps.is_empty() {
+            continue;
+        }
+        let alias = t
+            .columns
+            .iter()
+            .find(|c| c.rowid_alias)
+            .map(|c| c.name.clone());
+        let key_columns = if t.without_rowid {
+            t.primary_key.clone()
+        } else {
+            Vec::new()
+        };
+        let key_names = if t.without_rowid {
+            t.primary_key.clone()
+        } else {
+            vec![alias.unwrap_or_else(|| "rowid".into())]
+        };
+        jobs.push(TableJob {
+            source: tp.source.clone(),
+            target: tp.target.clone(),
+            qualified: qualified(&plan.options.schema, &tp.target),
+            key_columns,
+            key_names,
+            columns: tp
+                .columns
+                .iter()
+                .filter(|c| !c.generated)
+                .map(|c| CopyColumn {
+                    source: (!c.source.is_empty()).then(|| c.source.clone()),
+                    target: c.target.clone(),
+                    codec: Codec {
+                        ty: c.ty,
+                        conversion: c.conversion,
+                    },
+                })
+                .collect(),
+            gaps,
+        });
+    }
+    Ok(jobs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob;
+
+    #[test]
+    fn table_globs_match_like_a_shell() {
+        assert!(glob("order*", "orders"));
+        assert!(glob("order*", "Order_Lines"));
+        assert!(!glob("order?", "orders_x"));
+        assert!(glob("*", ""));
+    }
+}
