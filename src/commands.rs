@@ -72,6 +72,7 @@ fn needs(t: &crate::model::Table) -> Vec<(String, Needs)> {
                 Needs {
                     decimal,
                     json: upper.starts_with("JSON"),
+                    shapes: crate::translate::types::needs_shapes(&c.declared_type),
                 },
             )
         })

@@ -22,6 +22,9 @@ pub struct Needs {
     pub decimal: bool,
     /// Validate every text as JSON (declared JSON).
     pub json: bool,
+    /// Classify texts as dates and times, booleans and UUIDs (declared types that propose
+    /// one of those; for any other column the counts would decide nothing).
+    pub shapes: bool,
 }
 
 /// Storage classes seen in a column.
@@ -255,24 +258,8 @@ impl ColumnProfile {
         }
     }
 
-    fn observe_text(&mut self, bytes: &[u8], needs: Needs) {
-        self.counts.text += 1;
-        self.text_max_bytes = self.text_max_bytes.max(bytes.len() as u64);
-        if bytes.contains(&0) {
-            self.text_nul += 1;
-        }
-        let Ok(s) = std::str::from_utf8(bytes) else {
-            self.text_invalid_utf8 += 1;
-            return;
-        };
-        // The checks below are cut short by length and first byte where they cannot match:
-        // this loop sees every text value of the database.
-        if bytes.len() as u64 > self.text_max_chars {
-            self.text_max_chars = self.text_max_chars.max(s.chars().count() as u64);
-        }
-        if self.samples.text.is_none() {
-            self.samples.text = Some(shorten(s));
-        }
+    fn observe_shapes(&mut self, s: &str) {
+        let bytes = s.as_bytes();
         if bytes.len() <= 16 && is_bool_spelling(s) {
             self.text_bool += 1;
         }
@@ -295,8 +282,30 @@ impl ColumnProfile {
         if matches!(bytes.len(), 32 | 36 | 38) && is_uuid_text(s) {
             self.text_uuid += 1;
         }
-        let trimmed = s.trim_start();
-        if needs.json || trimmed.starts_with('{') || trimmed.starts_with('[') {
+    }
+
+    fn observe_text(&mut self, bytes: &[u8], needs: Needs) {
+        self.counts.text += 1;
+        self.text_max_bytes = self.text_max_bytes.max(bytes.len() as u64);
+        if bytes.contains(&0) {
+            self.text_nul += 1;
+        }
+        let Ok(s) = std::str::from_utf8(bytes) else {
+            self.text_invalid_utf8 += 1;
+            return;
+        };
+        // The checks below are cut short by length and first byte where they cannot match:
+        // this loop sees every text value of the database.
+        if bytes.len() as u64 > self.text_max_chars {
+            self.text_max_chars = self.text_max_chars.max(s.chars().count() as u64);
+        }
+        if self.samples.text.is_none() {
+            self.samples.text = Some(shorten(s));
+        }
+        if needs.shapes {
+            self.observe_shapes(s);
+        }
+        if needs.json {
             self.text_json_checked += 1;
             if serde_json::from_str::<serde::de::IgnoredAny>(s).is_ok() {
                 self.text_json += 1;

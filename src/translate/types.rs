@@ -256,6 +256,20 @@ fn family(declared: &str, affinity: Affinity) -> Family {
     }
 }
 
+/// Whether a column's declared type proposes a boolean, date/time, JSON or UUID type, so
+/// its profile must classify text shapes (for other columns those counts decide nothing).
+pub fn needs_shapes(declared: &str) -> bool {
+    matches!(
+        family(declared, Affinity::of(declared)),
+        Family::Bool
+            | Family::Date
+            | Family::Time
+            | Family::Timestamp
+            | Family::Json
+            | Family::Uuid
+    )
+}
+
 fn fits(ty: PgType, min: i64, max: i64) -> bool {
     let (lo, hi) = match ty {
         PgType::SmallInt => (i16::MIN as i64, i16::MAX as i64),
