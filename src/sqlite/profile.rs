@@ -48,6 +48,15 @@ impl StorageCounts {
         self.integer + self.real + self.text + self.blob
     }
 
+    /// Adds another part's counts.
+    pub fn add(&mut self, o: &StorageCounts) {
+        self.null += o.null;
+        self.integer += o.integer;
+        self.real += o.real;
+        self.text += o.text;
+        self.blob += o.blob;
+    }
+
     /// How many different non-NULL storage classes occur.
     pub fn classes(&self) -> usize {
         [self.integer, self.real, self.text, self.blob]
@@ -142,6 +151,23 @@ pub struct TableProfile {
     pub columns: Vec<ColumnProfile>,
 }
 
+impl TableProfile {
+    /// Folds in the profile of the next rowid range of the same table.
+    pub fn merge(&mut self, o: &TableProfile) {
+        self.rows += o.rows;
+        self.max_rowid = match (self.max_rowid, o.max_rowid) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        if self.columns.is_empty() {
+            self.columns = vec![ColumnProfile::default(); o.columns.len()];
+        }
+        for (a, b) in self.columns.iter_mut().zip(&o.columns) {
+            a.merge(b);
+        }
+    }
+}
+
 fn shorten(s: &str) -> String {
     if s.chars().count() <= SAMPLE_CHARS {
         s.to_string()
@@ -193,6 +219,59 @@ fn decimal_digits(repr: &str) -> (u32, u32) {
 }
 
 impl ColumnProfile {
+    /// Folds in the profile of a later part of the same column (a later rowid range), so
+    /// a table profiled in parts gives the profile it would have given in one pass.
+    pub fn merge(&mut self, o: &ColumnProfile) {
+        self.counts.add(&o.counts);
+        self.int_min = match (self.int_min, o.int_min) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.int_max = match (self.int_max, o.int_max) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        for (a, b) in [
+            (&mut self.int_bool, o.int_bool),
+            (&mut self.real_nonfinite, o.real_nonfinite),
+            (&mut self.real_integral, o.real_integral),
+            (&mut self.real_julian, o.real_julian),
+            (&mut self.text_nul, o.text_nul),
+            (&mut self.text_invalid_utf8, o.text_invalid_utf8),
+            (&mut self.text_bool, o.text_bool),
+            (&mut self.text_date, o.text_date),
+            (&mut self.text_naive, o.text_naive),
+            (&mut self.text_offset, o.text_offset),
+            (&mut self.text_time, o.text_time),
+            (&mut self.text_time_offset, o.text_time_offset),
+            (&mut self.text_json_checked, o.text_json_checked),
+            (&mut self.text_json, o.text_json),
+            (&mut self.text_json_nul, o.text_json_nul),
+            (&mut self.text_uuid, o.text_uuid),
+            (&mut self.blob16, o.blob16),
+        ] {
+            *a += b;
+        }
+        for (a, b) in self.int_epoch.iter_mut().zip(o.int_epoch) {
+            *a += b;
+        }
+        self.max_int_digits = self.max_int_digits.max(o.max_int_digits);
+        self.max_frac_digits = self.max_frac_digits.max(o.max_frac_digits);
+        self.text_max_chars = self.text_max_chars.max(o.text_max_chars);
+        self.text_max_bytes = self.text_max_bytes.max(o.text_max_bytes);
+        self.blob_max_bytes = self.blob_max_bytes.max(o.blob_max_bytes);
+        let first = |a: &mut Option<String>, b: &Option<String>| {
+            if a.is_none() {
+                a.clone_from(b);
+            }
+        };
+        first(&mut self.samples.integer, &o.samples.integer);
+        first(&mut self.samples.real, &o.samples.real);
+        first(&mut self.samples.text, &o.samples.text);
+        first(&mut self.samples.blob, &o.samples.blob);
+        first(&mut self.non_temporal_text, &o.non_temporal_text);
+    }
+
     fn observe(&mut self, v: ValueRef<'_>, needs: Needs) {
         match v {
             ValueRef::Null => self.counts.null += 1,
@@ -336,6 +415,19 @@ pub fn profile_table(
     columns: &[(String, Needs)],
     with_rowid: bool,
 ) -> rusqlite::Result<TableProfile> {
+    profile_part(conn, table, columns, with_rowid, None)
+}
+
+/// Profiles the rows of a rowid table whose rowid is in `(lo, hi]` (`None`: unbounded), one
+/// part of a large table profiled on several threads; parts combine with
+/// [`TableProfile::merge`].
+pub fn profile_part(
+    conn: &Connection,
+    table: &str,
+    columns: &[(String, Needs)],
+    with_rowid: bool,
+    range: Option<(Option<i64>, Option<i64>)>,
+) -> rusqlite::Result<TableProfile> {
     let mut select: Vec<String> = columns.iter().map(|(c, _)| quote_ident(c)).collect();
     if with_rowid {
         select.push("_rowid_".into());
@@ -343,9 +435,24 @@ pub fn profile_table(
     if select.is_empty() {
         select.push("NULL".into());
     }
-    let sql = format!("SELECT {} FROM {}", select.join(", "), quote_ident(table));
+    let mut sql = format!("SELECT {} FROM {}", select.join(", "), quote_ident(table));
+    let mut params: Vec<i64> = Vec::new();
+    if let Some((lo, hi)) = range {
+        let mut conds = Vec::new();
+        if let Some(lo) = lo {
+            params.push(lo);
+            conds.push(format!("_rowid_ > ?{}", params.len()));
+        }
+        if let Some(hi) = hi {
+            params.push(hi);
+            conds.push(format!("_rowid_ <= ?{}", params.len()));
+        }
+        if !conds.is_empty() {
+            sql.push_str(&format!(" WHERE {}", conds.join(" AND ")));
+        }
+    }
     let mut stmt = conn.prepare(&sql)?;
-    let mut rows = stmt.query([])?;
+    let mut rows = stmt.query(rusqlite::params_from_iter(params.iter()))?;
     let mut profile = TableProfile {
         columns: vec![ColumnProfile::default(); columns.len()],
         ..Default::default()
@@ -373,6 +480,30 @@ mod tests {
         assert_eq!(decimal_digits("123.4500"), (3, 2));
         assert_eq!(decimal_digits("-0.5"), (0, 1));
         assert_eq!(decimal_digits("42"), (2, 0));
+    }
+
+    #[test]
+    fn a_table_profiled_in_rowid_ranges_gives_the_profile_of_one_pass() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE t (a, b TEXT);
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 500)
+             INSERT INTO t SELECT CASE WHEN i % 7 = 0 THEN 'x' || i ELSE i * 1.5 END,
+                                  CASE WHEN i % 11 = 0 THEN NULL ELSE printf('2024-01-%02d', 1 + i % 28) END
+             FROM n;",
+        )
+        .unwrap();
+        let needs = Needs {
+            shapes: true,
+            ..Needs::default()
+        };
+        let cols = vec![("a".to_string(), needs), ("b".to_string(), needs)];
+        let whole = profile_table(&conn, "t", &cols, true).unwrap();
+        let mut parts = TableProfile::default();
+        for range in [(None, Some(100)), (Some(100), Some(333)), (Some(333), None)] {
+            parts.merge(&profile_part(&conn, "t", &cols, true, Some(range)).unwrap());
+        }
+        assert_eq!(format!("{whole:?}"), format!("{parts:?}"));
     }
 
     #[test]
