@@ -20,18 +20,33 @@ pub struct TableProgress {
     rejected: AtomicU64,
     bytes: AtomicU64,
     read_done: AtomicBool,
+    chunks_sent: AtomicU64,
+    chunks_committed: AtomicU64,
+    announced: AtomicBool,
 }
 
+/// Called once per table when all its rows are committed.
+pub type TableDone = Box<dyn Fn(usize) + Send + Sync>;
+
 /// Counters of a whole copy.
-#[derive(Debug)]
 pub struct Progress {
     tables: Vec<TableProgress>,
     started: Instant,
+    on_table_done: Option<TableDone>,
+}
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Progress")
+            .field("tables", &self.tables)
+            .finish()
+    }
 }
 
 impl Progress {
-    /// Counters for `tables` (name, expected rows).
-    pub fn new(tables: Vec<(String, u64)>) -> Progress {
+    /// Counters for `tables` (name, expected rows); `on_table_done` hears of each table
+    /// whose rows are all committed, once (index builds start on it).
+    pub fn new(tables: Vec<(String, u64)>, on_table_done: Option<TableDone>) -> Progress {
         Progress {
             tables: tables
                 .into_iter()
@@ -42,6 +57,30 @@ impl Progress {
                 })
                 .collect(),
             started: Instant::now(),
+            on_table_done,
+        }
+    }
+
+    /// The reader hands a chunk of table `i` to the sink.
+    pub fn chunk_sent(&self, i: usize) {
+        if let Some(t) = self.tables.get(i) {
+            t.chunks_sent.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Announces table `i` once its reading is done and every chunk sent is committed.
+    fn maybe_done(&self, i: usize) {
+        let Some(t) = self.tables.get(i) else { return };
+        let complete = t.read_done.load(Ordering::SeqCst)
+            && t.chunks_committed.load(Ordering::SeqCst) == t.chunks_sent.load(Ordering::SeqCst);
+        if complete
+            && t.announced
+                .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+        {
+            if let Some(f) = &self.on_table_done {
+                f(i);
+            }
         }
     }
 
@@ -55,8 +94,9 @@ impl Progress {
     /// The reader finished table `i`.
     pub fn read_done(&self, i: usize) {
         if let Some(t) = self.tables.get(i) {
-            t.read_done.store(true, Ordering::Relaxed);
+            t.read_done.store(true, Ordering::SeqCst);
         }
+        self.maybe_done(i);
     }
 
     /// A chunk of table `i` committed.
@@ -65,7 +105,9 @@ impl Progress {
             t.written.fetch_add(rows, Ordering::Relaxed);
             t.rejected.fetch_add(rejected, Ordering::Relaxed);
             t.bytes.fetch_add(bytes, Ordering::Relaxed);
+            t.chunks_committed.fetch_add(1, Ordering::SeqCst);
         }
+        self.maybe_done(i);
     }
 
     fn totals(&self) -> (u64, u64, u64, usize) {

@@ -223,6 +223,7 @@ fn read_gap(
         if b.chunk.data.len() >= CHUNK_BYTES || b.chunk.read >= chunk_rows() {
             b.chunk.hi = Some(key.clone());
             progress.read(table, b.chunk.read);
+            progress.chunk_sent(table);
             if tx.blocking_send(b.chunk).is_err() {
                 return Ok(false);
             }
@@ -233,5 +234,6 @@ fn read_gap(
     // The last chunk of a gap ends where the gap ends, so chunks keep partitioning the keys.
     b.chunk.hi = gap.hi.clone();
     progress.read(table, b.chunk.read);
+    progress.chunk_sent(table);
     Ok(tx.blocking_send(b.chunk).is_ok())
 }

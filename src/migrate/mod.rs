@@ -9,6 +9,7 @@
 //! then the run report and the reject file. With no target at all, the same run goes into a
 //! throwaway PostgreSQL that is removed afterwards: a rehearsal.
 
+mod builds;
 mod phases;
 mod rejects;
 mod select;
@@ -244,11 +245,9 @@ fn phases_and_report(
     let mut notes: Vec<String> = src.snapshot_note.iter().cloned().collect();
     let mut ctx = phases::Ctx {
         client,
-        target,
         run: run_id,
         done,
         findings: Vec::new(),
-        jobs: req.jobs,
     };
     let ddl = &plan.ddl;
     if req.mode != Mode::DataOnly {
@@ -266,39 +265,6 @@ fn phases_and_report(
             }
             ctx.run_all("schema", &prelude)?;
             ctx.run_all("schema", &ddl.tables)
-        })?;
-    }
-    if req.mode != Mode::SchemaOnly {
-        control::set_phase(ctx.client, run_id, "data")?;
-        let done_chunks = control::done_chunks(ctx.client, run_id)?;
-        let jobs = select::jobs_for(plan, schema, &done_chunks)?;
-        let progress = Arc::new(Progress::new(
-            jobs.iter()
-                .map(|j| {
-                    let rows = plan
-                        .tables
-                        .iter()
-                        .find(|t| t.target == j.target)
-                        .map_or(0, |t| t.rows);
-                    (j.target.clone(), rows)
-                })
-                .collect(),
-        ));
-        timer.time("data", || {
-            let display = progress.display(req.quiet);
-            let out = src.reopen().and_then(|conn| {
-                copy::run(
-                    conn,
-                    &req.source,
-                    jobs,
-                    target,
-                    run_id,
-                    req.jobs,
-                    progress.clone(),
-                )
-            });
-            display.finish();
-            out
         })?;
     }
     let sizes: HashMap<String, u64> = plan
@@ -323,16 +289,86 @@ fn phases_and_report(
             rows
         }
     };
-    let analyze: Vec<(String, u64)> = if req.mode == Mode::SchemaOnly {
+    let analyze: Vec<String> = if req.mode == Mode::SchemaOnly {
         Vec::new()
     } else {
-        sizes.iter().map(|(t, r)| (t.clone(), *r)).collect()
+        sizes.keys().cloned().collect()
     };
+    let index_stmts: &[crate::plan::Statement] = if req.mode == Mode::DataOnly {
+        &[]
+    } else {
+        &ddl.indexes
+    };
+    let work = builds::plan_builds(index_stmts, &analyze, &cost, &ctx.done);
+    // Per table, build work per row copied: tables whose builds cost most for their size
+    // are copied first, so their builds overlap the copy of the others.
+    let mut build_cost: HashMap<String, u64> = HashMap::new();
+    for b in &work {
+        *build_cost.entry(b.table.clone()).or_default() += b.cost;
+    }
+    let pool = builds::Pool::start(target, run_id, req.jobs, work);
+    if req.mode != Mode::SchemaOnly {
+        control::set_phase(ctx.client, run_id, "data")?;
+        let done_chunks = control::done_chunks(ctx.client, run_id)?;
+        let mut jobs = select::jobs_for(plan, schema, &done_chunks)?;
+        jobs.sort_by_key(|j| {
+            let rows = sizes.get(&j.qualified).copied().unwrap_or(0).max(1);
+            let cost = build_cost.get(&j.qualified).copied().unwrap_or(0);
+            std::cmp::Reverse(cost.saturating_mul(16) / rows)
+        });
+        // Tables already complete (a resumed run) can be built on at once.
+        for table in sizes.keys() {
+            if !jobs.iter().any(|j| &j.qualified == table) {
+                pool.ready(table);
+            }
+        }
+        let names: Vec<String> = jobs.iter().map(|j| j.qualified.clone()).collect();
+        let ready = pool.readier();
+        let progress = Arc::new(Progress::new(
+            jobs.iter()
+                .map(|j| {
+                    let rows = plan
+                        .tables
+                        .iter()
+                        .find(|t| t.target == j.target)
+                        .map_or(0, |t| t.rows);
+                    (j.target.clone(), rows)
+                })
+                .collect(),
+            Some(Box::new(move |i| {
+                if let Some(t) = names.get(i) {
+                    ready(t);
+                }
+            })),
+        ));
+        let copied = timer.time("data", || {
+            let display = progress.display(req.quiet);
+            let out = src.reopen().and_then(|conn| {
+                copy::run(
+                    conn,
+                    &req.source,
+                    jobs,
+                    target,
+                    run_id,
+                    req.jobs,
+                    progress.clone(),
+                )
+            });
+            display.finish();
+            out
+        });
+        if let Err(e) = copied {
+            // Builds already running finish and stay recorded; the copy's error is the news.
+            let _ = pool.finish(false);
+            return Err(e);
+        }
+    }
     let mut fk_reports = Vec::new();
+    control::set_phase(ctx.client, run_id, "indexes")?;
+    let built = timer.time("indexes", || pool.finish(true))?;
     if req.mode != Mode::DataOnly {
-        control::set_phase(ctx.client, run_id, "indexes")?;
-        timer.time("indexes", || {
-            phases::indexes(&mut ctx, &ddl.indexes, &analyze, &cost)
+        timer.time("attach keys", || {
+            phases::attach_keys(&mut ctx, &ddl.indexes, &built)
         })?;
         control::set_phase(ctx.client, run_id, "foreign_keys")?;
         let tables: Vec<(String, &crate::plan::TablePlan)> = plan
@@ -347,14 +383,7 @@ fn phases_and_report(
         timer.time("views", || ctx.run_all("views", &ddl.views))?;
     }
     control::set_phase(ctx.client, run_id, "sequences")?;
-    timer.time("sequences", || {
-        ctx.run_all("sequences", &ddl.sequences)?;
-        if req.mode == Mode::DataOnly {
-            // No index phase ran to analyze the tables on its connections.
-            phases::indexes(&mut ctx, &[], &analyze, &cost)?;
-        }
-        Ok(())
-    })?;
+    timer.time("sequences", || ctx.run_all("sequences", &ddl.sequences))?;
 
     let totals = control::copy_totals(ctx.client, run_id)?;
     let counts = if req.verify && req.mode != Mode::SchemaOnly {

@@ -1,17 +1,18 @@
-//! The DDL phases around the copy: tables, then keys and indexes built in parallel, then
-//! foreign keys (`NOT VALID`, then validated, orphans reported), views, identity restarts.
+//! The DDL phases around the copy: tables; keys attached to the unique indexes the build
+//! pool made (builds.rs); foreign keys (`NOT VALID`, then validated, orphans reported);
+//! views; identity restarts.
 //!
 //! Each step runs in one transaction with its row in `lite2pg.objects`, so a resumed run
 //! skips exactly the steps that are done.
 
-use std::collections::{HashSet, VecDeque};
-use std::sync::Mutex;
+use std::collections::HashSet;
 
 use uuid::Uuid;
 
+use super::builds::Built;
 use crate::error::{Error, Result};
 use crate::pg::control::run_step;
-use crate::pg::{connect_target, quote_ident, Client, Target};
+use crate::pg::{quote_ident, Client};
 use crate::plan::{Constraint, Finding, Severity, Statement, TablePlan};
 use crate::report::ForeignKeyReport;
 
@@ -19,16 +20,12 @@ use crate::report::ForeignKeyReport;
 pub struct Ctx<'a> {
     /// The coordinating connection (holds the run lock).
     pub client: &'a mut Client,
-    /// Where the workers connect.
-    pub target: &'a Target,
     /// The run.
     pub run: Uuid,
     /// Steps finished by this run before (on resume).
     pub done: HashSet<(String, String)>,
     /// Findings raised while running.
     pub findings: Vec<Finding>,
-    /// Parallel connections allowed.
-    pub jobs: usize,
 }
 
 impl Ctx<'_> {
@@ -66,165 +63,21 @@ fn refused(object: &str, sql: &str, message: &str, severity: Severity) -> Findin
     }
 }
 
-/// One unit of index-phase work.
-struct IndexWork {
-    phase: &'static str,
-    object: String,
-    sql: String,
-    optional: bool,
-}
-
-/// Builds keys and indexes on `jobs` connections; unique indexes first, attached as
-/// constraints afterwards (an attach is a catalog change, the build is the work). The tables
-/// are analyzed on the same connections after the builds.
-///
-/// `cost` estimates the work of an index on a table (rows, weighted for slow comparisons);
-/// the most expensive builds start first so no long build is left for the end.
-pub fn indexes(
-    ctx: &mut Ctx<'_>,
-    stmts: &[Statement],
-    analyze: &[(String, u64)],
-    cost: &dyn Fn(&str, &str) -> u64,
-) -> Result<()> {
-    let mut work: Vec<(u64, IndexWork)> = Vec::new();
-    for s in stmts {
-        match &s.constraint {
-            Some(Constraint::Key {
-                table,
-                name,
-                columns,
-                ..
-            }) => {
-                let cols: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
-                let sql = format!(
-                    "CREATE UNIQUE INDEX {} ON {table} ({})",
-                    quote_ident(name),
-                    cols.join(", ")
-                );
-                work.push((
-                    cost(table, &sql),
-                    IndexWork {
-                        phase: "indexes",
-                        object: format!("index for {}", s.object),
-                        sql,
-                        optional: s.optional,
-                    },
-                ));
-            }
-            other => work.push((
-                match other {
-                    Some(Constraint::Index { table }) => cost(table, &s.sql),
-                    _ => 0,
-                },
-                IndexWork {
-                    phase: "indexes",
-                    object: s.object.clone(),
-                    sql: s.sql.clone(),
-                    optional: s.optional,
-                },
-            )),
-        }
-    }
-    work.sort_by_key(|w| std::cmp::Reverse(w.0));
-    // ANALYZE waits for builds on its own table (and they for it); after the builds it is
-    // also cheaper, since they have read every page. So it goes last, largest table first:
-    // the order in which the tables' builds started.
-    let mut stats: Vec<&(String, u64)> = analyze.iter().collect();
-    stats.sort_by_key(|(_, rows)| std::cmp::Reverse(*rows));
-    work.extend(stats.into_iter().map(|(table, _)| {
-        (
-            0,
-            IndexWork {
-                phase: "analyze",
-                object: format!("statistics of {table}"),
-                sql: format!("ANALYZE {table}"),
-                optional: true,
-            },
-        )
-    }));
-    let queue: Mutex<VecDeque<IndexWork>> = Mutex::new(
-        work.into_iter()
-            .map(|(_, w)| w)
-            .filter(|w| !ctx.is_done(w.phase, &w.object))
-            .collect(),
-    );
-    let built: Mutex<Vec<(IndexWork, std::result::Result<(), String>)>> = Mutex::new(Vec::new());
-    let fatal: Mutex<Option<Error>> = Mutex::new(None);
-    let run = ctx.run;
-    let target = ctx.target;
-    std::thread::scope(|scope| {
-        for _ in 0..ctx.jobs.max(1) {
-            scope.spawn(|| {
-                let mut client = match connect_target(target) {
-                    Ok(c) => c,
-                    Err(e) => {
-                        if let Ok(mut f) = fatal.lock() {
-                            f.get_or_insert(e);
-                        }
-                        return;
-                    }
-                };
-                if let Err(e) = client.batch_execute(
-                    "preparing an index build session",
-                    "SET maintenance_work_mem = '256MB'",
-                ) {
-                    if let Ok(mut f) = fatal.lock() {
-                        f.get_or_insert(e);
-                    }
-                    return;
-                }
-                loop {
-                    let next = queue.lock().ok().and_then(|mut q| q.pop_front());
-                    let Some(w) = next else { return };
-                    if fatal.lock().map(|f| f.is_some()).unwrap_or(true) {
-                        return;
-                    }
-                    match run_step(&mut client, run, w.phase, &w.object, &w.sql) {
-                        Ok(_) => {
-                            if let Ok(mut b) = built.lock() {
-                                b.push((w, Ok(())));
-                            }
-                        }
-                        Err(Error::Postgres { message, .. }) => {
-                            if let Ok(mut b) = built.lock() {
-                                b.push((w, Err(message)));
-                            }
-                        }
-                        Err(e) => {
-                            if let Ok(mut f) = fatal.lock() {
-                                f.get_or_insert(e);
-                            }
-                            return;
-                        }
-                    }
-                }
-            });
-        }
-    });
-    if let Some(e) = fatal.into_inner().ok().flatten() {
-        return Err(e);
-    }
-    let built = built.into_inner().unwrap_or_default();
-    for (w, outcome) in &built {
+/// Reports the builds PostgreSQL refused, then attaches each key's unique index as its
+/// constraint (`ADD CONSTRAINT … USING INDEX`: a catalog change, the build was the work).
+pub fn attach_keys(ctx: &mut Ctx<'_>, stmts: &[Statement], built: &[Built]) -> Result<()> {
+    for (b, outcome) in built {
         if let Err(message) = outcome {
-            let sev = if w.optional {
+            let sev = if b.optional {
                 Severity::Warning
             } else {
                 Severity::Error
             };
-            ctx.findings.push(refused(&w.object, &w.sql, message, sev));
+            ctx.findings.push(refused(&b.object, &b.sql, message, sev));
         }
     }
-    // Attach in the order of the plan; on resume, indexes built by the killed run too.
+    // In the order of the plan; on resume, for indexes built by the killed run too.
     for s in stmts {
-        let Some(Constraint::Key { .. }) = &s.constraint else {
-            continue;
-        };
-        let build = format!("index for {}", s.object);
-        let failed = built.iter().any(|(w, o)| w.object == build && o.is_err());
-        if failed || ctx.is_done("indexes", &s.object) {
-            continue;
-        }
         let Some(Constraint::Key {
             table,
             name,
@@ -234,6 +87,11 @@ pub fn indexes(
         else {
             continue;
         };
+        let build = format!("index for {}", s.object);
+        let failed = built.iter().any(|(b, o)| b.object == build && o.is_err());
+        if failed || ctx.is_done("indexes", &s.object) {
+            continue;
+        }
         let sql = format!(
             "ALTER TABLE {table} ADD CONSTRAINT {} {} USING INDEX {}",
             quote_ident(name),
