@@ -142,7 +142,7 @@ impl Progress {
     fn bars(&self, stop: &AtomicBool) {
         let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10));
         let style = ProgressStyle::with_template(
-            "{prefix:>24} [{bar:30}] {pos:>10}/{len:10} rows {msg} {per_sec:>12} eta {eta}",
+            "{prefix:>20} [{bar:24}] {human_pos:>10}/{human_len:10} rows {msg} eta {eta}",
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> ");
@@ -159,13 +159,17 @@ impl Progress {
                 if bar.is_none() && read > 0 {
                     let b = multi.add(ProgressBar::new(t.expected.max(read)));
                     b.set_style(style.clone());
-                    b.set_prefix(t.name.chars().take(24).collect::<String>());
+                    b.set_prefix(t.name.chars().take(20).collect::<String>());
                     *bar = Some(b);
                 }
                 if let Some(b) = bar {
                     b.set_length(t.expected.max(w).max(read));
                     b.set_position(w);
-                    b.set_message(mb(t.bytes.load(Ordering::Relaxed)));
+                    b.set_message(format!(
+                        "{} {:>9.0} rows/s",
+                        mb(t.bytes.load(Ordering::Relaxed)),
+                        b.per_sec()
+                    ));
                     if t.read_done.load(Ordering::Relaxed) && w >= read && !b.is_finished() {
                         b.finish();
                     }
@@ -174,7 +178,7 @@ impl Progress {
             let (rows, expected, bytes, _) = self.totals();
             overall.set_length(expected);
             overall.set_position(rows);
-            overall.set_message(mb(bytes));
+            overall.set_message(format!("{} {:>9.0} rows/s", mb(bytes), overall.per_sec()));
             if finishing {
                 overall.finish();
                 return;

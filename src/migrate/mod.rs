@@ -2,9 +2,11 @@
 //!
 //! 1. plan (profile + translate, test-applied on the target), run lock, control schema;
 //! 2. tables without keys, indexes or foreign keys;
-//! 3. data, by the streaming copier (`copy`), chunk by chunk;
-//! 4. keys and indexes in parallel; 5. foreign keys `NOT VALID`, then validated;
-//! 6. views; identity restarts; `ANALYZE`; 7. verification (exact row counts);
+//! 3. data, by the streaming copier (`copy`), chunk by chunk; meanwhile 4. each table's
+//!    keys, indexes and `ANALYZE` on a pool of connections as soon as its rows are in
+//!    (`builds`), keys attached after the copy;
+//! 5. foreign keys `NOT VALID`, then validated; 6. views; identity restarts;
+//! 7. verification (exact row counts);
 //!
 //! then the run report and the reject file. With no target at all, the same run goes into a
 //! throwaway PostgreSQL that is removed afterwards: a rehearsal.
