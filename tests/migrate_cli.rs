@@ -29,6 +29,8 @@ fn demo_rehearses_the_sample_database_and_shows_its_rejects() {
     assert!(out.contains("orders"), "{out}");
     assert!(out.contains("rejected rows"), "{out}");
     assert!(out.contains("text holds a NUL byte"), "{out}");
+    // Not a terminal: progress comes as plain log lines, ending with the finished copy.
+    assert!(err.contains("lite2pg: copy 100%: 4130/4130 rows"), "{err}");
 }
 
 /// Host, port, user and database of a `postgres://user@host:port/db` test URL.
