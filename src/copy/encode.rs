@@ -61,7 +61,8 @@ pub fn encode(v: ValueRef<'_>, codec: Codec, out: &mut Vec<u8>) -> Result<(), St
     }
 }
 
-fn kind(v: &ValueRef<'_>) -> &'static str {
+/// The SQLite storage class of a value, as `typeof()` names it.
+pub fn kind(v: &ValueRef<'_>) -> &'static str {
     match v {
         ValueRef::Null => "null",
         ValueRef::Integer(_) => "integer",

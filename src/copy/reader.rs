@@ -109,14 +109,14 @@ fn select_sql(job: &TableJob, gap: &keys::Gap) -> std::result::Result<String, St
     Ok(sql)
 }
 
+/// The kind and original bytes of a refused value, for the reject file.
 fn value_kind(v: &ValueRef<'_>) -> (&'static str, Option<Vec<u8>>) {
-    match v {
-        ValueRef::Null => ("null", None),
-        ValueRef::Integer(i) => ("integer", Some(i.to_string().into_bytes())),
-        ValueRef::Real(_) => ("real", encode::number_text(v).map(String::into_bytes)),
-        ValueRef::Text(t) => ("text", Some(t.to_vec())),
-        ValueRef::Blob(b) => ("blob", Some(b.to_vec())),
-    }
+    let bytes = match v {
+        ValueRef::Null => None,
+        ValueRef::Integer(_) | ValueRef::Real(_) => encode::number_text(v).map(String::into_bytes),
+        ValueRef::Text(b) | ValueRef::Blob(b) => Some(b.to_vec()),
+    };
+    (encode::kind(v), bytes)
 }
 
 struct Builder {
@@ -195,16 +195,31 @@ fn read_gap(
                 break;
             }
         }
-        let key: Key = (0..nkey)
-            .map(|i| row.get_ref(i).map(keys::owned))
-            .collect::<rusqlite::Result<_>>()
-            .map_err(|e| e.to_string())?;
+        // Rowid tables keep a bare integer per row; an owned key is built only for a
+        // reject or a chunk boundary, not for every row.
+        let rowid = if rowids {
+            match row.get_ref(0).map_err(|e| e.to_string())? {
+                ValueRef::Integer(i) => Some(i),
+                _ => return Err("rowid is not an integer".into()),
+            }
+        } else {
+            None
+        };
+        let owned_key = || -> std::result::Result<Key, String> {
+            match rowid {
+                Some(i) => Ok(vec![Value::Integer(i)]),
+                None => (0..nkey)
+                    .map(|i| row.get_ref(i).map(keys::owned))
+                    .collect::<rusqlite::Result<_>>()
+                    .map_err(|e| e.to_string()),
+            }
+        };
         b.chunk.read += 1;
         match refused {
             Some((column, reason, value_kind, value)) => {
                 b.chunk.data.truncate(start);
                 b.chunk.rejects.push(Reject {
-                    key: keys::display(&job.key_names, &key),
+                    key: keys::display(&job.key_names, &owned_key()?),
                     column: Some(column),
                     reason,
                     value,
@@ -213,14 +228,15 @@ fn read_gap(
             }
             None => {
                 b.chunk.row_ends.push(b.chunk.data.len() as u32);
-                match (&mut b.chunk.row_keys, &key[..]) {
-                    (RowKeys::Rowids(v), [Value::Integer(i)]) => v.push(*i),
-                    (RowKeys::Keys(v), _) => v.push(key.clone()),
-                    (RowKeys::Rowids(_), _) => return Err("rowid is not an integer".into()),
+                match (&mut b.chunk.row_keys, rowid) {
+                    (RowKeys::Rowids(v), Some(i)) => v.push(i),
+                    (RowKeys::Keys(v), _) => v.push(owned_key()?),
+                    (RowKeys::Rowids(_), None) => return Err("rowid is not an integer".into()),
                 }
             }
         }
         if b.chunk.data.len() >= CHUNK_BYTES || b.chunk.read >= chunk_rows() {
+            let key = owned_key()?;
             b.chunk.hi = Some(key.clone());
             progress.read(table, b.chunk.read);
             progress.chunk_sent(table);

@@ -329,11 +329,7 @@ fn phases_and_report(
         let progress = Arc::new(Progress::new(
             jobs.iter()
                 .map(|j| {
-                    let rows = plan
-                        .tables
-                        .iter()
-                        .find(|t| t.target == j.target)
-                        .map_or(0, |t| t.rows);
+                    let rows = sizes.get(&j.qualified).copied().unwrap_or(0);
                     (j.target.clone(), rows)
                 })
                 .collect(),

@@ -177,24 +177,6 @@ pub fn finish_run(
     Ok(())
 }
 
-/// Records an object the run created (or a step it finished).
-pub fn record_object(
-    client: &Client,
-    id: Uuid,
-    phase: &str,
-    object: &str,
-    sql: &str,
-    seconds: f64,
-) -> Result<()> {
-    client.query(
-        "recording a created object",
-        "INSERT INTO lite2pg.objects (run_id, phase, object, sql, seconds) \
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (run_id, phase, object) DO NOTHING",
-        &[&id, &phase, &object, &sql, &seconds],
-    )?;
-    Ok(())
-}
-
 /// The `(phase, object)` steps a run has finished.
 pub fn done_steps(client: &Client, id: Uuid) -> Result<HashSet<(String, String)>> {
     let rows = client.query(
