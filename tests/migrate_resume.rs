@@ -79,6 +79,18 @@ fn a_run_aborted_mid_copy_resumes_with_no_duplicate_and_no_gap() {
         .parse()
         .unwrap();
     assert!(committed >= 9, "{committed} chunks committed");
+    // Autovacuum is paused on the tables while they load, so it cannot hold the locks the
+    // index builds need.
+    let paused = "SELECT relname || ' ' || coalesce(array_to_string(reloptions, ','), '-') \
+                  FROM pg_class WHERE relname IN ('big', 'pairs', 'loose') ORDER BY relname";
+    assert_eq!(
+        db.strings(paused),
+        vec![
+            "big autovacuum_enabled=off",
+            "loose autovacuum_enabled=off",
+            "pairs autovacuum_enabled=off"
+        ]
+    );
 
     // A plain migrate now refuses to clobber the half-done target and says how to resume.
     let (code, _, err) = run_bin(&args(&f, &db, &[]), &[]);
@@ -92,6 +104,11 @@ fn a_run_aborted_mid_copy_resumes_with_no_duplicate_and_no_gap() {
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("(resumed)"), "{out}");
     assert_eq!(counts(&db), expected(20_000));
+    assert_eq!(
+        db.strings(paused),
+        vec!["big -", "loose -", "pairs -"],
+        "the finished run gives the tables PostgreSQL's defaults back"
+    );
 }
 
 #[test]

@@ -231,6 +231,38 @@ fn run(req: &MigrateRequest, target: &Target, rehearsal: bool) -> Result<(RunRep
 }
 
 #[allow(clippy::too_many_arguments)]
+/// Pauses (`on == false`) or restores autovacuum on the tables this run creates.
+///
+/// An autovacuum worker that starts on a table while its rows stream in holds a lock the
+/// index builds and `ADD CONSTRAINT` must wait for until `deadlock_timeout` cancels it:
+/// on the benchmark a second per table, and work thrown away. The run's own `ANALYZE`
+/// does what autovacuum would; the options are reset when the run finishes (a resumed run
+/// resets them too), leaving the tables with PostgreSQL's defaults.
+fn autovacuum(client: &mut Client, plan: &Plan, on: bool) -> Result<()> {
+    let mut sql = String::new();
+    for t in &plan.tables {
+        let table = qualified(&plan.options.schema, &t.target);
+        if on {
+            sql.push_str(&format!(
+                "ALTER TABLE {table} RESET (autovacuum_enabled, toast.autovacuum_enabled);\n"
+            ));
+        } else {
+            sql.push_str(&format!(
+                "ALTER TABLE {table} SET (autovacuum_enabled = off, toast.autovacuum_enabled = off);\n"
+            ));
+        }
+    }
+    if sql.is_empty() {
+        return Ok(());
+    }
+    let what = if on {
+        "restoring autovacuum on the migrated tables"
+    } else {
+        "pausing autovacuum on the tables being loaded"
+    };
+    client.batch_execute(what, &sql)
+}
+
 fn phases_and_report(
     req: &MigrateRequest,
     src: &Source,
@@ -266,7 +298,8 @@ fn phases_and_report(
                 }
             }
             ctx.run_all("schema", &prelude)?;
-            ctx.run_all("schema", &ddl.tables)
+            ctx.run_all("schema", &ddl.tables)?;
+            autovacuum(ctx.client, plan, false)
         })?;
     }
     let sizes: HashMap<String, u64> = plan
@@ -382,6 +415,9 @@ fn phases_and_report(
     }
     control::set_phase(ctx.client, run_id, "sequences")?;
     timer.time("sequences", || ctx.run_all("sequences", &ddl.sequences))?;
+    if req.mode != Mode::DataOnly {
+        autovacuum(ctx.client, plan, true)?;
+    }
 
     let totals = control::copy_totals(ctx.client, run_id)?;
     let counts = if req.verify && req.mode != Mode::SchemaOnly {
