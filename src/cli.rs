@@ -10,6 +10,7 @@ use lite2pg::migrate::{default_jobs, MigrateRequest, Mode, TargetChoice};
 use lite2pg::plan::PlanOptions;
 use lite2pg::translate::names::IdentPolicy;
 use lite2pg::translate::types::TypeConflicts;
+use lite2pg::verify::{Output, VerifyRequest};
 
 /// lite2pg: move a live SQLite database into PostgreSQL without losing a value.
 #[derive(Debug, Parser)]
@@ -102,6 +103,40 @@ enum Cmd {
         #[arg(long = "type-conflicts", value_enum, default_value_t = ConflictArg::Widen)]
         type_conflicts: ConflictArg,
     },
+    /// Prove every migrated row equals its SQLite source: range digests (sha256) on both
+    /// sides, differing ranges compared row by row; plus the schema against the plan.
+    /// Exit 0 all match, 1 differences, 2 usage or input, 3 connection.
+    Verify {
+        /// The SQLite database file (opened read-only).
+        db: PathBuf,
+        /// Target server (libpq URL or key/value); PG* variables and ~/.pgpass are honoured.
+        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+        to: Option<String>,
+        /// Target schema in PostgreSQL.
+        #[arg(long, default_value = "public")]
+        schema: String,
+        /// Only these tables (SQLite names; globs with * and ?, comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        tables: Vec<String>,
+        /// Leave out these tables (globs, comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        exclude: Vec<String>,
+        /// Also write the report here; .json, .md or .html (may be given several times).
+        #[arg(long)]
+        report: Vec<PathBuf>,
+        /// Standard output: readable summary, or the JSON report (docs/report-format.md).
+        #[arg(long, value_enum, default_value_t = VerifyFormatArg::Text)]
+        format: VerifyFormatArg,
+        /// Parallel readers (default: the number of cores).
+        #[arg(long, short)]
+        jobs: Option<usize>,
+        /// Compare only this fraction of rows (chosen by key hash, the same on both sides).
+        #[arg(long, default_value_t = 1.0)]
+        sample: f64,
+        /// Differing rows listed per table (all are counted).
+        #[arg(long, default_value_t = 1000)]
+        max_mismatches: usize,
+    },
     /// Build a sample SQLite database with messy data and rehearse its migration on a
     /// throwaway PostgreSQL.
     Demo {
@@ -122,6 +157,12 @@ enum FormatArg {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
+enum VerifyFormatArg {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
 enum IdentArg {
     Lower,
     Preserve,
@@ -139,6 +180,8 @@ pub enum Request {
     Plan(PlanRequest),
     /// `lite2pg migrate`.
     Migrate(Box<MigrateRequest>),
+    /// `lite2pg verify`.
+    Verify(Box<VerifyRequest>),
     /// `lite2pg demo`.
     Demo(DemoRequest),
 }
@@ -226,6 +269,35 @@ pub fn parse() -> Request {
             reject_file,
             reports: report,
             quiet,
+        })),
+        Cmd::Verify {
+            db,
+            to,
+            schema,
+            tables,
+            exclude,
+            report,
+            format,
+            jobs,
+            sample,
+            max_mismatches,
+        } => Request::Verify(Box::new(VerifyRequest {
+            source: db,
+            target: TargetChoice::from(to),
+            schema,
+            tables,
+            exclude,
+            reports: report,
+            output: match format {
+                VerifyFormatArg::Text => Output::Text,
+                VerifyFormatArg::Json => Output::Json,
+            },
+            options: lite2pg::verify::Options {
+                jobs: jobs.filter(|j| *j > 0).unwrap_or_else(default_jobs),
+                sample,
+                max_mismatches,
+                pending: None,
+            },
         })),
         Cmd::Demo { keep, report } => Request::Demo(DemoRequest {
             keep,

@@ -26,5 +26,6 @@ pub mod plan;
 pub mod report;
 pub mod sqlite;
 pub mod translate;
+pub mod verify;
 
 pub use error::{Error, Result};

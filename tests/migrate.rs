@@ -117,8 +117,20 @@ fn nul_bytes_and_invalid_utf8_go_to_the_reject_file_with_reasons() {
     assert_eq!(rows[1]["key"], serde_json::json!({"id": 3}));
     assert!(rows[1]["reason"].as_str().unwrap().contains("UTF-8"));
     assert_eq!(rows[1]["value"], "ff61");
-    // Verification counts the rejected rows as accounted for.
-    assert_eq!(report.tables[0].verification, "match");
+    // Verification finds exactly the rejected rows missing, and says so.
+    assert_eq!(
+        report.tables[0].verification,
+        "match except the 2 rejected row(s)"
+    );
+    let missing: Vec<String> = report.mismatches[0]
+        .mismatches
+        .iter()
+        .map(|m| format!("{:?} {}", m.kind, m.key))
+        .collect();
+    assert_eq!(
+        missing,
+        vec!["MissingInTarget {\"id\":2}", "MissingInTarget {\"id\":3}"]
+    );
 }
 
 #[test]

@@ -17,6 +17,8 @@ mod rejects;
 mod select;
 mod start;
 
+pub use select::select_tables;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -33,6 +35,7 @@ use crate::pg::{connect_target, control, qualified, quote_ident, Client, Target}
 use crate::plan::{Plan, PlanOptions, Severity};
 use crate::report::{self, PhaseTiming, RunReport, TableReport};
 use crate::sqlite::Source;
+use crate::verify::MismatchKind;
 
 /// Where a migration goes.
 #[derive(Debug, Clone)]
@@ -420,9 +423,15 @@ fn phases_and_report(
     }
 
     let totals = control::copy_totals(ctx.client, run_id)?;
-    let counts = if req.verify && req.mode != Mode::SchemaOnly {
+    let verification = if req.verify && req.mode != Mode::SchemaOnly {
         control::set_phase(ctx.client, run_id, "verify")?;
-        Some(timer.time("verify", || count_rows(src, plan, ctx.client))?)
+        let opts = crate::verify::Options {
+            jobs: req.jobs,
+            ..Default::default()
+        };
+        Some(timer.time("verify", || {
+            crate::verify::compare_tables(src, plan, target, ctx.client, &opts)
+        })?)
     } else {
         None
     };
@@ -440,14 +449,24 @@ fn phases_and_report(
     let mut tables = Vec::new();
     for tp in &plan.tables {
         let t = totals.get(&tp.target).cloned().unwrap_or_default();
-        let (source_rows, target_rows) = counts
+        let checked = verification
             .as_ref()
-            .and_then(|c| c.get(&tp.target).copied())
-            .map_or((None, None), |(s, t)| (Some(s), Some(t)));
-        let verification = match (source_rows, target_rows) {
-            (Some(s), Some(tr)) if s - t.rejected == tr => "match",
-            (Some(_), Some(_)) => "mismatch",
-            _ => "not_verified",
+            .and_then(|(v, _)| v.iter().find(|v| v.target_name == tp.target));
+        let source_rows = checked.and_then(|v| v.source_rows).map(|n| n as i64);
+        let target_rows = checked.and_then(|v| v.target_rows).map(|n| n as i64);
+        let verdict = match checked {
+            None => "not_verified".to_string(),
+            Some(v) if v.status == crate::verify::TableStatus::Match => "match".into(),
+            // Rejected rows are missing by design; they are in the reject file.
+            Some(v)
+                if v.mismatch_count == t.rejected as u64
+                    && v.mismatches
+                        .iter()
+                        .all(|m| m.kind == MismatchKind::MissingInTarget) =>
+            {
+                format!("match except the {} rejected row(s)", t.rejected)
+            }
+            Some(v) => format!("mismatch: {} row(s) differ", v.mismatch_count),
         };
         tables.push(TableReport {
             source: tp.source.clone(),
@@ -464,19 +483,35 @@ fn phases_and_report(
             },
             source_rows,
             target_rows,
-            verification: verification.into(),
+            verification: verdict,
         });
     }
     if req.mode == Mode::SchemaOnly {
         notes.push("--schema-only: no data was copied".into());
     }
     if !req.verify {
-        notes.push("--no-verify: row counts were not compared".into());
+        notes.push("--no-verify: the rows were not compared".into());
     }
     let mut findings = plan.findings.clone();
     findings.extend(ctx.findings);
+    let schema_findings = verification
+        .as_ref()
+        .map(|(_, s)| s.clone())
+        .unwrap_or_default();
+    let mismatches: Vec<crate::verify::TableVerify> = verification
+        .as_ref()
+        .map(|(v, _)| {
+            v.iter()
+                .filter(|t| t.status != crate::verify::TableStatus::Match)
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
     let ok = rows_rejected == 0
-        && tables.iter().all(|t| t.verification != "mismatch")
+        && tables
+            .iter()
+            .all(|t| !t.verification.starts_with("mismatch"))
+        && schema_findings.is_empty()
         && fk_reports.iter().all(|f| f.status == "valid")
         && !findings.iter().any(|f| f.severity == Severity::Error);
     Ok(RunReport {
@@ -489,7 +524,7 @@ fn phases_and_report(
         started_at: String::new(),
         duration_s: 0.0,
         ok,
-        verified: counts.is_some(),
+        verified: verification.is_some(),
         exit_code: if ok { 0 } else { 1 },
         phases: Vec::new(),
         tables,
@@ -497,6 +532,8 @@ fn phases_and_report(
         rows_rejected,
         reject_file,
         findings,
+        schema_findings,
+        mismatches,
         notes,
     })
 }
@@ -507,34 +544,4 @@ fn default_reject_file(source: &Path) -> PathBuf {
         .map(|s| s.to_string_lossy().to_string())
         .unwrap_or_else(|| "lite2pg".into());
     PathBuf::from(format!("{stem}.rejects.jsonl"))
-}
-
-/// Rows per table on both sides, read independently of the copier (DESIGN.md rule 6).
-fn count_rows(src: &Source, plan: &Plan, client: &Client) -> Result<HashMap<String, (i64, i64)>> {
-    let conn = src.reopen()?;
-    let source = &src.path;
-    let mut out = HashMap::new();
-    for t in &plan.tables {
-        let s: i64 = conn
-            .query_row(
-                &format!("SELECT count(*) FROM {}", quote_ident(&t.source)),
-                [],
-                |r| r.get(0),
-            )
-            .map_err(|e| crate::sqlite::open::classify(source, &e))?;
-        let p: i64 = client
-            .query(
-                &format!("counting rows of {}", quote_ident(&t.target)),
-                &format!(
-                    "SELECT count(*) FROM {}",
-                    qualified(&plan.options.schema, &t.target)
-                ),
-                &[],
-            )?
-            .first()
-            .map(|r| r.get(0))
-            .unwrap_or(0);
-        out.insert(t.target.clone(), (s, p));
-    }
-    Ok(out)
 }

@@ -168,6 +168,7 @@ pub fn finish_run(
     error: Option<&str>,
     report: Option<&Json>,
 ) -> Result<()> {
+    let report = report.map(jsonb_safe);
     client.query(
         "recording the end of the run",
         "UPDATE lite2pg.runs SET status = $2, error = $3, report = $4, finished_at = now(), \
@@ -175,6 +176,21 @@ pub fn finish_run(
         &[&id, &status, &error, &report],
     )?;
     Ok(())
+}
+
+/// `json` with every NUL character in its strings spelled out as the six characters
+/// `\u0000`: jsonb cannot hold NUL, and a report quoting a rejected value may contain one.
+fn jsonb_safe(json: &Json) -> Json {
+    match json {
+        Json::String(s) if s.contains('\0') => Json::String(s.replace('\0', "\\u0000")),
+        Json::Array(items) => Json::Array(items.iter().map(jsonb_safe).collect()),
+        Json::Object(map) => Json::Object(
+            map.iter()
+                .map(|(k, v)| (k.replace('\0', "\\u0000"), jsonb_safe(v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
 }
 
 /// The `(phase, object)` steps a run has finished.

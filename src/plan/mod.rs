@@ -20,7 +20,7 @@ use crate::translate::types::{Conversion, PgType, TypeConflicts};
 pub const FORMAT_VERSION: u32 = 1;
 
 /// Options that shape a plan.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct PlanOptions {
     /// Target schema in PostgreSQL.
     pub schema: String,

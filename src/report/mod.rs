@@ -99,6 +99,10 @@ pub struct RunReport {
     pub reject_file: Option<String>,
     /// Plan and run findings.
     pub findings: Vec<Finding>,
+    /// Schema differences from the plan found by the verification.
+    pub schema_findings: Vec<crate::verify::report::SchemaFinding>,
+    /// The verification of each table that did not match, with its differing rows.
+    pub mismatches: Vec<crate::verify::TableVerify>,
     /// Things worth knowing (snapshot copies, skipped phases).
     pub notes: Vec<String>,
 }
@@ -194,6 +198,30 @@ pub fn render_text(r: &RunReport) -> String {
                 .map(|k| k.to_string())
                 .collect::<Vec<_>>()
                 .join(", ")
+        );
+    }
+    for t in &r.mismatches {
+        for m in t.mismatches.iter().take(5) {
+            let what = match m.kind {
+                crate::verify::MismatchKind::MissingInTarget => "missing in PostgreSQL".to_string(),
+                crate::verify::MismatchKind::ExtraInTarget => "extra in PostgreSQL".to_string(),
+                crate::verify::MismatchKind::Different => format!(
+                    "differs in {}",
+                    m.columns
+                        .iter()
+                        .map(|c| c.column.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
+            let _ = writeln!(s, "  {} {}: {what}", t.target_name, m.key);
+        }
+    }
+    for f in &r.schema_findings {
+        let _ = writeln!(
+            s,
+            "  schema: {} {}: planned {}, found {}",
+            f.table, f.object, f.expected, f.found
         );
     }
     if r.rows_rejected > 0 {

@@ -54,10 +54,18 @@ impl Source {
     /// Another read-only connection to the file this source reads (a private copy stays
     /// private; the original is opened as before), for readers on other threads.
     pub fn reopen(&self) -> Result<Connection> {
-        open_checked(&self.read_path).map_err(|e| match e {
-            Error::Source { problem, .. } => Error::source(&self.path, problem),
-            other => other,
-        })
+        self.reopener()()
+    }
+
+    /// [`Source::reopen`] as a function other threads can hold (a `Source` is not `Sync`).
+    pub fn reopener(&self) -> impl Fn() -> Result<Connection> + Send + Sync + 'static {
+        let (read, shown) = (self.read_path.clone(), self.path.clone());
+        move || {
+            open_checked(&read).map_err(|e| match e {
+                Error::Source { problem, .. } => Error::source(&shown, problem),
+                other => other,
+            })
+        }
     }
 }
 

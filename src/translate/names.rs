@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 pub const MAX_IDENT_BYTES: usize = 63;
 
 /// How names are carried.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum IdentPolicy {
     /// Lower-case names that are plain identifiers (the default).

@@ -16,7 +16,7 @@ use crate::sqlite::temporal::EpochUnit;
 use crate::sqlite::Affinity;
 
 /// What to do with a column whose values span several storage classes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum TypeConflicts {
     /// Choose a type that holds every value (text, or bytea when blobs are present).

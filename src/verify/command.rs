@@ -1,0 +1,184 @@
+//! The `lite2pg verify` command: find the plan the target was migrated with, compare,
+//! report, exit 0 (match), 1 (differences) or 2/3 (input, connection).
+
+use std::path::PathBuf;
+use std::time::{Instant, SystemTime};
+
+use super::report::{self, TableStatus, TableVerify, VerifyReport};
+use super::{compare_tables, Options};
+use crate::commands::{load_from, write_output};
+use crate::error::{Error, Result};
+use crate::migrate::TargetChoice;
+use crate::pg::{connect_target, Client, Target};
+use crate::plan::PlanOptions;
+use crate::sqlite::open::open_consistent;
+
+/// How the report is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// For a terminal.
+    Text,
+    /// The JSON report on standard output.
+    Json,
+}
+
+/// A validated `lite2pg verify` request.
+pub struct VerifyRequest {
+    /// The SQLite file.
+    pub source: PathBuf,
+    /// The target.
+    pub target: TargetChoice,
+    /// Target schema (default: `public`).
+    pub schema: String,
+    /// Only tables matching these globs (SQLite names); empty: what the migration took.
+    pub tables: Vec<String>,
+    /// Leave out tables matching these globs.
+    pub exclude: Vec<String>,
+    /// Report files; the extension picks the form.
+    pub reports: Vec<PathBuf>,
+    /// What standard output gets.
+    pub output: Output,
+    /// Comparison options.
+    pub options: Options,
+}
+
+/// The newest run into `schema` recorded in the control schema: its plan options and table
+/// filters, so the comparison maps names exactly as that migration did.
+fn run_options(
+    client: &Client,
+    schema: &str,
+) -> Result<Option<(PlanOptions, Vec<String>, Vec<String>)>> {
+    let exists = client.query(
+        "looking for lite2pg's control schema",
+        "SELECT to_regclass('lite2pg.runs') IS NOT NULL",
+        &[],
+    )?;
+    if !exists.first().map(|r| r.get::<_, bool>(0)).unwrap_or(false) {
+        return Ok(None);
+    }
+    let rows = client.query(
+        "reading the newest run's options",
+        "SELECT options FROM lite2pg.runs WHERE target_schema = $1 \
+         ORDER BY (status = 'done') DESC, started_at DESC LIMIT 1",
+        &[&schema],
+    )?;
+    let Some(row) = rows.first() else {
+        return Ok(None);
+    };
+    let json: serde_json::Value = row.get(0);
+    let options: Option<PlanOptions> = serde_json::from_value(json["options"].clone()).ok();
+    let list = |k: &str| -> Vec<String> {
+        json[k]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    Ok(options.map(|o| (o, list("tables"), list("exclude"))))
+}
+
+/// Runs `lite2pg verify` and returns its exit code.
+pub fn verify(req: &VerifyRequest) -> Result<i32> {
+    let report = verify_with_report(req)?;
+    Ok(if report.ok { 0 } else { 1 })
+}
+
+/// Runs `lite2pg verify` and returns its report (also printed and written as asked).
+pub fn verify_with_report(req: &VerifyRequest) -> Result<VerifyReport> {
+    let target = match &req.target {
+        TargetChoice::Url(u) => Target::parse(u)?,
+        TargetChoice::Env => Target::from_env()
+            .unwrap_or_else(|| Err(Error::Usage("no PG* variables name a server".into())))?,
+        TargetChoice::Rehearsal => return Err(Error::Usage(
+            "verify needs a target: --to postgres://USER@HOST/DB, DATABASE_URL or PG* variables"
+                .into(),
+        )),
+    };
+    if !(req.options.sample > 0.0 && req.options.sample <= 1.0) {
+        return Err(Error::Usage(format!(
+            "--sample {} must be in (0, 1]",
+            req.options.sample
+        )));
+    }
+    let started_at = crate::report::rfc3339(SystemTime::now());
+    let t0 = Instant::now();
+    let src = open_consistent(&req.source)?;
+    let client = connect_target(&target)?;
+    let mut notes: Vec<String> = src.snapshot_note.iter().cloned().collect();
+    let (options, mut include, mut exclude) = match run_options(&client, &req.schema)? {
+        Some((o, i, e)) => (
+            PlanOptions {
+                schema: req.schema.clone(),
+                ..o
+            },
+            i,
+            e,
+        ),
+        None => {
+            notes.push(format!(
+                "no lite2pg run into schema {} is recorded in the target: names and types are \
+                 planned with the default options",
+                req.schema
+            ));
+            (
+                PlanOptions {
+                    schema: req.schema.clone(),
+                    ..PlanOptions::default()
+                },
+                Vec::new(),
+                Vec::new(),
+            )
+        }
+    };
+    if !req.tables.is_empty() {
+        include = req.tables.clone();
+    }
+    exclude.extend(req.exclude.iter().cloned());
+    let (mut schema, profiles) = load_from(&src)?;
+    let all_tables: Vec<String> = schema.tables.iter().map(|t| t.name.clone()).collect();
+    crate::migrate::select_tables(&mut schema, &include, &exclude)?;
+    let display = req.source.display().to_string();
+    let plan = crate::translate::build_plan(&display, &schema, &profiles, &options);
+    let (mut tables, schema_findings) =
+        compare_tables(&src, &plan, &target, &client, &req.options)?;
+    for name in all_tables {
+        if !plan.tables.iter().any(|t| t.source == name) {
+            let mut tv = TableVerify::new(&name, "");
+            tv.status = TableStatus::Skipped;
+            tv.note = Some("left out by --tables/--exclude (or by the migration's)".into());
+            tables.push(tv);
+        }
+    }
+    let rows_compared = tables
+        .iter()
+        .map(|t| t.source_rows.unwrap_or(0) + t.target_rows.unwrap_or(0))
+        .sum();
+    let report = VerifyReport {
+        format_version: 1,
+        ok: VerifyReport::compute_ok(&tables, &schema_findings),
+        source: display,
+        target: target.display().to_string(),
+        schema: req.schema.clone(),
+        started_at,
+        duration_s: t0.elapsed().as_secs_f64(),
+        sample: req.options.sample,
+        rows_compared,
+        tables,
+        schema_findings,
+        notes,
+    };
+    match req.output {
+        Output::Text => write_output(None, &report::render_text(&report))?,
+        Output::Json => write_output(
+            None,
+            &(serde_json::to_string_pretty(&report).unwrap_or_default() + "\n"),
+        )?,
+    }
+    for path in &req.reports {
+        report::write(&report, path)?;
+    }
+    Ok(report)
+}

@@ -1,0 +1,583 @@
+//! Reading one side of a table into range digests, and into rows for the ranges that differ.
+//!
+//! A range is a slice of the key-hash space: a row belongs to range `i` by the top bits of
+//! a 64-bit hash of its canonical key (of its whole canonical row when the table has no
+//! key). Both engines put a row in the same range whatever their collations or physical
+//! order, so each side is read in its cheapest order — SQLite by rowid, PostgreSQL by a
+//! sequential scan in block ranges — and in parallel parts. A range's digest is the sum
+//! (mod 2^256) of the sha256 of its rows' canonical bytes: order-independent, and
+//! duplicate rows count.
+
+use std::collections::{HashMap, HashSet};
+
+use bytes::Buf;
+use futures_util::StreamExt;
+use rusqlite::types::ValueRef;
+use sha2::{Digest, Sha256};
+
+use super::canon::{self, Col};
+use crate::error::{Error, Result};
+use crate::pg::{quote_ident, Client};
+
+/// One compared column.
+#[derive(Debug, Clone)]
+pub struct ColSpec {
+    /// SQLite name.
+    pub source: String,
+    /// PostgreSQL name.
+    pub target: String,
+    /// How values compare.
+    pub col: Col,
+    /// Read as `::text` from PostgreSQL (a type this module has no binary reader for).
+    pub as_text: bool,
+}
+
+/// What is compared of one table.
+#[derive(Debug, Clone)]
+pub struct TableSpec {
+    /// SQLite name.
+    pub source: String,
+    /// PostgreSQL name.
+    pub target: String,
+    /// Quoted `schema.table`.
+    pub qualified: String,
+    /// Compared columns.
+    pub columns: Vec<ColSpec>,
+    /// Positions in `columns` of the key; empty: compared as a multiset of rows.
+    pub key: Vec<usize>,
+    /// For a multiset table: PostgreSQL's column holding the SQLite rowid, named in reports.
+    pub rowid_column: Option<String>,
+    /// The SQLite table has a rowid (range-split by it).
+    pub has_rowid: bool,
+}
+
+/// Which part of a table one reader takes.
+#[derive(Debug, Clone, Copy)]
+pub enum Part {
+    /// The whole table.
+    All,
+    /// SQLite rows with rowid in `(lo, hi]` (`None`: unbounded).
+    Rowid(Option<i64>, Option<i64>),
+    /// PostgreSQL heap blocks `[lo, hi)` (`None`: unbounded).
+    Blocks(Option<u32>, Option<u32>),
+}
+
+/// Per-range row counts and digest sums of one side.
+#[derive(Debug, Clone)]
+pub struct Digests {
+    /// log2 of the number of ranges.
+    pub bits: u32,
+    /// Rows per range.
+    pub counts: Vec<u64>,
+    /// Sum of row digests per range, as four 64-bit limbs (least significant first).
+    pub sums: Vec<[u64; 4]>,
+}
+
+impl Digests {
+    /// Empty digests over `2^bits` ranges.
+    pub fn new(bits: u32) -> Digests {
+        let n = 1usize << bits;
+        Digests {
+            bits,
+            counts: vec![0; n],
+            sums: vec![[0; 4]; n],
+        }
+    }
+
+    fn add(&mut self, range: usize, digest: &[u8]) {
+        self.counts[range] += 1;
+        add_limbs(&mut self.sums[range], &limbs(digest));
+    }
+
+    /// Adds another part's digests of the same table.
+    pub fn merge(&mut self, o: &Digests) {
+        for i in 0..self.counts.len() {
+            self.counts[i] += o.counts[i];
+            let s = o.sums[i];
+            add_limbs(&mut self.sums[i], &s);
+        }
+    }
+
+    /// All rows seen.
+    pub fn rows(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+}
+
+fn limbs(d: &[u8]) -> [u64; 4] {
+    let mut out = [0u64; 4];
+    for (i, limb) in out.iter_mut().enumerate() {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(&d[24 - 8 * i..32 - 8 * i]);
+        *limb = u64::from_be_bytes(a);
+    }
+    out
+}
+
+fn add_limbs(acc: &mut [u64; 4], x: &[u64; 4]) {
+    let mut carry = 0u64;
+    for i in 0..4 {
+        let (s1, c1) = acc[i].overflowing_add(x[i]);
+        let (s2, c2) = s1.overflowing_add(carry);
+        acc[i] = s2;
+        carry = u64::from(c1) + u64::from(c2);
+    }
+}
+
+/// A 64-bit hash spreading keys over ranges (FNV-1a, then a finalising mix). Only the
+/// spread matters here; integrity comes from the sha256 of the rows.
+pub fn spread(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
+
+/// The range of a 64-bit hash among `2^bits`.
+pub fn range_of(hash: u64, bits: u32) -> usize {
+    if bits == 0 {
+        0
+    } else {
+        (hash >> (64 - bits)) as usize
+    }
+}
+
+/// A row as read in the row-level pass.
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// The canonical bytes of the whole row.
+    pub canon: Vec<u8>,
+    /// The key as column → value (the rowid column for a multiset table).
+    pub key: serde_json::Value,
+}
+
+/// Rows of the ranges being compared row by row, keyed by canonical key (keyed tables) or
+/// by row digest (multiset tables, several rows per entry).
+pub type Rows = HashMap<Vec<u8>, Vec<Row>>;
+
+/// What one reader does with each row.
+pub enum Sink<'a> {
+    /// Pass 1: accumulate range digests.
+    Digest(&'a mut Digests),
+    /// Pass 2: keep the rows of these ranges.
+    Collect {
+        /// Ranges wanted, among `2^bits`.
+        ranges: &'a HashSet<usize>,
+        /// log2 of the number of ranges.
+        bits: u32,
+        /// Where rows go.
+        rows: &'a mut Rows,
+    },
+}
+
+/// Rows kept only when their key hash falls under this (the `--sample` fraction).
+#[derive(Debug, Clone, Copy)]
+pub struct Sample(pub u64);
+
+impl Sample {
+    /// Keeps a `fraction` of rows (1.0: all).
+    pub fn of(fraction: f64) -> Sample {
+        if fraction >= 1.0 {
+            Sample(u64::MAX)
+        } else {
+            Sample((fraction.max(0.0) * u64::MAX as f64) as u64)
+        }
+    }
+}
+
+struct RowWork<'a> {
+    spec: &'a TableSpec,
+    sample: Sample,
+    key_buf: Vec<u8>,
+}
+
+impl RowWork<'_> {
+    /// Routes one canonical row (with its field ends) to the sink.
+    fn take(
+        &mut self,
+        canon: &[u8],
+        ends: &[usize],
+        key: impl FnOnce() -> serde_json::Value,
+        sink: &mut Sink<'_>,
+    ) {
+        let keyed = !self.spec.key.is_empty();
+        let digest: [u8; 32] = Sha256::digest(canon).into();
+        let hash = if keyed {
+            self.key_buf.clear();
+            for &k in &self.spec.key {
+                let start = if k == 0 { 0 } else { ends[k - 1] };
+                self.key_buf.extend_from_slice(&canon[start..ends[k]]);
+            }
+            spread(&self.key_buf)
+        } else {
+            u64::from_be_bytes(digest[..8].try_into().unwrap_or([0; 8]))
+        };
+        if hash > self.sample.0 {
+            return;
+        }
+        match sink {
+            Sink::Digest(d) => {
+                let r = range_of(hash, d.bits);
+                d.add(r, &digest);
+            }
+            Sink::Collect { ranges, bits, rows } => {
+                if !ranges.contains(&range_of(hash, *bits)) {
+                    return;
+                }
+                let id = if keyed {
+                    self.key_buf.clone()
+                } else {
+                    digest.to_vec()
+                };
+                rows.entry(id).or_default().push(Row {
+                    canon: canon.to_vec(),
+                    key: key(),
+                });
+            }
+        }
+    }
+}
+
+/// Reads one part of a table from SQLite into the sink.
+pub fn sqlite_part(
+    conn: &rusqlite::Connection,
+    spec: &TableSpec,
+    part: Part,
+    sample: Sample,
+    sink: &mut Sink<'_>,
+) -> rusqlite::Result<()> {
+    let mut select: Vec<String> = spec
+        .columns
+        .iter()
+        .map(|c| quote_ident(&c.source))
+        .collect();
+    let multiset = spec.key.is_empty();
+    if multiset && spec.has_rowid {
+        select.push("_rowid_".into());
+    }
+    if select.is_empty() {
+        select.push("NULL".into());
+    }
+    let mut sql = format!(
+        "SELECT {} FROM {}",
+        select.join(", "),
+        quote_ident(&spec.source)
+    );
+    let mut params = Vec::new();
+    if let Part::Rowid(lo, hi) = part {
+        let mut conds = Vec::new();
+        if let Some(lo) = lo {
+            params.push(lo);
+            conds.push(format!("_rowid_ > ?{}", params.len()));
+        }
+        if let Some(hi) = hi {
+            params.push(hi);
+            conds.push(format!("_rowid_ <= ?{}", params.len()));
+        }
+        if !conds.is_empty() {
+            sql.push_str(&format!(" WHERE {}", conds.join(" AND ")));
+        }
+    }
+    let mut stmt = conn.prepare(&sql)?;
+    let mut rows = stmt.query(rusqlite::params_from_iter(params.iter()))?;
+    let mut work = RowWork {
+        spec,
+        sample,
+        key_buf: Vec::new(),
+    };
+    let mut canon = Vec::with_capacity(256);
+    let mut ends = Vec::with_capacity(spec.columns.len());
+    let n = spec.columns.len();
+    while let Some(row) = rows.next()? {
+        canon.clear();
+        ends.clear();
+        for (i, c) in spec.columns.iter().enumerate() {
+            canon::sqlite(row.get_ref(i)?, c.col, &mut canon);
+            ends.push(canon.len());
+        }
+        let key = || -> serde_json::Value {
+            if multiset {
+                match row.get_ref(n) {
+                    Ok(ValueRef::Integer(r)) => serde_json::json!({ "rowid": r }),
+                    _ => serde_json::Value::Null,
+                }
+            } else {
+                key_object(spec, &canon, &ends, |c| c.target.clone())
+            }
+        };
+        work.take(&canon, &ends, key, sink);
+    }
+    Ok(())
+}
+
+fn key_object(
+    spec: &TableSpec,
+    canon: &[u8],
+    ends: &[usize],
+    name: impl Fn(&ColSpec) -> String,
+) -> serde_json::Value {
+    let mut map = serde_json::Map::new();
+    for &k in &spec.key {
+        let start = if k == 0 { 0 } else { ends[k - 1] };
+        map.insert(
+            name(&spec.columns[k]),
+            canon::display(&canon[start..ends[k]]),
+        );
+    }
+    serde_json::Value::Object(map)
+}
+
+/// Reads one part of a table from PostgreSQL (binary `COPY … TO STDOUT`) into the sink.
+pub fn postgres_part(
+    client: &mut Client,
+    spec: &TableSpec,
+    part: Part,
+    sample: Sample,
+    sink: &mut Sink<'_>,
+) -> Result<()> {
+    let multiset = spec.key.is_empty();
+    let mut select: Vec<String> = spec
+        .columns
+        .iter()
+        .map(|c| {
+            if c.as_text {
+                format!("{}::text", quote_ident(&c.target))
+            } else {
+                quote_ident(&c.target)
+            }
+        })
+        .collect();
+    let rowid = spec.rowid_column.as_ref().filter(|_| multiset);
+    if let Some(r) = rowid {
+        select.push(quote_ident(r));
+    }
+    if select.is_empty() {
+        select.push("NULL".into());
+    }
+    let mut sql = format!("SELECT {} FROM {}", select.join(", "), spec.qualified);
+    if let Part::Blocks(lo, hi) = part {
+        let mut conds = Vec::new();
+        if let Some(lo) = lo {
+            conds.push(format!("ctid >= '({lo},0)'::tid"));
+        }
+        if let Some(hi) = hi {
+            conds.push(format!("ctid < '({hi},0)'::tid"));
+        }
+        if !conds.is_empty() {
+            sql.push_str(&format!(" WHERE {}", conds.join(" AND ")));
+        }
+    }
+    let copy = format!("COPY ({sql}) TO STDOUT (FORMAT binary)");
+    let context = format!("reading {} for verification", spec.qualified);
+    let target = client.target().to_string();
+    let n = spec.columns.len();
+    let mut work = RowWork {
+        spec,
+        sample,
+        key_buf: Vec::new(),
+    };
+    let mut parser = CopyParser::default();
+    let mut canon = Vec::with_capacity(256);
+    let mut ends = Vec::with_capacity(n);
+    let outcome: std::result::Result<(), String> = client.with(|c| async {
+        let stream = c.copy_out(copy.as_str()).await.map_err(|e| pg_text(&e))?;
+        futures_util::pin_mut!(stream);
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| pg_text(&e))?;
+            parser.feed(&chunk, |fields| {
+                canon.clear();
+                ends.clear();
+                for (i, c) in spec.columns.iter().enumerate() {
+                    canon::postgres(fields.get(i).copied().flatten(), c.col, &mut canon);
+                    ends.push(canon.len());
+                }
+                let key = || -> serde_json::Value {
+                    if multiset {
+                        match fields.get(n).copied().flatten() {
+                            Some(b) if b.len() == 8 => {
+                                let mut a = [0u8; 8];
+                                a.copy_from_slice(b);
+                                serde_json::json!({ rowid.map(String::as_str).unwrap_or("rowid"): i64::from_be_bytes(a) })
+                            }
+                            _ => serde_json::Value::Null,
+                        }
+                    } else {
+                        key_object(spec, &canon, &ends, |c| c.target.clone())
+                    }
+                };
+                work.take(&canon, &ends, key, sink);
+            })?;
+        }
+        Ok(())
+    });
+    outcome.map_err(|message| {
+        if message.starts_with("connection") {
+            Error::Connect {
+                target,
+                problem: format!("{message} during {context}"),
+            }
+        } else {
+            Error::Postgres { context, message }
+        }
+    })
+}
+
+fn pg_text(e: &tokio_postgres::Error) -> String {
+    if e.is_closed() || e.as_db_error().is_none() {
+        format!("connection lost: {}", crate::pg::describe(e))
+    } else {
+        crate::pg::describe(e)
+    }
+}
+
+/// An incremental reader of PostgreSQL's binary COPY stream.
+#[derive(Default)]
+struct CopyParser {
+    buf: Vec<u8>,
+    header_done: bool,
+    finished: bool,
+}
+
+impl CopyParser {
+    /// Adds `chunk` and hands each complete tuple's fields to `row`.
+    fn feed(
+        &mut self,
+        chunk: &[u8],
+        mut row: impl FnMut(&[Option<&[u8]>]),
+    ) -> std::result::Result<(), String> {
+        self.buf.extend_from_slice(chunk);
+        let mut at = 0usize;
+        if !self.header_done {
+            // Signature (11), flags (4), extension length (4) and the extension.
+            if self.buf.len() < 19 {
+                return Ok(());
+            }
+            let ext = u32::from_be_bytes([self.buf[15], self.buf[16], self.buf[17], self.buf[18]])
+                as usize;
+            if self.buf.len() < 19 + ext {
+                return Ok(());
+            }
+            if &self.buf[..11] != b"PGCOPY\n\xff\r\n\0" {
+                return Err("the server's COPY stream has no binary signature".into());
+            }
+            at = 19 + ext;
+            self.header_done = true;
+        }
+        let mut fields: Vec<Option<&[u8]>> = Vec::new();
+        loop {
+            if self.finished {
+                at = self.buf.len();
+                break;
+            }
+            let mut cur = &self.buf[at..];
+            if cur.len() < 2 {
+                break;
+            }
+            let count = cur.get_i16();
+            if count == -1 {
+                self.finished = true;
+                at = self.buf.len();
+                break;
+            }
+            // Is the whole tuple here?
+            let mut need = 2usize;
+            let mut probe = &self.buf[at + 2..];
+            let mut complete = true;
+            for _ in 0..count {
+                if probe.len() < 4 {
+                    complete = false;
+                    break;
+                }
+                let len = probe.get_i32();
+                need += 4;
+                if len > 0 {
+                    if probe.len() < len as usize {
+                        complete = false;
+                        break;
+                    }
+                    probe.advance(len as usize);
+                    need += len as usize;
+                }
+            }
+            if !complete {
+                break;
+            }
+            fields.clear();
+            let mut pos = at + 2;
+            for _ in 0..count {
+                let len = i32::from_be_bytes([
+                    self.buf[pos],
+                    self.buf[pos + 1],
+                    self.buf[pos + 2],
+                    self.buf[pos + 3],
+                ]);
+                pos += 4;
+                if len < 0 {
+                    fields.push(None);
+                } else {
+                    fields.push(Some(&self.buf[pos..pos + len as usize]));
+                    pos += len as usize;
+                }
+            }
+            row(&fields);
+            at += need;
+        }
+        self.buf.drain(..at);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_copy_parser_reassembles_tuples_split_across_chunks() {
+        let mut stream = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0".to_vec();
+        for i in 0..3i64 {
+            stream.extend_from_slice(&2i16.to_be_bytes());
+            stream.extend_from_slice(&8i32.to_be_bytes());
+            stream.extend_from_slice(&i.to_be_bytes());
+            stream.extend_from_slice(&(-1i32).to_be_bytes());
+        }
+        stream.extend_from_slice(&(-1i16).to_be_bytes());
+        for step in [1, 3, 7, stream.len()] {
+            let mut p = CopyParser::default();
+            let mut seen = Vec::new();
+            for chunk in stream.chunks(step) {
+                p.feed(chunk, |f| {
+                    seen.push((f[0].map(|b| b.to_vec()), f[1].is_none()));
+                })
+                .unwrap();
+            }
+            assert_eq!(seen.len(), 3, "chunks of {step}");
+            assert_eq!(seen[2].0.as_deref(), Some(&2i64.to_be_bytes()[..]));
+            assert!(seen.iter().all(|s| s.1));
+        }
+    }
+
+    #[test]
+    fn range_digests_do_not_depend_on_row_order_and_count_duplicates() {
+        let rows: Vec<[u8; 32]> = (0..50u8).map(|i| Sha256::digest([i]).into()).collect();
+        let mut a = Digests::new(2);
+        let mut b = Digests::new(2);
+        for (i, r) in rows.iter().enumerate() {
+            a.add(i % 4, r);
+        }
+        for (i, r) in rows.iter().enumerate().rev() {
+            b.add(i % 4, r);
+        }
+        assert_eq!(a.sums, b.sums);
+        b.add(1, &rows[1]);
+        assert_ne!(a.sums[1], b.sums[1]);
+        let mut c = Digests::new(2);
+        c.merge(&a);
+        assert_eq!(c.sums, a.sums);
+    }
+}
