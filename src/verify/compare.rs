@@ -102,8 +102,8 @@ pub fn rows(
             // Same digest, same row: only the counts can differ. The extra copies named are
             // the last ones by rowid.
             let same = s.len().min(p.len());
-            s.sort_by_key(|r| r.key.to_string());
-            p.sort_by_key(|r| r.key.to_string());
+            s.sort_by_key(|r| key_order(&r.key));
+            p.sort_by_key(|r| key_order(&r.key));
             s.drain(..same);
             p.drain(..same);
         }
@@ -128,6 +128,16 @@ pub fn rows(
             });
         }
     }
+}
+
+/// Orders rowid keys by number (`{"rowid": 999}` before `{"rowid": 1001}`).
+fn key_order(key: &Value) -> (i64, String) {
+    let n = key
+        .as_object()
+        .and_then(|m| m.values().next())
+        .and_then(Value::as_i64)
+        .unwrap_or(i64::MIN);
+    (n, key.to_string())
 }
 
 fn is_pending(spec: &TableSpec, row: &Row, pending: Option<&Pending>) -> bool {
