@@ -233,7 +233,6 @@ fn run(req: &MigrateRequest, target: &Target, rehearsal: bool) -> Result<(RunRep
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 /// Pauses (`on == false`) or restores autovacuum on the tables this run creates.
 ///
 /// An autovacuum worker that starts on a table while its rows stream in holds a lock the
@@ -266,6 +265,7 @@ fn autovacuum(client: &mut Client, plan: &Plan, on: bool) -> Result<()> {
     client.batch_execute(what, &sql)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn phases_and_report(
     req: &MigrateRequest,
     src: &Source,

@@ -547,11 +547,11 @@ pub fn normal_decimal(s: &str) -> Option<String> {
     }
     if point <= 0 {
         out.push_str("0.");
-        out.extend(std::iter::repeat_n('0', (-point) as usize));
+        out.push_str(&"0".repeat((-point) as usize));
         out.push_str(sig);
     } else if point as usize >= sig.len() {
         out.push_str(sig);
-        out.extend(std::iter::repeat_n('0', point as usize - sig.len()));
+        out.push_str(&"0".repeat(point as usize - sig.len()));
     } else {
         out.push_str(&sig[..point as usize]);
         out.push('.');

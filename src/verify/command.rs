@@ -42,12 +42,15 @@ pub struct VerifyRequest {
     pub options: Options,
 }
 
+/// A recorded run's plan options, and its `--tables` and `--exclude` globs.
+type RunOptions = (PlanOptions, Vec<String>, Vec<String>);
+
 /// The newest run into `schema` recorded in the control schema: its plan options and table
 /// filters, so the comparison maps names exactly as that migration did.
 fn run_options(
     client: &Client,
     schema: &str,
-) -> Result<Option<(PlanOptions, Vec<String>, Vec<String>)>> {
+) -> Result<Option<RunOptions>> {
     let exists = client.query(
         "looking for lite2pg's control schema",
         "SELECT to_regclass('lite2pg.runs') IS NOT NULL",

@@ -595,9 +595,9 @@ pub fn render_html(r: &VerifyReport) -> String {
     for n in &r.notes {
         let _ = write!(s, "<p class=\"meta\">{}</p>", esc(n));
     }
-    let _ = write!(
+    let _ = writeln!(
         s,
-        "<p class=\"meta\">lite2pg {}</p></body></html>\n",
+        "<p class=\"meta\">lite2pg {}</p></body></html>",
         env!("CARGO_PKG_VERSION")
     );
     s
