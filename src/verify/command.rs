@@ -47,10 +47,7 @@ type RunOptions = (PlanOptions, Vec<String>, Vec<String>);
 
 /// The newest run into `schema` recorded in the control schema: its plan options and table
 /// filters, so the comparison maps names exactly as that migration did.
-fn run_options(
-    client: &Client,
-    schema: &str,
-) -> Result<Option<RunOptions>> {
+fn run_options(client: &Client, schema: &str) -> Result<Option<RunOptions>> {
     let exists = client.query(
         "looking for lite2pg's control schema",
         "SELECT to_regclass('lite2pg.runs') IS NOT NULL",
