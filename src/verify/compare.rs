@@ -42,11 +42,11 @@ impl Found {
     }
 }
 
-fn row_object(spec: &TableSpec, row: &Row, target_names: bool) -> Value {
+/// A whole row for the report, by PostgreSQL column names (as keys and columns are).
+fn row_object(spec: &TableSpec, row: &Row) -> Value {
     let mut map = Map::new();
     for (c, f) in spec.columns.iter().zip(canon::fields(&row.canon)) {
-        let name = if target_names { &c.target } else { &c.source };
-        map.insert(name.clone(), canon::display(f));
+        map.insert(c.target.clone(), canon::display(f));
     }
     Value::Object(map)
 }
@@ -113,7 +113,7 @@ pub fn rows(
                 continue;
             }
             found.push(Mismatch {
-                row: Some(row_object(spec, &r, false)),
+                row: Some(row_object(spec, &r)),
                 key: r.key,
                 kind: MismatchKind::MissingInTarget,
                 columns: Vec::new(),
@@ -121,7 +121,7 @@ pub fn rows(
         }
         for r in p {
             found.push(Mismatch {
-                row: Some(row_object(spec, &r, true)),
+                row: Some(row_object(spec, &r)),
                 key: r.key,
                 kind: MismatchKind::ExtraInTarget,
                 columns: Vec::new(),
