@@ -863,6 +863,11 @@ fn zone(east: i32) -> String {
     format!("{sign}{:02}:{:02}", a / 3600, a / 60 % 60)
 }
 
+/// The integer of a canonical integer field, if it is one.
+pub fn int_value(field: &[u8]) -> Option<i64> {
+    (field.len() == 9 && field[0] == INT).then(|| be_i64(&field[1..]))
+}
+
 /// Splits a row's canonical bytes into its fields.
 pub fn fields(mut row: &[u8]) -> Vec<&[u8]> {
     let mut out = Vec::new();

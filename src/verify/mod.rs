@@ -182,6 +182,7 @@ fn table_spec(
         key,
         rowid_column,
         has_rowid: !t.without_rowid,
+        int_key: None,
     })
 }
 
@@ -380,6 +381,14 @@ pub fn compare_tables(
         .iter()
         .map(|s| range_bits(s.1.max(s.3 * 20)))
         .collect();
+    for (i, (spec, ..)) in specs.iter_mut().enumerate() {
+        if let [k] = spec.key[..] {
+            if spec.columns[k].col.kind == Kind::Int {
+                spec.int_key = int_key_span(src, &spec.source, &spec.columns[k].source)?
+                    .map(|(min, max)| scan::IntRanges::new(min, max, bits[i]));
+            }
+        }
+    }
 
     // Pass 1: range digests of both sides.
     let started = Instant::now();
@@ -464,32 +473,31 @@ pub fn compare_tables(
         let mut found = compare::Found::new(opts.max_mismatches);
         for ranges in &batches {
             let rows: Mutex<(Rows, Rows)> = Mutex::new((Rows::new(), Rows::new()));
-            run_tasks(
-                &open,
-                target,
-                opts.jobs,
-                tasks(&specs, opts.jobs, &[i]),
-                |task, conn, client| {
-                    let mut mine = Rows::new();
-                    let mut sink = Sink::Collect {
-                        ranges,
-                        bits: bits[i],
-                        rows: &mut mine,
+            let work = match &spec.int_key {
+                // Only the differing key ranges are read again, by index range scans.
+                Some(ir) => interval_tasks(i, ir, ranges),
+                None => tasks(&specs, opts.jobs, &[i]),
+            };
+            run_tasks(&open, target, opts.jobs, work, |task, conn, client| {
+                let mut mine = Rows::new();
+                let mut sink = Sink::Collect {
+                    ranges,
+                    bits: bits[i],
+                    rows: &mut mine,
+                };
+                read_part(task, spec, conn, client, sample, &mut sink, &source_path)?;
+                if let Ok(mut both) = rows.lock() {
+                    let side = if task.side == Side::Sqlite {
+                        &mut both.0
+                    } else {
+                        &mut both.1
                     };
-                    read_part(task, spec, conn, client, sample, &mut sink, &source_path)?;
-                    if let Ok(mut both) = rows.lock() {
-                        let side = if task.side == Side::Sqlite {
-                            &mut both.0
-                        } else {
-                            &mut both.1
-                        };
-                        for (k, mut v) in mine {
-                            side.entry(k).or_default().append(&mut v);
-                        }
+                    for (k, mut v) in mine {
+                        side.entry(k).or_default().append(&mut v);
                     }
-                    Ok(())
-                },
-            )?;
+                }
+                Ok(())
+            })?;
             let (srows, prows) = rows.into_inner().unwrap_or_default();
             compare::rows(spec, srows, prows, opts.pending.as_ref(), &mut found);
         }
@@ -503,6 +511,49 @@ pub fn compare_tables(
         tv.seconds += t0.elapsed().as_secs_f64();
     }
     Ok((results, schema_findings))
+}
+
+/// Tasks reading the differing ranges of an integer-keyed table on both sides: adjacent
+/// ranges merged into one key interval each.
+fn interval_tasks(table: usize, ir: &scan::IntRanges, ranges: &HashSet<usize>) -> Vec<Task> {
+    let mut sorted: Vec<usize> = ranges.iter().copied().collect();
+    sorted.sort_unstable();
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < sorted.len() {
+        let first = sorted[at];
+        let mut last = first;
+        while at + 1 < sorted.len() && sorted[at + 1] == last + 1 {
+            at += 1;
+            last = sorted[at];
+        }
+        at += 1;
+        let (lo, hi) = ir.keys(first, last);
+        for side in [Side::Sqlite, Side::Postgres] {
+            out.push(Task {
+                table,
+                side,
+                part: Part::Keys(lo, hi),
+            });
+        }
+    }
+    out
+}
+
+/// The smallest and largest integer in a SQLite key column, if it holds any.
+fn int_key_span(src: &Source, table: &str, column: &str) -> Result<Option<(i64, i64)>> {
+    let c = crate::pg::quote_ident(column);
+    src.conn
+        .query_row(
+            &format!(
+                "SELECT min({c}), max({c}) FROM {} WHERE typeof({c}) = 'integer'",
+                crate::pg::quote_ident(table)
+            ),
+            [],
+            |r| Ok((r.get::<_, Option<i64>>(0)?, r.get::<_, Option<i64>>(1)?)),
+        )
+        .map(|(a, b)| a.zip(b))
+        .map_err(|e| crate::sqlite::open::classify(&src.path, &e))
 }
 
 fn count_sqlite(src: &Source, table: &str) -> Result<u64> {

@@ -49,6 +49,57 @@ pub struct TableSpec {
     pub rowid_column: Option<String>,
     /// The SQLite table has a rowid (range-split by it).
     pub has_rowid: bool,
+    /// For a single integer key: ranges by key value instead of key hash, so the rows of a
+    /// differing range can be read again by an index range scan on both sides.
+    pub int_key: Option<IntRanges>,
+}
+
+/// Ranges by value of a single integer key: range `i` holds keys in
+/// `[min + i·width, min + (i+1)·width)`, the first and last open-ended (a target row
+/// outside the source's keys still has a range).
+#[derive(Debug, Clone, Copy)]
+pub struct IntRanges {
+    /// Smallest key in SQLite.
+    pub min: i64,
+    /// Keys per range.
+    pub width: i64,
+    /// log2 of the number of ranges.
+    pub bits: u32,
+}
+
+impl IntRanges {
+    /// Ranges covering `[min, max]` in `2^bits` steps.
+    pub fn new(min: i64, max: i64, bits: u32) -> IntRanges {
+        let span = i128::from(max) - i128::from(min) + 1;
+        let n = 1i128 << bits;
+        let width = ((span + n - 1) / n).clamp(1, i128::from(i64::MAX)) as i64;
+        IntRanges { min, width, bits }
+    }
+
+    /// The range of a key given as canonical bytes (a non-integer key goes to range 0).
+    fn range(&self, key: &[u8]) -> usize {
+        let Some(k) = canon::int_value(key) else {
+            return 0;
+        };
+        let i = (i128::from(k) - i128::from(self.min)).div_euclid(i128::from(self.width));
+        i.clamp(0, (1i128 << self.bits) - 1) as usize
+    }
+
+    /// The keys of ranges `first..=last`, inclusive at both ends.
+    pub fn keys(&self, first: usize, last: usize) -> (i64, i64) {
+        let n = 1usize << self.bits;
+        let lo = if first == 0 {
+            i64::MIN
+        } else {
+            (i128::from(self.min) + first as i128 * i128::from(self.width)) as i64
+        };
+        let hi = if last + 1 >= n {
+            i64::MAX
+        } else {
+            (i128::from(self.min) + (last as i128 + 1) * i128::from(self.width) - 1) as i64
+        };
+        (lo, hi)
+    }
 }
 
 /// Which part of a table one reader takes.
@@ -60,6 +111,8 @@ pub enum Part {
     Rowid(Option<i64>, Option<i64>),
     /// PostgreSQL heap blocks `[lo, hi)` (`None`: unbounded).
     Blocks(Option<u32>, Option<u32>),
+    /// Rows whose single integer key is in `[lo, hi]`, on either side.
+    Keys(i64, i64),
 }
 
 /// Per-range row counts and digest sums of one side.
@@ -221,13 +274,17 @@ impl RowWork<'_> {
         if hash > self.sample.0 {
             return;
         }
+        let range = |bits: u32| match (&self.spec.int_key, keyed) {
+            (Some(ir), true) => ir.range(&self.key_buf),
+            _ => range_of(hash, bits),
+        };
         match sink {
             Sink::Digest(d) => {
-                let r = range_of(hash, d.bits);
+                let r = range(d.bits);
                 d.add(r, &digest);
             }
             Sink::Collect { ranges, bits, rows } => {
-                if !ranges.contains(&range_of(hash, *bits)) {
+                if !ranges.contains(&range(*bits)) {
                     return;
                 }
                 let id = if keyed {
@@ -270,6 +327,14 @@ pub fn sqlite_part(
         quote_ident(&spec.source)
     );
     let mut params = Vec::new();
+    if let (Part::Keys(lo, hi), Some(&k)) = (part, spec.key.first()) {
+        params.push(lo);
+        params.push(hi);
+        sql.push_str(&format!(
+            " WHERE {c} >= ?1 AND {c} <= ?2",
+            c = quote_ident(&spec.columns[k].source)
+        ));
+    }
     if let Part::Rowid(lo, hi) = part {
         let mut conds = Vec::new();
         if let Some(lo) = lo {
@@ -361,6 +426,13 @@ pub fn postgres_part(
         select.push("NULL".into());
     }
     let mut sql = format!("SELECT {} FROM {}", select.join(", "), spec.qualified);
+    if let (Part::Keys(lo, hi), Some(&k)) = (part, spec.key.first()) {
+        // Integers formatted by Rust: nothing from the data reaches the SQL text.
+        sql.push_str(&format!(
+            " WHERE {c} >= {lo} AND {c} <= {hi}",
+            c = quote_ident(&spec.columns[k].target)
+        ));
+    }
     if let Part::Blocks(lo, hi) = part {
         let mut conds = Vec::new();
         if let Some(lo) = lo {
@@ -560,6 +632,40 @@ mod tests {
             assert_eq!(seen[2].0.as_deref(), Some(&2i64.to_be_bytes()[..]));
             assert!(seen.iter().all(|s| s.1));
         }
+    }
+
+    #[test]
+    fn integer_key_ranges_cover_every_key_and_read_back_as_intervals() {
+        let ir = IntRanges::new(1, 1000, 3);
+        let key = |k: i64| {
+            let mut b = Vec::new();
+            canon::sqlite(
+                ValueRef::Integer(k),
+                canon::Col {
+                    kind: canon::Kind::Int,
+                    epoch: None,
+                },
+                &mut b,
+            );
+            b
+        };
+        assert_eq!(ir.width, 125);
+        assert_eq!(ir.range(&key(1)), 0);
+        assert_eq!(ir.range(&key(125)), 0);
+        assert_eq!(ir.range(&key(126)), 1);
+        assert_eq!(ir.range(&key(1000)), 7);
+        assert_eq!(
+            ir.range(&key(-5)),
+            0,
+            "below the source's keys: first range"
+        );
+        assert_eq!(ir.range(&key(99_999)), 7, "above: last range");
+        assert_eq!(ir.keys(1, 2), (126, 375));
+        assert_eq!(ir.keys(0, 0), (i64::MIN, 125));
+        assert_eq!(ir.keys(7, 7), (876, i64::MAX));
+        let wide = IntRanges::new(i64::MIN, i64::MAX, 16);
+        assert_eq!(wide.range(&key(i64::MAX)), (1 << 16) - 1);
+        assert_eq!(wide.range(&key(i64::MIN)), 0);
     }
 
     #[test]
