@@ -113,6 +113,12 @@ fn an_untouched_migration_verifies_with_exit_0_and_a_complete_json_report() {
     }
     assert_eq!(r["schema_findings"], json!([]));
     assert!(out.contains("VERIFIED"), "{out}");
+    // The plan the migration applied was read back, not made again.
+    let notes = r["notes"].to_string();
+    assert!(
+        notes.contains("compared with the plan applied by run"),
+        "{notes}"
+    );
 }
 
 #[test]
@@ -405,4 +411,29 @@ fn usage_and_connection_errors_exit_2_and_3() {
         &[],
     );
     assert_eq!(code, 2, "{err}");
+}
+
+#[test]
+fn a_target_lite2pg_did_not_migrate_is_planned_afresh_and_compared() {
+    let f = sqlite(
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);
+         INSERT INTO t VALUES (1, 'a'), (2, 'b');",
+    );
+    let db = TestDb::new();
+    // The schema only, applied by hand from `plan --format sql`; one row copied by hand.
+    common::plan_and_apply(&f, &db, &lite2pg::plan::PlanOptions::default());
+    db.client()
+        .batch_execute("copy by hand", "INSERT INTO t VALUES (1, 'a')")
+        .unwrap();
+    let (code, r, out) = verify(&f, &db, &[]);
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(
+        mismatches(&r),
+        vec![format!("t missing_in_target {} []", json!({"id": 2}))]
+    );
+    assert!(
+        r["notes"].to_string().contains("no lite2pg run"),
+        "{}",
+        r["notes"]
+    );
 }

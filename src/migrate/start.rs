@@ -118,6 +118,10 @@ pub fn begin(
             "exclude": req.exclude,
         });
         control::start_run(client, id, display, schema_name, &options)?;
+        let stored = serde_json::to_value(plan).map_err(|e| {
+            Error::Environment(format!("the plan could not be written as JSON: {e}"))
+        })?;
+        control::record_plan(client, id, &stored)?;
         Ok((id, false))
     }
 }

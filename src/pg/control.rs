@@ -138,6 +138,17 @@ pub fn start_run(
     Ok(())
 }
 
+/// Records the plan a run applies (read back by `verify`).
+pub fn record_plan(client: &Client, id: Uuid, plan: &Json) -> Result<()> {
+    let plan = jsonb_safe(plan);
+    client.query(
+        "recording the run's plan",
+        "UPDATE lite2pg.runs SET plan = $2 WHERE id = $1",
+        &[&id, &plan],
+    )?;
+    Ok(())
+}
+
 /// Marks a resumed run as running again, by this process.
 pub fn reopen_run(client: &Client, id: Uuid) -> Result<()> {
     let pid = std::process::id() as i32;

@@ -41,7 +41,7 @@ impl Default for PlanOptions {
 }
 
 /// The whole plan.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Plan {
     /// [`FORMAT_VERSION`].
     pub format_version: u32,
@@ -64,7 +64,7 @@ pub struct Plan {
 }
 
 /// How a table's rows are identified (for resume, verify and capture).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum RowIdentity {
     /// The primary key's columns (PostgreSQL names).
@@ -82,7 +82,7 @@ pub enum RowIdentity {
 }
 
 /// Decisions for one table.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct TablePlan {
     /// SQLite name.
     pub source: String,
@@ -103,7 +103,7 @@ pub struct TablePlan {
 }
 
 /// Decisions for one column.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct ColumnPlan {
     /// SQLite name.
     pub source: String,
@@ -117,8 +117,9 @@ pub struct ColumnPlan {
     pub storage: StorageCounts,
     /// Chosen PostgreSQL type, as SQL.
     pub pg_type: String,
-    /// Chosen PostgreSQL type, for the copier's encoder.
-    #[serde(skip)]
+    /// Chosen PostgreSQL type, for the copier's encoder. Not stored: a plan read back from
+    /// the control schema serves verification, which takes types from the catalog.
+    #[serde(skip, default = "unstored_type")]
     pub ty: PgType,
     /// Why.
     pub reason: String,
@@ -134,8 +135,12 @@ pub struct ColumnPlan {
     pub rejected_rows: u64,
 }
 
+fn unstored_type() -> PgType {
+    PgType::Text
+}
+
 /// Outcome for one view.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct ViewPlan {
     /// SQLite name.
     pub source: String,
@@ -146,7 +151,7 @@ pub struct ViewPlan {
 }
 
 /// How much a finding matters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     /// For the record: a faithful conversion.
@@ -158,7 +163,7 @@ pub enum Severity {
 }
 
 /// One thing the user should know.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Finding {
     /// How much it matters.
     pub severity: Severity,
@@ -174,7 +179,7 @@ pub struct Finding {
 }
 
 /// One DDL statement and the object it creates.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Statement {
     /// What it creates, for reports and errors.
     pub object: String,
@@ -223,7 +228,7 @@ pub enum Constraint {
 }
 
 /// The DDL, in the order it must run.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
 pub struct Ddl {
     /// Schema and extensions.
     pub prelude: Vec<Statement>,

@@ -6,7 +6,7 @@
 use serde::Serialize;
 
 /// The affinity SQLite gives a column from its declared type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Affinity {
     /// Declared type contains "INT".

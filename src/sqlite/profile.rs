@@ -28,7 +28,7 @@ pub struct Needs {
 }
 
 /// Storage classes seen in a column.
-#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct StorageCounts {
     /// NULL values.
     pub null: u64,

@@ -193,7 +193,7 @@ pub fn text_shape(s: &str) -> Option<TextShape> {
 }
 
 /// The unit of a unix epoch stored as an integer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EpochUnit {
     /// Seconds since 1970.

@@ -122,7 +122,7 @@ impl PgType {
 }
 
 /// How the copier must turn a SQLite value into the chosen type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Conversion {
     /// The value is carried as it is.

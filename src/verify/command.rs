@@ -10,7 +10,7 @@ use crate::commands::{load_from, write_output};
 use crate::error::{Error, Result};
 use crate::migrate::TargetChoice;
 use crate::pg::{connect_target, Client, Target};
-use crate::plan::PlanOptions;
+use crate::plan::{Plan, PlanOptions};
 use crate::sqlite::open::open_consistent;
 
 /// How the report is printed.
@@ -42,8 +42,14 @@ pub struct VerifyRequest {
     pub options: Options,
 }
 
-/// A recorded run's plan options, and its `--tables` and `--exclude` globs.
-type RunOptions = (PlanOptions, Vec<String>, Vec<String>);
+/// A recorded run's plan options, its `--tables` and `--exclude` globs, and the plan it
+/// applied (runs before control-schema V2 have none).
+type RunOptions = (
+    PlanOptions,
+    Vec<String>,
+    Vec<String>,
+    Option<std::result::Result<Plan, String>>,
+);
 
 /// The newest run into `schema` recorded in the control schema: its plan options and table
 /// filters, so the comparison maps names exactly as that migration did.
@@ -58,7 +64,7 @@ fn run_options(client: &Client, schema: &str) -> Result<Option<RunOptions>> {
     }
     let rows = client.query(
         "reading the newest run's options",
-        "SELECT options FROM lite2pg.runs WHERE target_schema = $1 \
+        "SELECT options, plan, id::text FROM lite2pg.runs WHERE target_schema = $1 \
          ORDER BY (status = 'done') DESC, started_at DESC LIMIT 1",
         &[&schema],
     )?;
@@ -77,7 +83,17 @@ fn run_options(client: &Client, schema: &str) -> Result<Option<RunOptions>> {
             })
             .unwrap_or_default()
     };
-    Ok(options.map(|o| (o, list("tables"), list("exclude"))))
+    let plan: Option<serde_json::Value> = row.get(1);
+    let id: String = row.get(2);
+    let plan = plan.map(|p| {
+        serde_json::from_value::<Plan>(p)
+            .map(|mut p| {
+                p.validation = Some(format!("applied by run {id}"));
+                p
+            })
+            .map_err(|e| format!("the plan stored by run {id} could not be read ({e})"))
+    });
+    Ok(options.map(|o| (o, list("tables"), list("exclude"), plan)))
 }
 
 /// Runs `lite2pg verify` and returns its exit code.
@@ -108,14 +124,15 @@ pub fn verify_with_report(req: &VerifyRequest) -> Result<VerifyReport> {
     let src = open_consistent(&req.source)?;
     let client = connect_target(&target)?;
     let mut notes: Vec<String> = src.snapshot_note.iter().cloned().collect();
-    let (options, mut include, mut exclude) = match run_options(&client, &req.schema)? {
-        Some((o, i, e)) => (
+    let (options, mut include, mut exclude, stored) = match run_options(&client, &req.schema)? {
+        Some((o, i, e, p)) => (
             PlanOptions {
                 schema: req.schema.clone(),
                 ..o
             },
             i,
             e,
+            p,
         ),
         None => {
             notes.push(format!(
@@ -130,6 +147,7 @@ pub fn verify_with_report(req: &VerifyRequest) -> Result<VerifyReport> {
                 },
                 Vec::new(),
                 Vec::new(),
+                None,
             )
         }
     };
@@ -137,11 +155,34 @@ pub fn verify_with_report(req: &VerifyRequest) -> Result<VerifyReport> {
         include = req.tables.clone();
     }
     exclude.extend(req.exclude.iter().cloned());
-    let (mut schema, profiles) = load_from(&src)?;
-    let all_tables: Vec<String> = schema.tables.iter().map(|t| t.name.clone()).collect();
-    crate::migrate::select_tables(&mut schema, &include, &exclude)?;
     let display = req.source.display().to_string();
-    let plan = crate::translate::build_plan(&display, &schema, &profiles, &options);
+    let (plan, all_tables) = match stored {
+        // The plan the migration applied: the same names, keys and intended schema, and no
+        // second profiling pass over the source.
+        Some(Ok(mut plan)) => {
+            notes.push(format!(
+                "compared with the plan {}",
+                plan.validation.as_deref().unwrap_or("of the newest run")
+            ));
+            let mut schema = crate::sqlite::introspect::introspect(&src)?;
+            let all: Vec<String> = schema.tables.iter().map(|t| t.name.clone()).collect();
+            crate::migrate::select_tables(&mut schema, &include, &exclude)?;
+            plan.tables
+                .retain(|t| schema.tables.iter().any(|s| s.name == t.source));
+            plan.options.schema = req.schema.clone();
+            (plan, all)
+        }
+        other => {
+            if let Some(Err(why)) = other {
+                notes.push(format!("{why}: the source was planned again"));
+            }
+            let (mut schema, profiles) = load_from(&src)?;
+            let all: Vec<String> = schema.tables.iter().map(|t| t.name.clone()).collect();
+            crate::migrate::select_tables(&mut schema, &include, &exclude)?;
+            let plan = crate::translate::build_plan(&display, &schema, &profiles, &options);
+            (plan, all)
+        }
+    };
     let (mut tables, schema_findings) =
         compare_tables(&src, &plan, &target, &client, &req.options)?;
     for name in all_tables {
