@@ -68,6 +68,17 @@ fn verify(f: &Fixture, db: &TestDb, extra: &[&str]) -> (i32, Value, String) {
     (code, report, format!("{out}\n{err}"))
 }
 
+/// The report's entry for one table, by SQLite or PostgreSQL name.
+fn table(report: &Value, name: &str) -> Value {
+    report["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == name || t["target_name"] == name)
+        .unwrap_or_else(|| panic!("no table {name} in {report}"))
+        .clone()
+}
+
 /// Every listed mismatch as "table kind key [columns]", sorted.
 fn mismatches(report: &Value) -> Vec<String> {
     let mut out = Vec::new();
@@ -155,13 +166,7 @@ fn each_tampered_value_and_row_is_named_exactly_and_nothing_else() {
     let (code, r2, out) = verify(&f, &db, &[]);
     assert_eq!(code, 1, "{out}");
     assert_eq!(r2["ok"], false);
-    let extra_log_key = r2["tables"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["target_name"] == "log")
-        .unwrap()["mismatches"][0]["key"]
-        .clone();
+    let extra_log_key = table(&r2, "log")["mismatches"][0]["key"].clone();
     assert_eq!(
         mismatches(&r2),
         vec![
@@ -188,12 +193,7 @@ fn each_tampered_value_and_row_is_named_exactly_and_nothing_else() {
         "{extra_log_key}"
     );
     // Source and target values are shown for the differing columns.
-    let items = r2["tables"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["target_name"] == "items")
-        .unwrap();
+    let items = table(&r2, "items");
     let note = items["mismatches"]
         .as_array()
         .unwrap()
@@ -254,13 +254,7 @@ fn mismatch_lists_are_capped_with_the_true_count_kept() {
         .unwrap();
     let (code, r, _) = verify(&f, &db, &["--max-mismatches", "5", "--tables", "items"]);
     assert_eq!(code, 1);
-    let items = &r["tables"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["name"] == "items")
-        .unwrap()
-        .clone();
+    let items = &table(&r, "items");
     assert_eq!(items["mismatch_count"], 40);
     assert_eq!(items["mismatches"].as_array().unwrap().len(), 5);
     assert_eq!(items["mismatches_truncated"], true);
@@ -281,13 +275,7 @@ fn a_sample_compares_a_fraction_of_rows_on_both_sides_alike() {
     let (f, db) = migrated();
     let (code, r, out) = verify(&f, &db, &["--sample", "0.25", "--tables", "items"]);
     assert_eq!(code, 0, "{out}");
-    let items = r["tables"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["name"] == "items")
-        .unwrap()
-        .clone();
+    let items = table(&r, "items");
     let n = items["source_rows"].as_u64().unwrap();
     assert!(
         (500..1000).contains(&n),
@@ -307,13 +295,7 @@ fn a_dropped_table_and_a_changed_column_type_are_reported() {
         .unwrap();
     let (code, r, out) = verify(&f, &db, &[]);
     assert_eq!(code, 1, "{out}");
-    let pairs = r["tables"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["name"] == "pairs")
-        .unwrap()
-        .clone();
+    let pairs = table(&r, "pairs");
     assert_eq!(pairs["status"], "missing_in_target");
     let findings: Vec<String> = r["schema_findings"]
         .as_array()
@@ -339,13 +321,7 @@ fn a_dropped_table_and_a_changed_column_type_are_reported() {
         "{findings:?}"
     );
     // Values still compare equal through the new type.
-    let items = r["tables"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["name"] == "items")
-        .unwrap()
-        .clone();
+    let items = table(&r, "items");
     assert_eq!(items["status"], "match");
 }
 

@@ -15,3 +15,20 @@ pub mod temporal;
 pub use affinity::Affinity;
 pub use open::{open_consistent, open_source, Source};
 pub use profile::{profile_table, ColumnProfile, TableProfile};
+
+/// ` WHERE _rowid_ > ?1 AND _rowid_ <= ?2` for the rowid range `(lo, hi]` (`None`:
+/// unbounded; both `None`: nothing), appended to `sql` with its parameters in `params`.
+pub fn rowid_range(sql: &mut String, params: &mut Vec<i64>, lo: Option<i64>, hi: Option<i64>) {
+    let mut conds = Vec::new();
+    if let Some(lo) = lo {
+        params.push(lo);
+        conds.push(format!("_rowid_ > ?{}", params.len()));
+    }
+    if let Some(hi) = hi {
+        params.push(hi);
+        conds.push(format!("_rowid_ <= ?{}", params.len()));
+    }
+    if !conds.is_empty() {
+        sql.push_str(&format!(" WHERE {}", conds.join(" AND ")));
+    }
+}

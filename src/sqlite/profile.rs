@@ -438,18 +438,7 @@ pub fn profile_part(
     let mut sql = format!("SELECT {} FROM {}", select.join(", "), quote_ident(table));
     let mut params: Vec<i64> = Vec::new();
     if let Some((lo, hi)) = range {
-        let mut conds = Vec::new();
-        if let Some(lo) = lo {
-            params.push(lo);
-            conds.push(format!("_rowid_ > ?{}", params.len()));
-        }
-        if let Some(hi) = hi {
-            params.push(hi);
-            conds.push(format!("_rowid_ <= ?{}", params.len()));
-        }
-        if !conds.is_empty() {
-            sql.push_str(&format!(" WHERE {}", conds.join(" AND ")));
-        }
+        super::rowid_range(&mut sql, &mut params, lo, hi);
     }
     let mut stmt = conn.prepare(&sql)?;
     let mut rows = stmt.query(rusqlite::params_from_iter(params.iter()))?;

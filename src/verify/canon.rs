@@ -14,6 +14,7 @@
 
 use rusqlite::types::ValueRef;
 
+use crate::report::civil_from_days;
 use crate::sqlite::temporal::EpochUnit;
 
 /// How values of one target column are compared, from the column's type in PostgreSQL.
@@ -830,20 +831,6 @@ fn hex(b: &[u8]) -> String {
         s.push_str(&format!("… ({} bytes)", b.len()));
     }
     s
-}
-
-fn civil_from_days(days: i64) -> String {
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
 }
 
 fn clock(micros: i64) -> String {

@@ -336,18 +336,7 @@ pub fn sqlite_part(
         ));
     }
     if let Part::Rowid(lo, hi) = part {
-        let mut conds = Vec::new();
-        if let Some(lo) = lo {
-            params.push(lo);
-            conds.push(format!("_rowid_ > ?{}", params.len()));
-        }
-        if let Some(hi) = hi {
-            params.push(hi);
-            conds.push(format!("_rowid_ <= ?{}", params.len()));
-        }
-        if !conds.is_empty() {
-            sql.push_str(&format!(" WHERE {}", conds.join(" AND ")));
-        }
+        crate::sqlite::rowid_range(&mut sql, &mut params, lo, hi);
     }
     let mut stmt = conn.prepare(&sql)?;
     let mut rows = stmt.query(rusqlite::params_from_iter(params.iter()))?;
