@@ -6,7 +6,7 @@
 //!    keys, indexes and `ANALYZE` on a pool of connections as soon as its rows are in
 //!    (`builds`), keys attached after the copy;
 //! 5. foreign keys `NOT VALID`, then validated; 6. views; identity restarts;
-//! 7. verification (exact row counts);
+//! 7. verification: every row compared by the checksum validator (`verify`);
 //!
 //! then the run report and the reject file. With no target at all, the same run goes into a
 //! throwaway PostgreSQL that is removed afterwards: a rehearsal.
