@@ -95,6 +95,9 @@ enum Cmd {
         /// No progress display.
         #[arg(long, short)]
         quiet: bool,
+        /// Give up (exit 3, resumable) when the server answers no ping for this many seconds.
+        #[arg(long, default_value_t = 60)]
+        stall_timeout: u64,
         /// Lower-case plain names so unquoted SQL keeps working, or keep every name as written.
         #[arg(long, value_enum, default_value_t = IdentArg::Lower)]
         identifiers: IdentArg,
@@ -136,6 +139,9 @@ enum Cmd {
         /// Differing rows listed per table (all are counted).
         #[arg(long, default_value_t = 1000)]
         max_mismatches: usize,
+        /// Give up (exit 3) when the server answers no ping for this many seconds.
+        #[arg(long, default_value_t = 60)]
+        stall_timeout: u64,
     },
     /// Build a sample SQLite database with messy data and rehearse its migration on a
     /// throwaway PostgreSQL.
@@ -249,6 +255,7 @@ pub fn parse() -> Request {
             reject_file,
             report,
             quiet,
+            stall_timeout,
             identifiers,
             type_conflicts,
         } => Request::Migrate(Box::new(MigrateRequest {
@@ -269,6 +276,7 @@ pub fn parse() -> Request {
             reject_file,
             reports: report,
             quiet,
+            stall_timeout: std::time::Duration::from_secs(stall_timeout.max(1)),
         })),
         Cmd::Verify {
             db,
@@ -281,6 +289,7 @@ pub fn parse() -> Request {
             jobs,
             sample,
             max_mismatches,
+            stall_timeout,
         } => Request::Verify(Box::new(VerifyRequest {
             source: db,
             target: TargetChoice::from(to),
@@ -298,6 +307,7 @@ pub fn parse() -> Request {
                 max_mismatches,
                 pending: None,
             },
+            stall_timeout: std::time::Duration::from_secs(stall_timeout.max(1)),
         })),
         Cmd::Demo { keep, report } => Request::Demo(DemoRequest {
             keep,

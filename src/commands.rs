@@ -352,6 +352,7 @@ pub fn demo(req: &DemoRequest) -> Result<i32> {
         reject_file: Some(rejects.clone()),
         reports: req.reports.clone(),
         quiet: false,
+        stall_timeout: std::time::Duration::from_secs(60),
     };
     let (report, _) = crate::migrate::migrate_with_report(&request)?;
     if report.rows_rejected > 0 {

@@ -222,6 +222,48 @@ impl EmbeddedPg {
     pub fn bin_dir(&self) -> &Path {
         &self.bin
     }
+
+    /// The postmaster's process id, from `postmaster.pid`.
+    pub fn postmaster_pid(&self) -> Result<u32> {
+        let text = std::fs::read_to_string(self.data().join("postmaster.pid"))
+            .map_err(|e| Error::io("reading postmaster.pid of the throwaway PostgreSQL", e))?;
+        text.lines()
+            .next()
+            .and_then(|l| l.trim().parse().ok())
+            .ok_or_else(|| Error::Environment("postmaster.pid holds no process id".into()))
+    }
+
+    /// Sends `signal` (`KILL`, `STOP`, `CONT`, ...) to the postmaster and every server
+    /// process under it: a crash, a stall, a resumption, for the fault tests.
+    pub fn signal(&self, signal: &str) -> Result<()> {
+        let pid = self.postmaster_pid()?.to_string();
+        // Children first, so a killed postmaster cannot be replaced by a running child.
+        let _ = Command::new("pkill")
+            .args([&format!("-{signal}"), "-P", &pid])
+            .status();
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .map_err(|e| Error::Environment(format!("cannot run kill: {e}")))?;
+        if !status.success() {
+            return Err(Error::Environment(format!("kill -{signal} {pid} failed")));
+        }
+        Ok(())
+    }
+
+    /// Starts the server again on the same port and data (after a crash: with recovery).
+    pub fn restart(&self) -> Result<()> {
+        // Processes killed a moment ago may still hold the port or shared memory.
+        let mut last = None;
+        for _ in 0..20 {
+            match self.launch() {
+                Ok(()) => return Ok(()),
+                Err(e) => last = Some(e),
+            }
+            std::thread::sleep(std::time::Duration::from_millis(250));
+        }
+        Err(last.unwrap_or_else(|| Error::Environment("the server did not restart".into())))
+    }
 }
 
 impl Drop for EmbeddedPg {

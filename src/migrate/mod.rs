@@ -100,6 +100,8 @@ pub struct MigrateRequest {
     pub reports: Vec<PathBuf>,
     /// No progress display.
     pub quiet: bool,
+    /// Give up (exit 3) when the server answers no ping for this long.
+    pub stall_timeout: std::time::Duration,
 }
 
 /// The default number of parallel streams: the machine's cores.
@@ -138,6 +140,11 @@ pub fn migrate_with_report(req: &MigrateRequest) -> Result<(RunReport, Option<Pl
             t
         }
     };
+    let _watchdog = crate::pg::Watchdog::start(
+        &target,
+        req.stall_timeout,
+        "what was committed is kept: once the server answers, run the same command with --resume",
+    );
     let (mut report, plan) = run(req, &target, rehearsal.is_some())?;
     if rehearsal.is_some() {
         report.notes.push(format!(
@@ -418,9 +425,6 @@ fn phases_and_report(
     }
     control::set_phase(ctx.client, run_id, "sequences")?;
     timer.time("sequences", || ctx.run_all("sequences", &ddl.sequences))?;
-    if req.mode != Mode::DataOnly {
-        autovacuum(ctx.client, plan, true)?;
-    }
 
     let totals = control::copy_totals(ctx.client, run_id)?;
     let verification = if req.verify && req.mode != Mode::SchemaOnly {
@@ -435,6 +439,11 @@ fn phases_and_report(
     } else {
         None
     };
+    // After the verification, which would otherwise share the server with autovacuum
+    // workers starting on every freshly loaded table.
+    if req.mode != Mode::DataOnly {
+        autovacuum(ctx.client, plan, true)?;
+    }
     let rows_rejected: i64 = totals.values().map(|t| t.rejected).sum();
     let reject_file = if rows_rejected > 0 {
         let path = req

@@ -34,18 +34,33 @@ pub fn connect_target(target: &Target) -> Result<Client> {
 
 /// Connects from inside a tokio runtime; the connection is driven by a spawned task.
 pub async fn connect_async(target: &Target) -> Result<tokio_postgres::Client> {
-    let (client, connection) =
-        target
-            .config()
-            .connect(NoTls)
-            .await
-            .map_err(|e| Error::Connect {
+    // connect_timeout bounds the TCP connect; a server that accepts and then says nothing
+    // (stopped, wedged) is bounded here, over the whole start-up.
+    let limit = target
+        .config()
+        .get_connect_timeout()
+        .copied()
+        .unwrap_or(std::time::Duration::from_secs(10));
+    let attempt = tokio::time::timeout(limit, target.config().connect(NoTls)).await;
+    let (client, connection) = match attempt {
+        Err(_) => {
+            return Err(Error::Connect {
                 target: target.display().to_string(),
                 problem: format!(
-                    "{}; check that the server is running and the URL, user and password are right",
-                    describe(&e)
+                    "no answer within {} s (connect_timeout or PGCONNECT_TIMEOUT sets this \
+                     limit); check that the server is running and reachable",
+                    limit.as_secs()
                 ),
-            })?;
+            })
+        }
+        Ok(outcome) => outcome.map_err(|e| Error::Connect {
+            target: target.display().to_string(),
+            problem: format!(
+                "{}; check that the server is running and the URL, user and password are right",
+                describe(&e)
+            ),
+        })?,
+    };
     tokio::spawn(async move {
         // The connection task ends when the client is dropped; its error, if any, is
         // reported by the next statement.

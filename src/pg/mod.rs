@@ -7,7 +7,9 @@ mod client;
 pub mod control;
 mod quote;
 mod target;
+mod watchdog;
 
 pub use client::{classify, connect, connect_async, connect_target, describe, Client};
 pub use quote::{mask_url, qualified, quote_ident, quote_literal};
 pub use target::Target;
+pub use watchdog::Watchdog;

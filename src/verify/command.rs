@@ -40,6 +40,8 @@ pub struct VerifyRequest {
     pub output: Output,
     /// Comparison options.
     pub options: Options,
+    /// Give up (exit 3) when the server answers no ping for this long.
+    pub stall_timeout: std::time::Duration,
 }
 
 /// A recorded run's plan options, its `--tables` and `--exclude` globs, and the plan it
@@ -123,6 +125,11 @@ pub fn verify_with_report(req: &VerifyRequest) -> Result<VerifyReport> {
     let t0 = Instant::now();
     let src = open_consistent(&req.source)?;
     let client = connect_target(&target)?;
+    let _watchdog = crate::pg::Watchdog::start(
+        &target,
+        req.stall_timeout,
+        "nothing was changed: run verify again once the server answers",
+    );
     let mut notes: Vec<String> = src.snapshot_note.iter().cloned().collect();
     let (options, mut include, mut exclude, stored) = match run_options(&client, &req.schema)? {
         Some((o, i, e, p)) => (

@@ -152,6 +152,7 @@ pub fn migrate_request(fixture: &Fixture, db: &TestDb) -> lite2pg::migrate::Migr
         reject_file: Some(fixture.path.with_extension("rejects.jsonl")),
         reports: Vec::new(),
         quiet: true,
+        stall_timeout: std::time::Duration::from_secs(60),
     }
 }
 
