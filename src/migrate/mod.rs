@@ -155,7 +155,17 @@ pub fn migrate_with_report(req: &MigrateRequest) -> Result<(RunReport, Option<Pl
     }
     write_output(None, &report::render_text(&report))?;
     for path in &req.reports {
-        report::write(&report, path)?;
+        report::write(&report, path).map_err(|e| match e {
+            Error::Io { context, source } => Error::Io {
+                context: format!(
+                    "{context} (the migration itself finished as run {}; its report is also \
+                     kept in lite2pg.runs.report of the target)",
+                    report.run_id
+                ),
+                source,
+            },
+            other => other,
+        })?;
     }
     drop(rehearsal);
     Ok((report, Some(plan)))
@@ -233,6 +243,13 @@ fn run(req: &MigrateRequest, target: &Target, rehearsal: bool) -> Result<(RunRep
                         "{problem}; committed work is kept: when the server is back, run the \
                          same command with --resume"
                     ),
+                },
+                Error::Io { context, source } => Error::Io {
+                    context: format!(
+                        "{context} (the migrated data is committed and consistent; fix this, \
+                         then run the same command with --resume to finish)"
+                    ),
+                    source,
                 },
                 other => other,
             })

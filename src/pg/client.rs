@@ -135,16 +135,49 @@ pub fn classify(target: &str, context: &str, e: &tokio_postgres::Error) -> Error
             problem: format!("connection lost during {context}: {}", describe(e)),
         }
     } else {
+        let code = e.as_db_error().map(|db| db.code().code()).unwrap_or("");
+        let message = match remedy(code) {
+            Some(what) => format!("{}; {what}", describe(e)),
+            None => describe(e),
+        };
         Error::Postgres {
             context: context.to_string(),
-            message: describe(e),
+            message,
         }
     }
 }
 
+/// What to do about errors that are the target's setup, not the data: said once, here,
+/// for every statement lite2pg sends.
+fn remedy(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "42501" => {
+            "the role lite2pg connects as lacks this privilege: connect as the database owner, \
+             or grant it (lite2pg needs CREATE on the database for its control schema `lite2pg` \
+             and on the target schema, or ownership of existing tables for --data-only)"
+        }
+        "25006" => {
+            "the target accepts no writes (a hot standby, or default_transaction_read_only is \
+             on): point --to at the primary"
+        }
+        "53100" => {
+            "the server's disk is full: free space on the server, then run again with --resume"
+        }
+        "53200" => "the server ran out of memory: lower --jobs, or give the server more memory",
+        _ => return None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
-    use super::session_lost;
+    use super::{remedy, session_lost};
+
+    #[test]
+    fn privilege_and_read_only_errors_say_what_to_do() {
+        assert!(remedy("42501").unwrap().contains("privilege"));
+        assert!(remedy("25006").unwrap().contains("primary"));
+        assert!(remedy("23505").is_none());
+    }
 
     #[test]
     fn server_shutdown_and_connection_errors_count_as_a_lost_session() {
