@@ -251,6 +251,27 @@ impl EmbeddedPg {
         Ok(())
     }
 
+    /// Replaces `pg_hba.conf` with `rules` and reloads (tests of password authentication).
+    pub fn set_hba(&self, rules: &str) -> Result<()> {
+        std::fs::write(self.data().join("pg_hba.conf"), rules)
+            .map_err(|e| Error::io("writing pg_hba.conf of the throwaway PostgreSQL", e))?;
+        let status = self
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(self.data())
+            .arg("reload")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .status()
+            .map_err(|e| Error::Environment(format!("cannot run pg_ctl: {e}")))?;
+        if !status.success() {
+            return Err(Error::Environment("pg_ctl reload failed".into()));
+        }
+        // The postmaster rereads the file on SIGHUP, asynchronously.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        Ok(())
+    }
+
     /// Starts the server again on the same port and data (after a crash: with recovery).
     pub fn restart(&self) -> Result<()> {
         // Processes killed a moment ago may still hold the port or shared memory.

@@ -205,7 +205,13 @@ pub fn render_text(r: &RunReport) -> String {
                 .join(", ")
         );
     }
-    for t in &r.mismatches {
+    // Tables whose only differences are the rejected rows are covered by the reject file.
+    let differing = r.mismatches.iter().filter(|t| {
+        r.tables
+            .iter()
+            .any(|rt| rt.target == t.target_name && rt.verification.starts_with("mismatch"))
+    });
+    for t in differing {
         for m in t.mismatches.iter().take(5) {
             let what = match m.kind {
                 crate::verify::MismatchKind::MissingInTarget => "missing in PostgreSQL".to_string(),
