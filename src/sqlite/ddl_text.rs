@@ -21,8 +21,28 @@ pub fn tokenize(sql: &str) -> Result<Vec<Token>, String> {
                 w.quote_style = Some('"');
             }
         }
+        let risky = match t {
+            Token::Word(w) if w.quote_style.is_some() => misprinted(&w.value, '"'),
+            Token::SingleQuotedString(v) => misprinted(v, '\''),
+            _ => false,
+        };
+        if risky {
+            return Err(
+                "a quoted name or string holds a backslash before a quote, or two \
+                        quotes in a row, which the SQL printer would not escape: left out so \
+                        nothing in it can be read as SQL"
+                    .into(),
+            );
+        }
     }
     Ok(tokens)
+}
+
+/// Whether sqlparser would print `value` quoted with `quote` wrongly: it leaves a quote
+/// unescaped after a backslash (taking it for an escape) or when already doubled, so the
+/// name or string would end early in PostgreSQL and the rest be read as SQL.
+pub fn misprinted(value: &str, quote: char) -> bool {
+    value.contains(&format!("\\{quote}")) || value.contains(&format!("{quote}{quote}"))
 }
 
 /// Whether printing `right` after `left` needs a space to keep both tokens apart.

@@ -428,6 +428,33 @@ pub fn profile_part(
     with_rowid: bool,
     range: Option<(Option<i64>, Option<i64>)>,
 ) -> rusqlite::Result<TableProfile> {
+    // SQLite returns at most 2000 columns a row: a wider table is profiled in column groups
+    // (the rowid with the first), each a pass of its own.
+    if columns.len() >= COLUMN_GROUP {
+        let mut whole: Option<TableProfile> = None;
+        for (i, group) in columns.chunks(COLUMN_GROUP - 1).enumerate() {
+            let part = profile_columns(conn, table, group, with_rowid && i == 0, range)?;
+            match &mut whole {
+                None => whole = Some(part),
+                Some(w) => w.columns.extend(part.columns),
+            }
+        }
+        return Ok(whole.unwrap_or_default());
+    }
+    profile_columns(conn, table, columns, with_rowid, range)
+}
+
+/// Columns profiled in one pass: under SQLite's 2000-column result limit with room for the
+/// rowid.
+const COLUMN_GROUP: usize = 1000;
+
+fn profile_columns(
+    conn: &Connection,
+    table: &str,
+    columns: &[(String, Needs)],
+    with_rowid: bool,
+    range: Option<(Option<i64>, Option<i64>)>,
+) -> rusqlite::Result<TableProfile> {
     let mut select: Vec<String> = columns.iter().map(|(c, _)| quote_ident(c)).collect();
     if with_rowid {
         select.push("_rowid_".into());

@@ -15,7 +15,7 @@ use sqlparser::ast::{
 };
 use sqlparser::dialect::{PostgreSqlDialect, SQLiteDialect};
 use sqlparser::parser::Parser;
-use sqlparser::tokenizer::Token;
+use sqlparser::tokenizer::{Token, Tokenizer, Whitespace};
 
 use super::functions;
 use super::types::PgType;
@@ -122,7 +122,35 @@ pub fn translate(sql: &str, scope: &Scope, pos: Position) -> Result<String, Stri
     if matches!(pos, Position::Check | Position::Predicate) {
         expr = as_condition(expr, scope)?;
     }
-    Ok(expr.to_string())
+    checked_output(expr.to_string())
+}
+
+/// SQL printed from sqlparser's syntax tree, checked before it is used.
+///
+/// Names and strings sqlparser would print wrongly are refused when the SQLite text is
+/// read (`ddl_text::misprinted`); as a second line, the printed SQL must read back as
+/// PostgreSQL tokens with no statement end and no comment, so that nothing in a crafted
+/// SQLite schema can be run as SQL. What fails is left out and reported.
+pub fn checked_output(sql: String) -> Result<String, String> {
+    let unsafe_sql = |why: &str| {
+        Err(format!(
+            "the translated SQL {why}; left out so nothing in the SQLite schema can be run as SQL"
+        ))
+    };
+    let Ok(tokens) = Tokenizer::new(&PostgreSqlDialect {}, &sql).tokenize() else {
+        return unsafe_sql("does not read back as PostgreSQL");
+    };
+    for t in &tokens {
+        match t {
+            Token::SemiColon => return unsafe_sql("holds a `;`"),
+            Token::Whitespace(Whitespace::SingleLineComment { .. })
+            | Token::Whitespace(Whitespace::MultiLineComment(_)) => {
+                return unsafe_sql("holds a comment")
+            }
+            _ => {}
+        }
+    }
+    Ok(sql)
 }
 
 /// Rewrites an expression tree in place.
@@ -462,6 +490,18 @@ mod tests {
             Ok(want),
             "{sqlite}"
         );
+    }
+
+    #[test]
+    fn a_quote_after_a_backslash_cannot_end_a_string_early() {
+        // sqlparser would print `a\'` inside a string unescaped: PostgreSQL would end the
+        // string there and run the rest. Such text is refused where it is read.
+        assert!(parse_sqlite("x <> 'a\\''; DROP TABLE t; --'").is_err());
+        assert!(parse_sqlite("\"we\\\"\"ird\" > 1").is_err());
+        assert!(parse_sqlite("x <> 'it''s'").is_ok());
+        assert!(checked_output("x <> 1; DROP TABLE t".into()).is_err());
+        assert!(checked_output("x <> 1 -- c".into()).is_err());
+        assert!(checked_output("x <> 'it''s'".into()).is_ok());
     }
 
     #[test]

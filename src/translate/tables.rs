@@ -15,6 +15,9 @@ use crate::plan::{
 use crate::sqlite::profile::TableProfile;
 use crate::sqlite::Affinity;
 
+/// The most columns a PostgreSQL table can have.
+const PG_MAX_COLUMNS: usize = 1600;
+
 /// The name of the column added to tables without a key, holding the SQLite rowid.
 pub const ROWID_COLUMN: &str = "_lite2pg_rowid";
 
@@ -274,6 +277,18 @@ pub fn translate_table(
         }
     }
 
+    if plans.len() > PG_MAX_COLUMNS {
+        f.add(
+            Severity::Error,
+            "table.too_many_columns",
+            obj(&t.name),
+            format!(
+                "{} columns: a PostgreSQL table holds at most {PG_MAX_COLUMNS}, so PostgreSQL \
+                 will refuse it; split the table (or leave it out with --exclude) before migrating",
+                plans.len()
+            ),
+        );
+    }
     let qname = qualified(&opts.schema, target);
     let create = Statement {
         object: obj(target),

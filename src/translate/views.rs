@@ -18,6 +18,7 @@ use crate::model::Schema;
 use crate::pg::{qualified, quote_ident};
 use crate::plan::{Ddl, PlanOptions, Statement, ViewPlan};
 use crate::sqlite::ddl_text;
+use crate::sqlite::ddl_text::misprinted;
 
 fn last_part(name: &ObjectName) -> String {
     match name.0.last() {
@@ -96,6 +97,16 @@ fn translate_view(
             scope.qualified.insert(a.clone(), r.scope.columns.clone());
         }
     }
+    if let Some(r) = readable.values().find(|r| misprinted(&r.target, '"')) {
+        return Err(format!(
+            "table name {} holds a backslash before a quote, or two quotes in a row, which \
+             the SQL printer would not escape",
+            quote_ident(&r.target)
+        ));
+    }
+    if misprinted(&opts.schema, '"') {
+        return Err("the schema name cannot be printed safely in a view".into());
+    }
     let schema = opts.schema.clone();
     let ctes = refs.ctes.clone();
     let _ = sqlparser::ast::visit_relations_mut(&mut *query, |name| {
@@ -111,7 +122,7 @@ fn translate_view(
         ControlFlow::<()>::Continue(())
     });
     rewrite(&mut *query, &scope, Position::View)?;
-    Ok(query.to_string())
+    super::expr::checked_output(query.to_string())
 }
 
 /// Translates all views, in dependency order, into `ddl.views`.

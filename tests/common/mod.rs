@@ -108,6 +108,13 @@ pub struct Fixture {
     pub path: PathBuf,
 }
 
+impl Fixture {
+    /// A fixture from a directory and the file the test made in it.
+    pub fn from_parts(dir: tempfile::TempDir, path: PathBuf) -> Fixture {
+        Fixture { _dir: dir, path }
+    }
+}
+
 /// Builds a SQLite database from `sql`.
 pub fn sqlite(sql: &str) -> Fixture {
     let dir = tempfile::tempdir().expect("temp dir");
