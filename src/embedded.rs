@@ -251,6 +251,22 @@ impl EmbeddedPg {
         Ok(())
     }
 
+    /// Writes `contents` to `name` in the data directory, owned by the server's user and
+    /// readable by it alone (keys and certificates for the TLS tests).
+    pub fn install_file(&self, name: &str, contents: &[u8]) -> Result<()> {
+        let path = self.data().join(name);
+        std::fs::write(&path, contents)
+            .map_err(|e| Error::io(format!("writing {name} for the throwaway PostgreSQL"), e))?;
+        let _ = Command::new("chmod").arg("600").arg(&path).status();
+        if let Some(user) = &self.run_as {
+            let _ = Command::new("chown")
+                .arg(format!("{user}:"))
+                .arg(&path)
+                .status();
+        }
+        Ok(())
+    }
+
     /// Replaces `pg_hba.conf` with `rules` and reloads (tests of password authentication).
     pub fn set_hba(&self, rules: &str) -> Result<()> {
         std::fs::write(self.data().join("pg_hba.conf"), rules)

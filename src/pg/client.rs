@@ -41,8 +41,36 @@ pub async fn connect_async(target: &Target) -> Result<tokio_postgres::Client> {
         .get_connect_timeout()
         .copied()
         .unwrap_or(std::time::Duration::from_secs(10));
-    let attempt = tokio::time::timeout(limit, target.config().connect(NoTls)).await;
-    let (client, connection) = match attempt {
+    let tls = target
+        .tls()
+        .client_config()
+        .map_err(|problem| Error::Connect {
+            target: target.display().to_string(),
+            problem,
+        })?;
+    let connecting = async {
+        match tls {
+            None => {
+                let (client, connection) = target.config().connect(NoTls).await?;
+                tokio::spawn(async move {
+                    // Ends when the client is dropped; its error, if any, is reported by the
+                    // next statement.
+                    let _ = connection.await;
+                });
+                Ok::<_, tokio_postgres::Error>(client)
+            }
+            Some(config) => {
+                let connector = tokio_postgres_rustls::MakeRustlsConnect::new(config);
+                let (client, connection) = target.config().connect(connector).await?;
+                tokio::spawn(async move {
+                    let _ = connection.await;
+                });
+                Ok(client)
+            }
+        }
+    };
+    let attempt = tokio::time::timeout(limit, connecting).await;
+    let client = match attempt {
         Err(_) => {
             return Err(Error::Connect {
                 target: target.display().to_string(),
@@ -53,19 +81,19 @@ pub async fn connect_async(target: &Target) -> Result<tokio_postgres::Client> {
                 ),
             })
         }
-        Ok(outcome) => outcome.map_err(|e| Error::Connect {
-            target: target.display().to_string(),
-            problem: format!(
-                "{}; check that the server is running and the URL, user and password are right",
-                describe(&e)
-            ),
+        Ok(outcome) => outcome.map_err(|e| {
+            let what = describe(&e);
+            let hint = if what.contains("certificate") || what.contains("TLS") {
+                "check sslmode and sslrootcert (the certificate that signed the server's)"
+            } else {
+                "check that the server is running and the URL, user and password are right"
+            };
+            Error::Connect {
+                target: target.display().to_string(),
+                problem: format!("{what}; {hint}"),
+            }
         })?,
     };
-    tokio::spawn(async move {
-        // The connection task ends when the client is dropped; its error, if any, is
-        // reported by the next statement.
-        let _ = connection.await;
-    });
     Ok(client)
 }
 

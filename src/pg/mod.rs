@@ -7,6 +7,7 @@ mod client;
 pub mod control;
 mod quote;
 mod target;
+pub mod tls;
 mod watchdog;
 
 pub use client::{classify, connect, connect_async, connect_target, describe, Client};

@@ -8,6 +8,7 @@ use tokio_postgres::config::Host;
 use tokio_postgres::Config;
 
 use super::mask_url;
+use super::tls::{self, SslMode, TlsSettings};
 use crate::error::{Error, Result};
 
 /// A PostgreSQL server and database to connect to.
@@ -15,6 +16,7 @@ use crate::error::{Error, Result};
 pub struct Target {
     config: Config,
     display: String,
+    tls: TlsSettings,
 }
 
 impl std::fmt::Debug for Target {
@@ -34,11 +36,13 @@ impl Target {
     /// Parses `url` and fills what it leaves out from the environment and the password file.
     pub fn parse(url: &str) -> Result<Target> {
         let display = mask_url(url);
-        let config: Config = url.parse().map_err(|e| Error::Connect {
+        // tokio-postgres knows neither verify-ca/verify-full nor the certificate options.
+        let (rest, taken) = tls::split(url);
+        let config: Config = rest.parse().map_err(|e| Error::Connect {
             target: display.clone(),
             problem: format!("not a valid connection string: {e}"),
         })?;
-        Target::complete(config, display)
+        Target::complete(config, display, &taken)
     }
 
     /// The target the `PG*` environment variables name, when they name one.
@@ -49,10 +53,15 @@ impl Target {
         Some(Target::complete(
             Config::new(),
             "the server named by PG* variables".into(),
+            &[],
         ))
     }
 
-    fn complete(mut config: Config, mut display: String) -> Result<Target> {
+    fn complete(
+        mut config: Config,
+        mut display: String,
+        taken: &[(String, String)],
+    ) -> Result<Target> {
         if config.get_hosts().is_empty() {
             match env("PGHOST").or_else(|| env("PGHOSTADDR")) {
                 Some(h) => {
@@ -98,21 +107,47 @@ impl Target {
                 config.password(pw);
             }
         }
-        if matches!(
-            config.get_ssl_mode(),
-            tokio_postgres::config::SslMode::Require
-        ) {
-            return Err(Error::Connect {
-                target: display,
-                problem: "sslmode=require is not supported by this build yet; connect over a \
-                          trusted network or a local socket with sslmode=disable or prefer"
-                    .into(),
-            });
-        }
+        let option = |key: &str, var: &str| {
+            taken
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.clone())
+                .or_else(|| env(var))
+        };
+        let mode = match option("sslmode", "PGSSLMODE") {
+            None => SslMode::Prefer,
+            Some(m) => SslMode::parse(&m).ok_or_else(|| Error::Connect {
+                target: display.clone(),
+                problem: format!(
+                    "sslmode={m} is not one of disable, allow, prefer, require, verify-ca, \
+                     verify-full"
+                ),
+            })?,
+        };
+        let tls = TlsSettings {
+            mode,
+            root_cert: option("sslrootcert", "PGSSLROOTCERT").map(PathBuf::from),
+            client_cert: option("sslcert", "PGSSLCERT").map(PathBuf::from),
+            client_key: option("sslkey", "PGSSLKEY").map(PathBuf::from),
+        };
+        config.ssl_mode(match mode {
+            SslMode::Disable => tokio_postgres::config::SslMode::Disable,
+            SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
+            _ => tokio_postgres::config::SslMode::Require,
+        });
         if display.is_empty() {
             display = "the default local server".into();
         }
-        Ok(Target { config, display })
+        Ok(Target {
+            config,
+            display,
+            tls,
+        })
+    }
+
+    /// How the connection is encrypted and checked.
+    pub fn tls(&self) -> &TlsSettings {
+        &self.tls
     }
 
     /// The target for people, password masked.
@@ -132,6 +167,7 @@ impl Target {
         Target {
             config,
             display: format!("{} (database {db})", self.display),
+            tls: self.tls.clone(),
         }
     }
 }
