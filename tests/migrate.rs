@@ -305,6 +305,7 @@ fn writer_while_migrating(wal: bool) {
     let report = migrate(&req);
     stop.store(true, Ordering::SeqCst);
     let (worst, last) = writer.join().unwrap();
+    eprintln!("fault: the source written during the copy (wal: {wal}) -> the writer waited at most {worst:?}");
     assert!(report.ok, "{report:#?}");
     // One snapshot: the copied ids are exactly 1..=k for some k, no holes.
     let got = db.strings("SELECT count(*)::text || ' ' || max(id)::text FROM t");

@@ -180,3 +180,47 @@ fn a_sigkilled_run_resumes_and_a_second_run_at_once_is_refused() {
     assert_eq!(code, 0, "{out}\n{err}");
     assert_eq!(counts(&db), expected(40_000));
 }
+
+#[test]
+fn a_run_killed_at_the_start_of_each_phase_resumes_and_verifies() {
+    let f = fixture(3_000);
+    for phase in [
+        "schema",
+        "data",
+        "indexes",
+        "attach keys",
+        "foreign_keys",
+        "views",
+        "sequences",
+        "verify",
+    ] {
+        let db = TestDb::new();
+        let failpoint = format!("phase.{phase}");
+        let (code, _, err) = run_bin(
+            &args(&f, &db, &[]),
+            &[("LITE2PG_FAILPOINT", failpoint.as_str())],
+        );
+        assert_ne!(code, 0, "{phase}: the failpoint must stop the run: {err}");
+        if phase == "schema" {
+            // Killed before creating anything: there is nothing to clobber, and a plain run
+            // does the whole migration.
+            let (code, out, err) = run_bin(&args(&f, &db, &[]), &[]);
+            assert_eq!(code, 0, "{phase}: {out}\n{err}");
+        } else {
+            let (code, _, err) = run_bin(&args(&f, &db, &[]), &[]);
+            assert_eq!(
+                code, 2,
+                "{phase}: a plain run refuses the half-done target: {err}"
+            );
+            assert!(err.contains("--resume"), "{phase}: {err}");
+            let (code, out, err) = run_bin(&args(&f, &db, &["--resume"]), &[]);
+            assert_eq!(code, 0, "{phase}: {out}\n{err}");
+        }
+        assert_eq!(counts(&db), expected(3_000), "{phase}");
+        let (code, out, err) = run_bin(
+            &["verify", f.path.to_str().unwrap(), "--to", db.url.as_str()],
+            &[],
+        );
+        assert_eq!(code, 0, "{phase}: verify after resume: {out}\n{err}");
+    }
+}
