@@ -152,3 +152,53 @@ fn a_read_only_target_exits_3_and_points_at_the_primary() {
     assert!(err.contains("read-only"), "{err}");
     assert!(err.contains("primary"), "{err}");
 }
+
+#[test]
+fn a_full_disk_under_the_reject_file_or_report_exits_3_with_the_data_consistent() {
+    let f = fixture();
+    let db = TestDb::new();
+    // /dev/full refuses every write with ENOSPC, as a full disk does.
+    let dir = tempfile::tempdir().unwrap();
+    let rejects = dir.path().join("full.rejects.jsonl");
+    let report = dir.path().join("full.json");
+    std::os::unix::fs::symlink("/dev/full", &rejects).unwrap();
+    std::os::unix::fs::symlink("/dev/full", &report).unwrap();
+    let path = f.path.to_str().unwrap();
+    let (code, _, err) = run_bin(
+        &[
+            "migrate",
+            path,
+            "--to",
+            &db.url,
+            "--quiet",
+            "--reject-file",
+            rejects.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("No space left on device"), "{err}");
+    assert!(err.contains("--resume"), "{err}");
+    assert_eq!(
+        db.strings("SELECT string_agg(body, ',' ORDER BY id) FROM notes"),
+        vec!["one,two"]
+    );
+
+    let f2 = sqlite("CREATE TABLE t (id INTEGER PRIMARY KEY); INSERT INTO t VALUES (1);");
+    let db2 = TestDb::new();
+    let (code, _, err) = run_bin(
+        &[
+            "migrate",
+            f2.path.to_str().unwrap(),
+            "--to",
+            &db2.url,
+            "--quiet",
+            "--report",
+            report.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("No space left on device"), "{err}");
+    assert_eq!(db2.strings("SELECT count(*)::text FROM t"), vec!["1"]);
+}
