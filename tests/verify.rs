@@ -413,3 +413,18 @@ fn a_target_lite2pg_did_not_migrate_is_planned_afresh_and_compared() {
         r["notes"]
     );
 }
+
+#[test]
+fn a_text_primary_key_is_not_null_in_postgresql_and_that_is_no_schema_difference() {
+    // SQLite lets a rowid table's TEXT PRIMARY KEY hold NULL, so the plan keeps the
+    // column nullable; PostgreSQL's primary key makes it NOT NULL, as intended.
+    let f = sqlite(
+        "CREATE TABLE codes (code TEXT PRIMARY KEY, label TEXT);
+         INSERT INTO codes VALUES ('a', 'A'), ('b', NULL);",
+    );
+    let db = TestDb::new();
+    assert_eq!(migrate(&migrate_request(&f, &db)).exit_code, 0);
+    let (code, r, out) = verify(&f, &db, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(r["schema_findings"], json!([]));
+}

@@ -250,18 +250,36 @@ fn tasks(specs: &[(TableSpec, u64, u64, u64)], jobs: usize, which: &[usize]) -> 
             });
         }
     }
-    // Large parts first; the two sides interleave so both engines work at once.
-    out.sort_by_key(|t| {
-        std::cmp::Reverse(
-            specs[t.table].1
-                / if matches!(t.part, Part::All) {
-                    1
-                } else {
-                    jobs.max(1) as u64
-                },
-        )
-    });
-    out
+    // Large parts first, and the two sides alternating (a SQLite part, then a PostgreSQL
+    // part of the same size) so both engines work at once rather than one after the other.
+    let size = |t: &Task| {
+        specs[t.table].1
+            / if matches!(t.part, Part::All) {
+                1
+            } else {
+                jobs.max(1) as u64
+            }
+    };
+    let mut sqlite: Vec<Task> = Vec::new();
+    let mut postgres: Vec<Task> = Vec::new();
+    for t in out {
+        match t.side {
+            Side::Sqlite => sqlite.push(t),
+            Side::Postgres => postgres.push(t),
+        }
+    }
+    sqlite.sort_by_key(|t| std::cmp::Reverse(size(t)));
+    postgres.sort_by_key(|t| std::cmp::Reverse(size(t)));
+    let mut merged = Vec::with_capacity(sqlite.len() + postgres.len());
+    let (mut a, mut b) = (
+        sqlite.into_iter().peekable(),
+        postgres.into_iter().peekable(),
+    );
+    while a.peek().is_some() || b.peek().is_some() {
+        merged.extend(a.next());
+        merged.extend(b.next());
+    }
+    merged
 }
 
 /// Runs `tasks` on `jobs` threads, each with its own SQLite connection and PostgreSQL
@@ -391,7 +409,6 @@ pub fn compare_tables(
     }
 
     // Pass 1: range digests of both sides.
-    let started = Instant::now();
     let digests: Mutex<HashMap<(usize, bool), Digests>> = Mutex::new(HashMap::new());
     let all: Vec<usize> = (0..specs.len()).collect();
     run_tasks(
@@ -420,7 +437,6 @@ pub fn compare_tables(
         },
     )?;
     let digests = digests.into_inner().unwrap_or_default();
-    let pass1 = started.elapsed().as_secs_f64();
 
     // Which ranges differ, per table.
     let mut differing: Vec<Vec<usize>> = Vec::new();
@@ -441,7 +457,6 @@ pub fn compare_tables(
         } else {
             TableStatus::Mismatch
         };
-        tv.seconds = pass1;
         differing.push(diff);
     }
 
