@@ -171,6 +171,12 @@ fn orphan_rows_leave_the_foreign_key_not_valid_and_are_reported() {
     let fk = &report.foreign_keys[0];
     assert_eq!(fk.status, "not_valid");
     assert_eq!(fk.orphans, 2);
+    // Said once, in the foreign-key report, not again by the verification's schema check.
+    assert!(
+        report.schema_findings.is_empty(),
+        "{:?}",
+        report.schema_findings
+    );
     assert_eq!(
         fk.sample_keys,
         vec![serde_json::json!({"id": 11}), serde_json::json!({"id": 13})]

@@ -520,10 +520,24 @@ fn phases_and_report(
     }
     let mut findings = plan.findings.clone();
     findings.extend(ctx.findings);
-    let schema_findings = verification
+    // A foreign key left NOT VALID and an object PostgreSQL refused are reported already,
+    // with their reasons: the schema check would only say it again.
+    let schema_findings: Vec<crate::verify::report::SchemaFinding> = verification
         .as_ref()
         .map(|(_, s)| s.clone())
-        .unwrap_or_default();
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|f| {
+            let not_valid = f.found.starts_with("NOT VALID")
+                && fk_reports
+                    .iter()
+                    .any(|fk| f.object.contains(&format!("\"{}\"", fk.name)));
+            let refused = findings
+                .iter()
+                .any(|r| r.code == "migrate.refused" && r.object.ends_with(&f.object));
+            !not_valid && !refused
+        })
+        .collect();
     let mismatches: Vec<crate::verify::TableVerify> = verification
         .as_ref()
         .map(|(v, _)| {

@@ -43,7 +43,8 @@ pub struct TableReport {
     pub source_rows: Option<i64>,
     /// Rows in PostgreSQL at verification.
     pub target_rows: Option<i64>,
-    /// `match`, `mismatch`, or `not_verified`.
+    /// `match`, `match except the N rejected row(s)`, `mismatch: N row(s) differ`, or
+    /// `not_verified`.
     pub verification: String,
 }
 
