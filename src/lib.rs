@@ -13,6 +13,7 @@
 //!
 //! [`commands`] wires these into the user's verbs; `main.rs` only parses and exits.
 
+pub mod capture;
 pub mod commands;
 pub mod copy;
 pub mod demo;

@@ -1,0 +1,302 @@
+//! Change capture on the SQLite side: triggers that record the key of every changed row.
+//!
+//! `AFTER INSERT/UPDATE/DELETE` triggers on each captured table append to
+//! `_lite2pg_changes(seq INTEGER PRIMARY KEY AUTOINCREMENT, tbl, op, old_key, new_key, at)`
+//! only the row's key (the old and the new key of an update, which may differ). Keys are
+//! written with SQLite's own `quote()`, joined by commas: core SQL that every SQLite an
+//! application may link has, so the unmodified application keeps writing, in any language,
+//! from any process, with no extension loaded. `quote()` writes reals with enough digits to
+//! read back exactly. The applier (issue 5) reads the current rows for those keys.
+
+use rusqlite::types::Value;
+use rusqlite::Connection;
+
+use crate::pg::{quote_ident, quote_literal};
+
+/// The change log.
+pub const CHANGES: &str = "_lite2pg_changes";
+/// Every trigger and table lite2pg creates in the SQLite file starts with this.
+pub const PREFIX: &str = "_lite2pg_";
+
+/// A table to capture, and the SQLite columns that make up the key PostgreSQL keys by
+/// (`rowid` for a rowid alias or the added rowid column).
+#[derive(Debug, Clone)]
+pub struct CaptureTable {
+    /// SQLite table name.
+    pub name: String,
+    /// Key columns, SQLite names (`rowid` allowed).
+    pub key: Vec<String>,
+}
+
+/// What happened to a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// `INSERT`
+    Insert,
+    /// `UPDATE`
+    Update,
+    /// `DELETE`
+    Delete,
+}
+
+/// One recorded change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    /// Position in the log.
+    pub seq: i64,
+    /// SQLite table name.
+    pub table: String,
+    /// What happened.
+    pub op: Op,
+    /// The key before (updates and deletes).
+    pub old_key: Option<Vec<Value>>,
+    /// The key after (inserts and updates).
+    pub new_key: Option<Vec<Value>>,
+}
+
+fn key_expr(row: &str, key: &[String]) -> String {
+    key.iter()
+        .map(|c| {
+            let col = if c.eq_ignore_ascii_case("rowid") {
+                "rowid".to_string()
+            } else {
+                quote_ident(c)
+            };
+            format!("quote({row}.{col})")
+        })
+        .collect::<Vec<_>>()
+        .join(" || ',' || ")
+}
+
+fn trigger_name(op: &str, table: &str) -> String {
+    quote_ident(&format!("{PREFIX}{op}_{table}"))
+}
+
+/// The SQL that arms capture on `tables` (log table and triggers), in one script.
+pub fn arm_sql(tables: &[CaptureTable]) -> String {
+    let mut sql = format!(
+        "CREATE TABLE IF NOT EXISTS {CHANGES} (\n    seq INTEGER PRIMARY KEY AUTOINCREMENT,\n    \
+         tbl TEXT NOT NULL,\n    op TEXT NOT NULL CHECK (op IN ('I', 'U', 'D')),\n    \
+         old_key TEXT,\n    new_key TEXT,\n    at REAL NOT NULL DEFAULT (julianday('now'))\n);\n"
+    );
+    for t in tables {
+        let q = quote_ident(&t.name);
+        let name = quote_literal(&t.name);
+        let new_key = key_expr("NEW", &t.key);
+        let old_key = key_expr("OLD", &t.key);
+        sql.push_str(&format!(
+            "CREATE TRIGGER IF NOT EXISTS {} AFTER INSERT ON {q} BEGIN \
+             INSERT INTO {CHANGES} (tbl, op, new_key) VALUES ({name}, 'I', {new_key}); END;\n\
+             CREATE TRIGGER IF NOT EXISTS {} AFTER UPDATE ON {q} BEGIN \
+             INSERT INTO {CHANGES} (tbl, op, old_key, new_key) VALUES ({name}, 'U', {old_key}, {new_key}); END;\n\
+             CREATE TRIGGER IF NOT EXISTS {} AFTER DELETE ON {q} BEGIN \
+             INSERT INTO {CHANGES} (tbl, op, old_key) VALUES ({name}, 'D', {old_key}); END;\n",
+            trigger_name("ins", &t.name),
+            trigger_name("upd", &t.name),
+            trigger_name("del", &t.name),
+        ));
+    }
+    sql
+}
+
+/// Arms capture on `tables` in one transaction; returns the log's high-water mark.
+pub fn arm(conn: &mut Connection, tables: &[CaptureTable]) -> rusqlite::Result<i64> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    tx.execute_batch(&arm_sql(tables))?;
+    let hw = high_water(&tx)?;
+    tx.commit()?;
+    Ok(hw)
+}
+
+/// Removes every trigger and table lite2pg created in the file.
+pub fn disarm(conn: &mut Connection) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let mut objects: Vec<(String, String)> = Vec::new();
+    {
+        let mut stmt = tx.prepare(
+            "SELECT type, name FROM sqlite_master WHERE type IN ('trigger', 'table') \
+             AND substr(name, 1, length(?1)) = ?1 ORDER BY type = 'table'",
+        )?;
+        let rows = stmt.query_map([PREFIX], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        for r in rows {
+            objects.push(r?);
+        }
+    }
+    for (kind, name) in objects {
+        let what = if kind == "trigger" {
+            "TRIGGER"
+        } else {
+            "TABLE"
+        };
+        tx.execute_batch(&format!("DROP {what} IF EXISTS {}", quote_ident(&name)))?;
+    }
+    // AUTOINCREMENT's counter for the log.
+    let has_sequence: bool = tx.query_row(
+        "SELECT count(*) > 0 FROM sqlite_master WHERE name = 'sqlite_sequence'",
+        [],
+        |r| r.get(0),
+    )?;
+    if has_sequence {
+        tx.execute("DELETE FROM sqlite_sequence WHERE name = ?1", [CHANGES])?;
+    }
+    tx.commit()
+}
+
+/// The highest position in the log (0 when empty or not armed).
+pub fn high_water(conn: &Connection) -> rusqlite::Result<i64> {
+    let armed: bool = conn.query_row(
+        "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+        [CHANGES],
+        |r| r.get(0),
+    )?;
+    if !armed {
+        return Ok(0);
+    }
+    conn.query_row(
+        &format!("SELECT coalesce(max(seq), 0) FROM {CHANGES}"),
+        [],
+        |r| r.get(0),
+    )
+}
+
+/// Up to `limit` changes after position `after`, in order.
+pub fn read_changes(conn: &Connection, after: i64, limit: usize) -> Result<Vec<Change>, String> {
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT seq, tbl, op, old_key, new_key FROM {CHANGES} WHERE seq > ?1 ORDER BY seq LIMIT ?2"
+        ))
+        .map_err(|e| e.to_string())?;
+    let rows = stmt
+        .query_map(rusqlite::params![after, limit as i64], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, Option<String>>(4)?,
+            ))
+        })
+        .map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    for r in rows {
+        let (seq, table, op, old, new) = r.map_err(|e| e.to_string())?;
+        let op = match op.as_str() {
+            "I" => Op::Insert,
+            "U" => Op::Update,
+            "D" => Op::Delete,
+            other => return Err(format!("change {seq}: unknown operation {other}")),
+        };
+        let decode = |k: Option<String>| -> Result<Option<Vec<Value>>, String> {
+            k.map(|k| decode_key(&k).map_err(|e| format!("change {seq}: {e}")))
+                .transpose()
+        };
+        out.push(Change {
+            seq,
+            table,
+            op,
+            old_key: decode(old)?,
+            new_key: decode(new)?,
+        });
+    }
+    Ok(out)
+}
+
+/// Reads back values written by `quote(a) || ',' || quote(b) …`: `NULL`, integers, reals,
+/// `'text'` (quotes doubled) and `X'hex'` blobs. No SQL is evaluated.
+pub fn decode_key(s: &str) -> Result<Vec<Value>, String> {
+    let b = s.as_bytes();
+    let mut i = 0;
+    let mut out = Vec::new();
+    loop {
+        let start = i;
+        let value = match b.get(i) {
+            Some(b'\'') => {
+                let mut text = Vec::new();
+                i += 1;
+                loop {
+                    match b.get(i) {
+                        Some(b'\'') if b.get(i + 1) == Some(&b'\'') => {
+                            text.push(b'\'');
+                            i += 2;
+                        }
+                        Some(b'\'') => {
+                            i += 1;
+                            break;
+                        }
+                        Some(&c) => {
+                            text.push(c);
+                            i += 1;
+                        }
+                        None => return Err(format!("unterminated text in key {s}")),
+                    }
+                }
+                Value::Text(String::from_utf8(text).map_err(|_| format!("key {s} is not UTF-8"))?)
+            }
+            Some(b'X') if b.get(i + 1) == Some(&b'\'') => {
+                let end = s[i + 2..]
+                    .find('\'')
+                    .ok_or_else(|| format!("unterminated blob in key {s}"))?;
+                let hex = &s[i + 2..i + 2 + end];
+                i += 3 + end;
+                let bytes: Result<Vec<u8>, _> = (0..hex.len())
+                    .step_by(2)
+                    .map(|k| u8::from_str_radix(hex.get(k..k + 2).unwrap_or("zz"), 16))
+                    .collect();
+                Value::Blob(bytes.map_err(|_| format!("bad blob in key {s}"))?)
+            }
+            Some(_) => {
+                while i < b.len() && b[i] != b',' {
+                    i += 1;
+                }
+                let token = &s[start..i];
+                if token == "NULL" {
+                    Value::Null
+                } else if let Ok(n) = token.parse::<i64>() {
+                    Value::Integer(n)
+                } else if let Ok(f) = token.parse::<f64>() {
+                    Value::Real(f)
+                } else {
+                    return Err(format!("cannot read {token:?} in key {s}"));
+                }
+            }
+            None => return Err(format!("empty key part in {s:?}")),
+        };
+        out.push(value);
+        match b.get(i) {
+            None => return Ok(out),
+            Some(b',') => i += 1,
+            Some(_) => return Err(format!("unexpected text after a value in key {s}")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_written_by_quote_read_back_exactly() {
+        let conn = Connection::open_in_memory().unwrap();
+        let text: String = conn
+            .query_row(
+                "SELECT quote(42) || ',' || quote('a,''b') || ',' || quote(x'00ff') || ',' \
+                 || quote(NULL) || ',' || quote(0.1 + 0.2) || ',' || quote(-7)",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(
+            decode_key(&text).unwrap(),
+            vec![
+                Value::Integer(42),
+                Value::Text("a,'b".into()),
+                Value::Blob(vec![0, 255]),
+                Value::Null,
+                Value::Real(0.1 + 0.2),
+                Value::Integer(-7),
+            ]
+        );
+        assert!(decode_key("'open").is_err());
+        assert!(decode_key("1;DROP").is_err());
+    }
+}
