@@ -251,6 +251,52 @@ impl EmbeddedPg {
         Ok(())
     }
 
+    /// A hot standby of this server: a base backup streamed by `pg_basebackup -R`, started
+    /// on a port of its own (read-only; for the tests of a standby given as the target).
+    pub fn standby(&self) -> Result<EmbeddedPg> {
+        let dir = tempfile::Builder::new()
+            .prefix("lite2pg-standby-")
+            .tempdir()
+            .map_err(|e| Error::io("creating a directory for a standby", e))?;
+        if self.run_as.is_some() {
+            chown_postgres(dir.path())?;
+        }
+        let mut standby = EmbeddedPg {
+            dir,
+            bin: self.bin.clone(),
+            port: 0,
+            run_as: self.run_as.clone(),
+        };
+        let out = self
+            .command("pg_basebackup")
+            .arg("-D")
+            .arg(standby.data())
+            .args([
+                "-R",
+                "-X",
+                "stream",
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-p",
+            ])
+            .arg(self.port.to_string())
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| Error::Environment(format!("cannot run pg_basebackup: {e}")))?;
+        if !out.status.success() {
+            return Err(Error::Environment(format!(
+                "pg_basebackup failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        standby.port = free_port()?;
+        standby.launch()?;
+        standby.watchdog();
+        Ok(standby)
+    }
+
     /// Writes `contents` to `name` in the data directory, owned by the server's user and
     /// readable by it alone (keys and certificates for the TLS tests).
     pub fn install_file(&self, name: &str, contents: &[u8]) -> Result<()> {

@@ -202,3 +202,24 @@ fn a_full_disk_under_the_reject_file_or_report_exits_3_with_the_data_consistent(
     assert!(err.contains("No space left on device"), "{err}");
     assert_eq!(db2.strings("SELECT count(*)::text FROM t"), vec!["1"]);
 }
+
+#[test]
+fn a_hot_standby_as_the_target_exits_3_and_points_at_the_primary() {
+    let primary = lite2pg::embedded::EmbeddedPg::start().unwrap();
+    let standby = primary.standby().expect("a streaming standby");
+    let f = fixture();
+    let (code, _, err) = run_bin(
+        &[
+            "migrate",
+            f.path.to_str().unwrap(),
+            "--to",
+            &standby.url("postgres"),
+            "--quiet",
+        ],
+        &[],
+    );
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("read-only"), "{err}");
+    assert!(err.contains("point --to at the primary"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "one clear line: {err}");
+}
