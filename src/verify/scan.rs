@@ -88,15 +88,17 @@ impl IntRanges {
     /// The keys of ranges `first..=last`, inclusive at both ends.
     pub fn keys(&self, first: usize, last: usize) -> (i64, i64) {
         let n = 1usize << self.bits;
+        // Keys near the ends of i64 must not wrap: the bounds saturate.
+        let at = |v: i128| v.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
         let lo = if first == 0 {
             i64::MIN
         } else {
-            (i128::from(self.min) + first as i128 * i128::from(self.width)) as i64
+            at(i128::from(self.min) + first as i128 * i128::from(self.width))
         };
         let hi = if last + 1 >= n {
             i64::MAX
         } else {
-            (i128::from(self.min) + (last as i128 + 1) * i128::from(self.width) - 1) as i64
+            at(i128::from(self.min) + (last as i128 + 1) * i128::from(self.width) - 1)
         };
         (lo, hi)
     }
@@ -652,6 +654,14 @@ mod tests {
         assert_eq!(ir.keys(1, 2), (126, 375));
         assert_eq!(ir.keys(0, 0), (i64::MIN, 125));
         assert_eq!(ir.keys(7, 7), (876, i64::MAX));
+        let top = IntRanges::new(i64::MAX - 10, i64::MAX, 4);
+        for r in 1..16 {
+            let (lo, hi) = top.keys(r, r);
+            assert!(
+                lo >= i64::MAX - 10 && hi >= lo,
+                "range {r}: {lo}..{hi} wrapped"
+            );
+        }
         let wide = IntRanges::new(i64::MIN, i64::MAX, 16);
         assert_eq!(wide.range(&key(i64::MAX)), (1 << 16) - 1);
         assert_eq!(wide.range(&key(i64::MIN)), 0);
