@@ -262,7 +262,9 @@ impl RowWork<'_> {
         sink: &mut Sink<'_>,
     ) {
         let keyed = !self.spec.key.is_empty();
-        let digest: [u8; 32] = Sha256::digest(canon).into();
+        // A keyed row is placed (and sampled) by its key: its sha256 is needed only for a
+        // digest, not for the rows of pass 2 or the rows a sample leaves out.
+        let mut digest: Option<[u8; 32]> = None;
         let hash = if keyed {
             self.key_buf.clear();
             for &k in &self.spec.key {
@@ -271,7 +273,9 @@ impl RowWork<'_> {
             }
             spread(&self.key_buf)
         } else {
-            u64::from_be_bytes(digest[..8].try_into().unwrap_or([0; 8]))
+            let d: [u8; 32] = Sha256::digest(canon).into();
+            digest = Some(d);
+            u64::from_be_bytes(d[..8].try_into().unwrap_or([0; 8]))
         };
         if hash > self.sample.0 {
             return;
@@ -283,16 +287,16 @@ impl RowWork<'_> {
         match sink {
             Sink::Digest(d) => {
                 let r = range(d.bits);
-                d.add(r, &digest);
+                let row: [u8; 32] = digest.unwrap_or_else(|| Sha256::digest(canon).into());
+                d.add(r, &row);
             }
             Sink::Collect { ranges, bits, rows } => {
                 if !ranges.contains(&range(*bits)) {
                     return;
                 }
-                let id = if keyed {
-                    self.key_buf.clone()
-                } else {
-                    digest.to_vec()
+                let id = match digest {
+                    Some(d) => d.to_vec(),
+                    None => self.key_buf.clone(),
                 };
                 rows.entry(id).or_default().push(Row {
                     canon: canon.to_vec(),
