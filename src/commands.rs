@@ -96,16 +96,7 @@ pub fn load_from(src: &Source) -> Result<(Schema, HashMap<String, TableProfile>)
             let size = if t.without_rowid || t.virtual_module.is_some() {
                 0
             } else {
-                src.conn
-                    .query_row(
-                        &format!(
-                            "SELECT coalesce(max(rowid), 0) FROM {}",
-                            crate::pg::quote_ident(&t.name)
-                        ),
-                        [],
-                        |r| r.get(0),
-                    )
-                    .unwrap_or(0)
+                sqlite::max_rowid(&src.conn, &t.name).unwrap_or(0)
             };
             (size, i)
         })

@@ -32,3 +32,16 @@ pub fn rowid_range(sql: &mut String, params: &mut Vec<i64>, lo: Option<i64>, hi:
         sql.push_str(&format!(" WHERE {}", conds.join(" AND ")));
     }
 }
+
+/// The largest rowid of `table` (0 when empty): a free size estimate, and the end of its
+/// rowid ranges.
+pub fn max_rowid(conn: &rusqlite::Connection, table: &str) -> rusqlite::Result<i64> {
+    conn.query_row(
+        &format!(
+            "SELECT coalesce(max(_rowid_), 0) FROM {}",
+            crate::pg::quote_ident(table)
+        ),
+        [],
+        |r| r.get(0),
+    )
+}

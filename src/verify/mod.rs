@@ -583,15 +583,7 @@ fn count_sqlite(src: &Source, table: &str) -> Result<u64> {
 }
 
 fn max_rowid(src: &Source, table: &str) -> Result<u64> {
-    src.conn
-        .query_row(
-            &format!(
-                "SELECT coalesce(max(_rowid_), 0) FROM {}",
-                crate::pg::quote_ident(table)
-            ),
-            [],
-            |r| r.get::<_, i64>(0),
-        )
+    crate::sqlite::max_rowid(&src.conn, table)
         .map(|n| n.max(0) as u64)
         .map_err(|e| crate::sqlite::open::classify(&src.path, &e))
 }
