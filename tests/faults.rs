@@ -8,7 +8,7 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::{sqlite, Fixture};
@@ -54,22 +54,11 @@ fn server() -> Server {
 }
 
 fn lite2pg(args: &[&str], env: &[(&str, &str)]) -> std::process::Child {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_lite2pg"));
-    cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
-    for var in [
-        "DATABASE_URL",
-        "PGHOST",
-        "PGPORT",
-        "PGDATABASE",
-        "PGUSER",
-        "PGPASSWORD",
-    ] {
-        cmd.env_remove(var);
-    }
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.spawn().expect("run lite2pg")
+    common::bin_command(args, env)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run lite2pg")
 }
 
 fn finish(child: std::process::Child) -> (i32, String) {

@@ -170,12 +170,11 @@ pub fn migrate(req: &lite2pg::migrate::MigrateRequest) -> lite2pg::report::RunRe
         .0
 }
 
-/// Runs the lite2pg binary with `args` and extra environment; returns (exit code, stdout,
-/// stderr).
-pub fn run_bin(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+/// The lite2pg binary with `args`, and of the environment only what the test sets naming a
+/// target.
+pub fn bin_command(args: &[&str], env: &[(&str, &str)]) -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_lite2pg"));
     cmd.args(args);
-    // Only what the test sets names a target.
     for var in [
         "DATABASE_URL",
         "PGHOST",
@@ -190,7 +189,13 @@ pub fn run_bin(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = cmd.output().expect("run lite2pg");
+    cmd
+}
+
+/// Runs the lite2pg binary with `args` and extra environment; returns (exit code, stdout,
+/// stderr).
+pub fn run_bin(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let out = bin_command(args, env).output().expect("run lite2pg");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
