@@ -413,3 +413,22 @@ fn foreign_key_columns_get_comparable_types_when_one_side_holds_text() {
     );
     assert!(!findings(&plan).iter().any(|f| f.starts_with("fk.")));
 }
+
+#[test]
+fn a_table_named_with_a_backslash_before_a_quote_keeps_its_check_and_nocase() {
+    // Such names must not print through sqlparser, but the table's own CREATE statement is
+    // still read for its CHECK and COLLATE clauses: nothing may be dropped silently.
+    let f = sqlite(
+        r#"CREATE TABLE "a\""b" (id INTEGER PRIMARY KEY, v TEXT NOT NULL CHECK (length(v) > 0) COLLATE NOCASE);
+           INSERT INTO "a\""b" VALUES (1, 'x');"#,
+    );
+    let db = TestDb::new();
+    let plan = plan_and_apply(&f, &db, &PlanOptions::default());
+    let create = &plan.ddl.tables[0].sql;
+    assert!(create.contains("CHECK ("), "{create}");
+    assert!(create.contains("citext"), "{create}");
+    assert_eq!(
+        db.strings(r#"SELECT count(*)::text FROM pg_constraint WHERE contype = 'c' AND conrelid = '"a\""b"'::regclass"#),
+        vec!["1"]
+    );
+}

@@ -92,6 +92,7 @@ pub enum Position {
 /// Parses SQLite SQL into an expression.
 pub fn parse_sqlite(sql: &str) -> Result<Expr, String> {
     let tokens = ddl_text::tokenize(sql)?;
+    ddl_text::printable(&tokens)?;
     let mut parser = Parser::new(&SQLiteDialect {})
         .with_recursion_limit(RECURSION_LIMIT)
         .with_tokens(tokens);

@@ -69,6 +69,7 @@ fn translate_view(
     opts: &PlanOptions,
 ) -> Result<String, String> {
     let tokens = ddl_text::tokenize(select)?;
+    ddl_text::printable(&tokens)?;
     let mut query = Parser::new(&SQLiteDialect {})
         .with_recursion_limit(100)
         .with_tokens(tokens)
