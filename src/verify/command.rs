@@ -44,18 +44,24 @@ pub struct VerifyRequest {
     pub stall_timeout: std::time::Duration,
 }
 
-/// A recorded run's plan options, its `--tables` and `--exclude` globs, and the plan it
-/// applied (runs before control-schema V2 have none).
-type RunOptions = (
-    PlanOptions,
-    Vec<String>,
-    Vec<String>,
-    Option<std::result::Result<Plan, String>>,
-);
+/// The newest run recorded into a schema, as verify needs it.
+struct RecordedRun {
+    /// Its id.
+    id: String,
+    /// Its plan options.
+    options: PlanOptions,
+    /// Its `--tables` globs.
+    tables: Vec<String>,
+    /// Its `--exclude` globs.
+    exclude: Vec<String>,
+    /// The plan it applied (runs before control-schema V2 have none), or why it cannot be
+    /// read.
+    plan: Option<std::result::Result<Plan, String>>,
+}
 
 /// The newest run into `schema` recorded in the control schema: its plan options and table
 /// filters, so the comparison maps names exactly as that migration did.
-fn run_options(client: &Client, schema: &str) -> Result<Option<RunOptions>> {
+fn recorded_run(client: &Client, schema: &str) -> Result<Option<RecordedRun>> {
     let exists = client.query(
         "looking for lite2pg's control schema",
         "SELECT to_regclass('lite2pg.runs') IS NOT NULL",
@@ -89,13 +95,15 @@ fn run_options(client: &Client, schema: &str) -> Result<Option<RunOptions>> {
     let id: String = row.get(2);
     let plan = plan.map(|p| {
         serde_json::from_value::<Plan>(p)
-            .map(|mut p| {
-                p.validation = Some(format!("applied by run {id}"));
-                p
-            })
             .map_err(|e| format!("the plan stored by run {id} could not be read ({e})"))
     });
-    Ok(options.map(|o| (o, list("tables"), list("exclude"), plan)))
+    Ok(options.map(|options| RecordedRun {
+        options,
+        tables: list("tables"),
+        exclude: list("exclude"),
+        plan,
+        id,
+    }))
 }
 
 /// Runs `lite2pg verify` and returns its exit code.
@@ -131,15 +139,15 @@ pub fn verify_with_report(req: &VerifyRequest) -> Result<VerifyReport> {
         "nothing was changed: run verify again once the server answers",
     );
     let mut notes: Vec<String> = src.snapshot_note.iter().cloned().collect();
-    let (options, mut include, mut exclude, stored) = match run_options(&client, &req.schema)? {
-        Some((o, i, e, p)) => (
+    let (options, mut include, mut exclude, stored) = match recorded_run(&client, &req.schema)? {
+        Some(run) => (
             PlanOptions {
                 schema: req.schema.clone(),
-                ..o
+                ..run.options
             },
-            i,
-            e,
-            p,
+            run.tables,
+            run.exclude,
+            run.plan.map(|p| p.map(|plan| (plan, run.id))),
         ),
         None => {
             notes.push(format!(
@@ -166,11 +174,8 @@ pub fn verify_with_report(req: &VerifyRequest) -> Result<VerifyReport> {
     let (plan, all_tables) = match stored {
         // The plan the migration applied: the same names, keys and intended schema, and no
         // second profiling pass over the source.
-        Some(Ok(mut plan)) => {
-            notes.push(format!(
-                "compared with the plan {}",
-                plan.validation.as_deref().unwrap_or("of the newest run")
-            ));
+        Some(Ok((mut plan, run))) => {
+            notes.push(format!("compared with the plan applied by run {run}"));
             let mut schema = crate::sqlite::introspect::introspect(&src)?;
             let all: Vec<String> = schema.tables.iter().map(|t| t.name.clone()).collect();
             crate::migrate::select_tables(&mut schema, &include, &exclude)?;
