@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use lite2pg::capture::switch::{FinishRequest, SwitchRequest};
+use lite2pg::capture::sync::{StatusRequest, SyncRequest};
 use lite2pg::commands::{Check, DemoRequest, Format, PlanRequest};
 use lite2pg::migrate::{default_jobs, MigrateRequest, Mode, TargetChoice};
 use lite2pg::plan::PlanOptions;
@@ -143,6 +145,118 @@ enum Cmd {
         #[arg(long, default_value_t = 60)]
         stall_timeout: u64,
     },
+    /// Keep PostgreSQL in step with a live SQLite file: arm change capture, migrate under it
+    /// if the target has no synced copy yet, then apply every change until SIGINT/SIGTERM.
+    Sync {
+        /// The live SQLite database file (lite2pg adds its capture triggers and change log).
+        db: PathBuf,
+        /// Target server (libpq URL or key/value); PG* variables and ~/.pgpass are honoured.
+        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+        to: Option<String>,
+        /// Target schema in PostgreSQL.
+        #[arg(long, default_value = "public")]
+        schema: String,
+        /// Milliseconds between polls of an empty change log.
+        #[arg(long, default_value_t = 200)]
+        interval: u64,
+        /// Stop once every logged change is applied.
+        #[arg(long)]
+        once: bool,
+        /// Migrate again under capture, dropping tables of the same names first.
+        #[arg(long)]
+        replace: bool,
+        /// Parallel COPY streams for the initial migration (default: the number of cores).
+        #[arg(long, short)]
+        jobs: Option<usize>,
+        /// No progress output.
+        #[arg(long, short)]
+        quiet: bool,
+        /// Give up (exit 3) when the server answers no ping for this many seconds.
+        #[arg(long, default_value_t = 60)]
+        stall_timeout: u64,
+        /// Lower-case plain names so unquoted SQL keeps working, or keep every name as written.
+        #[arg(long, value_enum, default_value_t = IdentArg::Lower)]
+        identifiers: IdentArg,
+        /// For columns holding several storage classes: a type that holds them all, or the
+        /// majority's type with the rest rejected.
+        #[arg(long = "type-conflicts", value_enum, default_value_t = ConflictArg::Widen)]
+        type_conflicts: ConflictArg,
+    },
+    /// Show the dual-write state: primary, direction, pending changes, lag, errors.
+    Status {
+        /// The SQLite database file.
+        db: PathBuf,
+        /// Target server (libpq URL or key/value); PG* variables and ~/.pgpass are honoured.
+        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+        to: Option<String>,
+        /// Target schema in PostgreSQL.
+        #[arg(long, default_value = "public")]
+        schema: String,
+        /// Readable summary, or JSON.
+        #[arg(long, value_enum, default_value_t = VerifyFormatArg::Text)]
+        format: VerifyFormatArg,
+    },
+    /// Make PostgreSQL the primary: freeze SQLite's writers, drain, verify, set sequences,
+    /// capture PostgreSQL's changes, guard SQLite against writes, release.
+    Cutover {
+        /// The SQLite database file being synced.
+        db: PathBuf,
+        /// Target server (libpq URL or key/value); PG* variables and ~/.pgpass are honoured.
+        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+        to: Option<String>,
+        /// Target schema in PostgreSQL.
+        #[arg(long, default_value = "public")]
+        schema: String,
+        /// Undo and leave SQLite primary if writers would be frozen longer (seconds).
+        #[arg(long, default_value_t = 5.0)]
+        max_freeze: f64,
+        /// What to verify during the freeze: the tables written since the last
+        /// verification, or every table.
+        #[arg(long, value_enum, default_value_t = VerifyScope::Touched)]
+        verify: VerifyScope,
+        /// Switch even when rows reference missing parents (SQLite let them in).
+        #[arg(long)]
+        allow_orphans: bool,
+        /// Readable summary, or JSON.
+        #[arg(long, value_enum, default_value_t = VerifyFormatArg::Text)]
+        format: VerifyFormatArg,
+    },
+    /// After a cutover, make SQLite the primary again (PostgreSQL's writes carried back).
+    /// Before any cutover, `--run ID` removes exactly the objects that run created.
+    Rollback {
+        /// The SQLite database file being synced.
+        db: PathBuf,
+        /// Target server (libpq URL or key/value); PG* variables and ~/.pgpass are honoured.
+        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+        to: Option<String>,
+        /// Target schema in PostgreSQL.
+        #[arg(long, default_value = "public")]
+        schema: String,
+        /// Remove the tables, views, schema and extension this migrate run created.
+        #[arg(long)]
+        run: Option<String>,
+        /// Undo and leave PostgreSQL primary if writers would be frozen longer (seconds).
+        #[arg(long, default_value_t = 5.0)]
+        max_freeze: f64,
+        /// What to verify during the freeze.
+        #[arg(long, value_enum, default_value_t = VerifyScope::Touched)]
+        verify: VerifyScope,
+        /// Readable summary, or JSON.
+        #[arg(long, value_enum, default_value_t = VerifyFormatArg::Text)]
+        format: VerifyFormatArg,
+    },
+    /// End the dual-write period: remove every capture trigger, change log and state table
+    /// from both sides.
+    Finish {
+        /// The SQLite database file being synced.
+        db: PathBuf,
+        /// Target server (libpq URL or key/value); PG* variables and ~/.pgpass are honoured.
+        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+        to: Option<String>,
+        /// Target schema in PostgreSQL.
+        #[arg(long, default_value = "public")]
+        schema: String,
+    },
     /// Build a sample SQLite database with messy data and rehearse its migration on a
     /// throwaway PostgreSQL.
     Demo {
@@ -169,6 +283,12 @@ enum VerifyFormatArg {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
+enum VerifyScope {
+    Touched,
+    Full,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
 enum IdentArg {
     Lower,
     Preserve,
@@ -190,6 +310,33 @@ pub enum Request {
     Verify(Box<VerifyRequest>),
     /// `lite2pg demo`.
     Demo(DemoRequest),
+    /// `lite2pg sync`.
+    Sync(Box<SyncRequest>),
+    /// `lite2pg status`.
+    Status(StatusRequest),
+    /// `lite2pg cutover`.
+    Cutover(Box<SwitchRequest>),
+    /// `lite2pg rollback`.
+    Rollback(Box<SwitchRequest>),
+    /// `lite2pg rollback --run ID`.
+    RollbackRun(TargetChoice, String),
+    /// `lite2pg finish`.
+    Finish(FinishRequest),
+}
+
+fn live_target(to: Option<String>) -> TargetChoice {
+    match to {
+        Some(u) => TargetChoice::Url(u),
+        None => TargetChoice::Env,
+    }
+}
+
+fn freeze(seconds: f64) -> std::time::Duration {
+    std::time::Duration::from_secs_f64(if seconds.is_finite() && seconds > 0.0 {
+        seconds.min(86_400.0)
+    } else {
+        0.001
+    })
 }
 
 fn options(schema: String, identifiers: IdentArg, type_conflicts: ConflictArg) -> PlanOptions {
@@ -277,6 +424,7 @@ pub fn parse() -> Request {
             reports: report,
             quiet,
             stall_timeout: std::time::Duration::from_secs(stall_timeout.max(1)),
+            source_copy: None,
         })),
         Cmd::Verify {
             db,
@@ -306,9 +454,86 @@ pub fn parse() -> Request {
                 sample,
                 max_mismatches,
                 pending: None,
+                only_keys: None,
             },
             stall_timeout: std::time::Duration::from_secs(stall_timeout.max(1)),
         })),
+        Cmd::Sync {
+            db,
+            to,
+            schema,
+            interval,
+            once,
+            replace,
+            jobs,
+            quiet,
+            stall_timeout,
+            identifiers,
+            type_conflicts,
+        } => Request::Sync(Box::new(SyncRequest {
+            source: db,
+            target: live_target(to),
+            options: options(schema, identifiers, type_conflicts),
+            interval: std::time::Duration::from_millis(interval.max(1)),
+            once,
+            replace,
+            jobs: jobs.filter(|j| *j > 0).unwrap_or_else(default_jobs),
+            quiet,
+            stall_timeout: std::time::Duration::from_secs(stall_timeout.max(1)),
+        })),
+        Cmd::Status {
+            db,
+            to,
+            schema,
+            format,
+        } => Request::Status(StatusRequest {
+            source: db,
+            target: live_target(to),
+            schema,
+            json: matches!(format, VerifyFormatArg::Json),
+        }),
+        Cmd::Cutover {
+            db,
+            to,
+            schema,
+            max_freeze,
+            verify,
+            allow_orphans,
+            format,
+        } => Request::Cutover(Box::new(SwitchRequest {
+            source: db,
+            target: live_target(to),
+            schema,
+            max_freeze: freeze(max_freeze),
+            verify_full: matches!(verify, VerifyScope::Full),
+            allow_orphans,
+            json: matches!(format, VerifyFormatArg::Json),
+        })),
+        Cmd::Rollback {
+            db,
+            to,
+            schema,
+            run,
+            max_freeze,
+            verify,
+            format,
+        } => match run {
+            Some(run) => Request::RollbackRun(live_target(to), run),
+            None => Request::Rollback(Box::new(SwitchRequest {
+                source: db,
+                target: live_target(to),
+                schema,
+                max_freeze: freeze(max_freeze),
+                verify_full: matches!(verify, VerifyScope::Full),
+                allow_orphans: true,
+                json: matches!(format, VerifyFormatArg::Json),
+            })),
+        },
+        Cmd::Finish { db, to, schema } => Request::Finish(FinishRequest {
+            source: db,
+            target: live_target(to),
+            schema,
+        }),
         Cmd::Demo { keep, report } => Request::Demo(DemoRequest {
             keep,
             reports: report,

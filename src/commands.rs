@@ -344,6 +344,7 @@ pub fn demo(req: &DemoRequest) -> Result<i32> {
         reports: req.reports.clone(),
         quiet: false,
         stall_timeout: std::time::Duration::from_secs(60),
+        source_copy: None,
     };
     let (report, _) = crate::migrate::migrate_with_report(&request)?;
     if report.rows_rejected > 0 {

@@ -42,6 +42,10 @@ pub enum Error {
     /// The local environment lacks something (server binaries, a writable temp dir, ...).
     #[error("{0}")]
     Environment(String),
+    /// A step refused or undone because the data or the state is not fit for it (a cutover
+    /// whose verification found differences, a sync that met a changed schema): exit 1.
+    #[error("{0}")]
+    Refused(String),
     /// An I/O failure while writing output.
     #[error("{context}: {source}")]
     Io {
@@ -60,6 +64,7 @@ impl Error {
             Error::Source { .. } | Error::Usage(_) => 2,
             Error::Connect { .. } | Error::Postgres { .. } | Error::Environment(_) => 3,
             Error::Io { .. } => 3,
+            Error::Refused(_) => 1,
         }
     }
 

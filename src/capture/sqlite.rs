@@ -13,19 +13,71 @@ use rusqlite::Connection;
 
 use crate::pg::{quote_ident, quote_literal};
 
+/// The one-row table whose `applying` flag lite2pg's own writes set inside their transaction,
+/// so its triggers skip them (no change loops back) and its guards let them through. No other
+/// connection ever sees the flag set: SQLite has one writer, and the flag is cleared before
+/// the transaction commits.
+pub const CTL: &str = "_lite2pg_ctl";
+
 /// The change log.
 pub const CHANGES: &str = "_lite2pg_changes";
 /// Every trigger and table lite2pg creates in the SQLite file starts with this.
 pub const PREFIX: &str = "_lite2pg_";
 
-/// A table to capture, and the SQLite columns that make up the key PostgreSQL keys by
-/// (`rowid` for a rowid alias or the added rowid column).
+/// A table to capture, and the values its triggers log to find the row again.
 #[derive(Debug, Clone)]
 pub struct CaptureTable {
     /// SQLite table name.
     pub name: String,
-    /// Key columns, SQLite names (`rowid` allowed).
+    /// Logged columns, SQLite names; `rowid` (or `_rowid_`/`oid` when a column takes
+    /// that name) reaches the rowid.
     pub key: Vec<String>,
+}
+
+impl CaptureTable {
+    /// What to log for `table`, chosen from its declaration alone, because capture is armed
+    /// before the plan (which profiles the data) exists: a rowid table logs its rowid, then
+    /// the columns of a primary key that is not the rowid itself (the plan keys PostgreSQL by
+    /// those, or by the rowid when they hold NULLs); a `WITHOUT ROWID` table logs its key.
+    pub fn for_table(table: &crate::model::Table) -> Option<CaptureTable> {
+        if table.virtual_module.is_some() {
+            return None;
+        }
+        let mut key = Vec::new();
+        if !table.without_rowid {
+            let taken = |r: &str| table.columns.iter().any(|c| c.name.eq_ignore_ascii_case(r));
+            key.push(
+                ["rowid", "_rowid_", "oid"]
+                    .into_iter()
+                    .find(|r| !taken(r))?
+                    .to_string(),
+            );
+            if table.columns.iter().any(|c| c.rowid_alias) {
+                return Some(CaptureTable {
+                    name: table.name.clone(),
+                    key,
+                });
+            }
+        } else if table.primary_key.is_empty() {
+            return None;
+        }
+        key.extend(table.primary_key.iter().cloned());
+        Some(CaptureTable {
+            name: table.name.clone(),
+            key,
+        })
+    }
+}
+
+/// Whether `name` reaches the rowid (not a column) in [`CaptureTable::key`].
+pub fn is_rowid_name(table: &crate::model::Table, name: &str) -> bool {
+    ["rowid", "_rowid_", "oid"]
+        .iter()
+        .any(|r| r.eq_ignore_ascii_case(name))
+        && !table
+            .columns
+            .iter()
+            .any(|c| c.name.eq_ignore_ascii_case(name))
 }
 
 /// What happened to a row.
@@ -52,13 +104,15 @@ pub struct Change {
     pub old_key: Option<Vec<Value>>,
     /// The key after (inserts and updates).
     pub new_key: Option<Vec<Value>>,
+    /// When it was made, as a julian day (SQLite's clock).
+    pub at: f64,
 }
 
 fn key_expr(row: &str, key: &[String]) -> String {
     key.iter()
         .map(|c| {
-            let col = if c.eq_ignore_ascii_case("rowid") {
-                "rowid".to_string()
+            let col = if ["rowid", "_rowid_", "oid"].contains(&c.as_str()) {
+                c.clone()
             } else {
                 quote_ident(c)
             };
@@ -72,6 +126,16 @@ fn trigger_name(op: &str, table: &str) -> String {
     quote_ident(&format!("{PREFIX}{op}_{table}"))
 }
 
+/// The guard's condition: true unless lite2pg itself is writing.
+const NOT_APPLYING: &str = "WHEN (SELECT applying FROM _lite2pg_ctl) = 0";
+
+fn ctl_sql() -> String {
+    format!(
+        "CREATE TABLE IF NOT EXISTS {CTL} (applying INTEGER NOT NULL);\n\
+         INSERT INTO {CTL} (applying) SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM {CTL});\n"
+    )
+}
+
 /// The SQL that arms capture on `tables` (log table and triggers), in one script.
 pub fn arm_sql(tables: &[CaptureTable]) -> String {
     let mut sql = format!(
@@ -79,17 +143,18 @@ pub fn arm_sql(tables: &[CaptureTable]) -> String {
          tbl TEXT NOT NULL,\n    op TEXT NOT NULL CHECK (op IN ('I', 'U', 'D')),\n    \
          old_key TEXT,\n    new_key TEXT,\n    at REAL NOT NULL DEFAULT (julianday('now'))\n);\n"
     );
+    sql.push_str(&ctl_sql());
     for t in tables {
         let q = quote_ident(&t.name);
         let name = quote_literal(&t.name);
         let new_key = key_expr("NEW", &t.key);
         let old_key = key_expr("OLD", &t.key);
         sql.push_str(&format!(
-            "CREATE TRIGGER IF NOT EXISTS {} AFTER INSERT ON {q} BEGIN \
+            "CREATE TRIGGER IF NOT EXISTS {} AFTER INSERT ON {q} {NOT_APPLYING} BEGIN \
              INSERT INTO {CHANGES} (tbl, op, new_key) VALUES ({name}, 'I', {new_key}); END;\n\
-             CREATE TRIGGER IF NOT EXISTS {} AFTER UPDATE ON {q} BEGIN \
+             CREATE TRIGGER IF NOT EXISTS {} AFTER UPDATE ON {q} {NOT_APPLYING} BEGIN \
              INSERT INTO {CHANGES} (tbl, op, old_key, new_key) VALUES ({name}, 'U', {old_key}, {new_key}); END;\n\
-             CREATE TRIGGER IF NOT EXISTS {} AFTER DELETE ON {q} BEGIN \
+             CREATE TRIGGER IF NOT EXISTS {} AFTER DELETE ON {q} {NOT_APPLYING} BEGIN \
              INSERT INTO {CHANGES} (tbl, op, old_key) VALUES ({name}, 'D', {old_key}); END;\n",
             trigger_name("ins", &t.name),
             trigger_name("upd", &t.name),
@@ -97,6 +162,58 @@ pub fn arm_sql(tables: &[CaptureTable]) -> String {
         ));
     }
     sql
+}
+
+/// Drops the capture triggers of `tables` (the log stays).
+pub fn drop_capture_sql(tables: &[CaptureTable]) -> String {
+    let mut sql = String::new();
+    for t in tables {
+        for op in ["ins", "upd", "del"] {
+            sql.push_str(&format!(
+                "DROP TRIGGER IF EXISTS {};\n",
+                trigger_name(op, &t.name)
+            ));
+        }
+    }
+    sql
+}
+
+/// Guards that refuse every write to `tables` with `message`, except lite2pg's own.
+pub fn guard_sql(tables: &[String], message: &str) -> String {
+    let mut sql = ctl_sql();
+    let msg = quote_literal(message);
+    for t in tables {
+        let q = quote_ident(t);
+        for (op, what) in [("gins", "INSERT"), ("gupd", "UPDATE"), ("gdel", "DELETE")] {
+            sql.push_str(&format!(
+                "CREATE TRIGGER IF NOT EXISTS {} BEFORE {what} ON {q} {NOT_APPLYING} BEGIN \
+                 SELECT RAISE(ABORT, {msg}); END;\n",
+                trigger_name(op, t)
+            ));
+        }
+    }
+    sql
+}
+
+/// Drops the guards of `tables`.
+pub fn unguard_sql(tables: &[String]) -> String {
+    let mut sql = String::new();
+    for t in tables {
+        for op in ["gins", "gupd", "gdel"] {
+            sql.push_str(&format!(
+                "DROP TRIGGER IF EXISTS {};\n",
+                trigger_name(op, t)
+            ));
+        }
+    }
+    sql
+}
+
+/// Sets (inside the caller's write transaction) or clears the flag that makes lite2pg's
+/// triggers let a write through uncaptured.
+pub fn set_applying(conn: &Connection, on: bool) -> rusqlite::Result<()> {
+    conn.execute(&format!("UPDATE {CTL} SET applying = ?1"), [on as i64])
+        .map(|_| ())
 }
 
 /// Arms capture on `tables` in one transaction; returns the log's high-water mark.
@@ -159,11 +276,24 @@ pub fn high_water(conn: &Connection) -> rusqlite::Result<i64> {
     )
 }
 
+/// How many changes follow position `after`, and when the oldest of them was made (julian
+/// day).
+pub fn pending(conn: &Connection, after: i64) -> rusqlite::Result<(i64, Option<f64>)> {
+    if high_water(conn)? == 0 {
+        return Ok((0, None));
+    }
+    conn.query_row(
+        &format!("SELECT count(*), min(at) FROM {CHANGES} WHERE seq > ?1"),
+        [after],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+}
+
 /// Up to `limit` changes after position `after`, in order.
 pub fn read_changes(conn: &Connection, after: i64, limit: usize) -> Result<Vec<Change>, String> {
     let mut stmt = conn
         .prepare(&format!(
-            "SELECT seq, tbl, op, old_key, new_key FROM {CHANGES} WHERE seq > ?1 ORDER BY seq LIMIT ?2"
+            "SELECT seq, tbl, op, old_key, new_key, at FROM {CHANGES} WHERE seq > ?1 ORDER BY seq LIMIT ?2"
         ))
         .map_err(|e| e.to_string())?;
     let rows = stmt
@@ -174,12 +304,13 @@ pub fn read_changes(conn: &Connection, after: i64, limit: usize) -> Result<Vec<C
                 r.get::<_, String>(2)?,
                 r.get::<_, Option<String>>(3)?,
                 r.get::<_, Option<String>>(4)?,
+                r.get::<_, f64>(5)?,
             ))
         })
         .map_err(|e| e.to_string())?;
     let mut out = Vec::new();
     for r in rows {
-        let (seq, table, op, old, new) = r.map_err(|e| e.to_string())?;
+        let (seq, table, op, old, new, at) = r.map_err(|e| e.to_string())?;
         let op = match op.as_str() {
             "I" => Op::Insert,
             "U" => Op::Update,
@@ -196,6 +327,7 @@ pub fn read_changes(conn: &Connection, after: i64, limit: usize) -> Result<Vec<C
             op,
             old_key: decode(old)?,
             new_key: decode(new)?,
+            at,
         });
     }
     Ok(out)

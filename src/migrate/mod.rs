@@ -102,6 +102,9 @@ pub struct MigrateRequest {
     pub quiet: bool,
     /// Give up (exit 3) when the server answers no ping for this long.
     pub stall_timeout: std::time::Duration,
+    /// A consistent copy of `source` to read instead of the file itself (`sync` takes one
+    /// right after arming capture); `None`: read the file as `migrate` does.
+    pub source_copy: Option<PathBuf>,
 }
 
 /// The default number of parallel streams: the machine's cores.
@@ -193,7 +196,10 @@ fn run(req: &MigrateRequest, target: &Target, rehearsal: bool) -> Result<(RunRep
     let started_at = SystemTime::now();
     let mut timer = Timer { phases: Vec::new() };
     let display = req.source.display().to_string();
-    let src = crate::sqlite::open_consistent(&req.source)?;
+    let src = match &req.source_copy {
+        None => crate::sqlite::open_consistent(&req.source)?,
+        Some(copy) => crate::sqlite::open::open_copy(copy, &req.source)?,
+    };
     let (plan, schema, mut client) = timer.time("plan", || {
         let (mut schema, profiles) = load_from(&src)?;
         select::select_tables(&mut schema, &req.tables, &req.exclude)?;

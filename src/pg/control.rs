@@ -60,6 +60,11 @@ pub fn lock_and_prepare(client: &mut Client, target_schema: &str) -> Result<()> 
             client.target()
         )));
     }
+    prepare(client)
+}
+
+/// Creates or upgrades the control schema (refinery migrations), one process at a time.
+pub fn prepare(client: &mut Client) -> Result<()> {
     // Runs into other schemas of the same database may upgrade the control schema at the
     // same moment: one at a time.
     client.batch_execute(
@@ -83,6 +88,15 @@ pub fn lock_and_prepare(client: &mut Client, target_schema: &str) -> Result<()> 
         "SELECT pg_advisory_unlock(hashtextextended('lite2pg:control-schema', 0))",
     )?;
     migrated
+}
+
+/// Drops the control schema and everything in it (`finish`, when nothing else of lite2pg's
+/// is left in the database).
+pub fn drop_control_schema(client: &mut Client) -> Result<()> {
+    client.batch_execute(
+        "removing the control schema lite2pg",
+        "DROP SCHEMA IF EXISTS lite2pg CASCADE",
+    )
 }
 
 /// An unfinished run found in the control schema.

@@ -85,6 +85,8 @@ pub fn introspect(src: &Source) -> Result<Schema> {
                     reason: format!("its SQL cannot be read: {err}"),
                 }),
             },
+            // Capture and guard triggers of `sync`/`cutover` are lite2pg's, not the app's.
+            "trigger" if name.to_ascii_lowercase().starts_with("_lite2pg_") => {}
             "trigger" => schema.triggers.push(Trigger {
                 name,
                 table: tbl_name,

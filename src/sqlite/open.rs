@@ -119,6 +119,45 @@ pub fn open_consistent(path: &Path) -> Result<Source> {
     })
 }
 
+/// Opens `copy`, a consistent copy of `original` the caller made (and keeps), reporting it
+/// under the original's name.
+pub fn open_copy(copy: &Path, original: &Path) -> Result<Source> {
+    let conn = open_checked(copy)?;
+    Ok(Source {
+        conn,
+        path: original.to_path_buf(),
+        read_path: copy.to_path_buf(),
+        snapshot_note: Some(
+            "read from a consistent copy taken right after change capture was armed; changes \
+             since are applied by sync"
+                .into(),
+        ),
+        _snapshot_dir: None,
+    })
+}
+
+/// Copies `path` with SQLite's online backup in one step (one read transaction, so one
+/// consistent image; writers of a WAL database are not blocked) to `copy`.
+pub fn backup_to(path: &Path, copy: &Path) -> Result<Duration> {
+    let src = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| classify(path, &e))?;
+    src.busy_timeout(BUSY_TIMEOUT)
+        .map_err(|e| classify(path, &e))?;
+    let started = std::time::Instant::now();
+    let mut dst = Connection::open(copy).map_err(|e| classify(copy, &e))?;
+    let backup = rusqlite::backup::Backup::new(&src, &mut dst).map_err(|e| classify(path, &e))?;
+    loop {
+        match backup.step(-1).map_err(|e| classify(path, &e))? {
+            rusqlite::backup::StepResult::Done => break,
+            _ => std::thread::sleep(Duration::from_millis(10)),
+        }
+    }
+    Ok(started.elapsed())
+}
+
 fn sidecar(path: &Path, suffix: &str) -> PathBuf {
     let mut p = path.as_os_str().to_owned();
     p.push(suffix);
@@ -193,6 +232,29 @@ fn read_up_to(file: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize
         }
     }
     Ok(filled)
+}
+
+/// Opens the application's live file read-write, for `sync`'s triggers, change log and
+/// applier. `reading_only`: the connection only reads rows, so unknown collations get the
+/// stand-in [`open_source`] uses; a connection that writes never does, because rows written
+/// under a stand-in order could corrupt the application's indexes.
+pub fn open_live(path: &Path, reading_only: bool) -> Result<Connection> {
+    if !path.exists() {
+        return Err(Error::source(path, "no such file"));
+    }
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| classify(path, &e))?;
+    conn.busy_timeout(Duration::from_secs(10))
+        .map_err(|e| classify(path, &e))?;
+    if reading_only {
+        conn.collation_needed(register_stand_in_collation)
+            .map_err(|e| classify(path, &e))?;
+    }
+    conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+        r.get::<_, i64>(0)
+    })
+    .map_err(|e| classify(path, &e))?;
+    Ok(conn)
 }
 
 fn open_checked(path: &Path) -> Result<Connection> {

@@ -679,9 +679,14 @@ pub fn emit_foreign_keys(
                     sql.push_str(&format!(" {clause} {a}"));
                 }
             }
-            if fk.deferred {
-                sql.push_str(" DEFERRABLE INITIALLY DEFERRED");
-            }
+            // Checked at each statement as SQLite does, but DEFERRABLE: `sync` applies a
+            // batch of changes in one transaction in any order and defers the checks to its
+            // commit.
+            sql.push_str(if fk.deferred {
+                " DEFERRABLE INITIALLY DEFERRED"
+            } else {
+                " DEFERRABLE INITIALLY IMMEDIATE"
+            });
             ddl.foreign_keys.push(Statement {
                 object: format!("foreign key {}", quote_ident(&name)),
                 sql,

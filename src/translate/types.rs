@@ -92,6 +92,52 @@ impl fmt::Display for PgType {
 }
 
 impl PgType {
+    /// Reads back the SQL this type prints as (a plan stored in the control schema keeps only
+    /// the text).
+    pub fn from_sql(sql: &str) -> Option<PgType> {
+        let sql = sql.trim();
+        let args = |prefix: &str| -> Option<Vec<u32>> {
+            let rest = sql
+                .strip_prefix(prefix)?
+                .strip_prefix('(')?
+                .strip_suffix(')')?;
+            rest.split(',').map(|n| n.trim().parse().ok()).collect()
+        };
+        Some(match sql {
+            "boolean" => PgType::Boolean,
+            "smallint" => PgType::SmallInt,
+            "integer" => PgType::Integer,
+            "bigint" => PgType::BigInt,
+            "double precision" => PgType::Double,
+            "numeric" => PgType::Numeric(None),
+            "text" => PgType::Text,
+            "citext" => PgType::Citext,
+            "bytea" => PgType::Bytea,
+            "date" => PgType::Date,
+            "time" => PgType::Time,
+            "timetz" => PgType::TimeTz,
+            "timestamp" => PgType::Timestamp,
+            "timestamptz" => PgType::TimestampTz,
+            "jsonb" => PgType::Jsonb,
+            "uuid" => PgType::Uuid,
+            _ => {
+                if let Some(a) = args("numeric") {
+                    match a[..] {
+                        [p, s] => PgType::Numeric(Some((p, s))),
+                        _ => return None,
+                    }
+                } else if let Some(a) = args("varchar") {
+                    match a[..] {
+                        [n] => PgType::Varchar(n),
+                        _ => return None,
+                    }
+                } else {
+                    return None;
+                }
+            }
+        })
+    }
+
     /// Text-like types, which hold SQLite TEXT as is.
     pub fn is_text(self) -> bool {
         matches!(self, PgType::Text | PgType::Varchar(_) | PgType::Citext)
@@ -708,6 +754,35 @@ fn generic(
 mod tests {
     use super::*;
     use crate::sqlite::profile::StorageCounts;
+
+    #[test]
+    fn every_type_reads_back_from_the_sql_it_prints() {
+        let all = [
+            PgType::Boolean,
+            PgType::SmallInt,
+            PgType::Integer,
+            PgType::BigInt,
+            PgType::Double,
+            PgType::Numeric(None),
+            PgType::Numeric(Some((12, 3))),
+            PgType::Text,
+            PgType::Varchar(40),
+            PgType::Citext,
+            PgType::Bytea,
+            PgType::Date,
+            PgType::Time,
+            PgType::TimeTz,
+            PgType::Timestamp,
+            PgType::TimestampTz,
+            PgType::Jsonb,
+            PgType::Uuid,
+        ];
+        for ty in all {
+            assert_eq!(PgType::from_sql(&ty.to_string()), Some(ty), "{ty}");
+        }
+        assert_eq!(PgType::from_sql("varchar(x)"), None);
+        assert_eq!(PgType::from_sql("int4"), None);
+    }
 
     fn col(declared: &str) -> Column {
         Column {

@@ -52,6 +52,28 @@ pub struct TableSpec {
     /// For a single integer key: ranges by key value instead of key hash, so the rows of a
     /// differing range can be read again by an index range scan on both sides.
     pub int_key: Option<IntRanges>,
+    /// For a single integer key: read only the rows with these keys, on both sides.
+    pub only: Option<std::sync::Arc<Vec<i64>>>,
+}
+
+/// ` WHERE`/` AND` `column IN (…)` for [`TableSpec::only`]: integers formatted here, nothing
+/// from the data reaches the SQL as text.
+fn only_condition(sql: &mut String, column: &str, keys: &[i64]) {
+    sql.push_str(if sql.contains(" WHERE ") {
+        " AND "
+    } else {
+        " WHERE "
+    });
+    if keys.is_empty() {
+        sql.push_str("FALSE");
+        return;
+    }
+    let list = keys
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    sql.push_str(&format!("{column} IN ({list})"));
 }
 
 /// Ranges by value of a single integer key: range `i` holds keys in
@@ -344,6 +366,9 @@ pub fn sqlite_part(
     if let Part::Rowid(lo, hi) = part {
         crate::sqlite::rowid_range(&mut sql, &mut params, lo, hi);
     }
+    if let (Some(keys), Some(&k)) = (&spec.only, spec.key.first()) {
+        only_condition(&mut sql, &quote_ident(&spec.columns[k].source), keys);
+    }
     let mut stmt = conn.prepare(&sql)?;
     let mut rows = stmt.query(rusqlite::params_from_iter(params.iter()))?;
     let mut work = RowWork {
@@ -439,6 +464,9 @@ pub fn postgres_part(
         if !conds.is_empty() {
             sql.push_str(&format!(" WHERE {}", conds.join(" AND ")));
         }
+    }
+    if let (Some(keys), Some(&k)) = (&spec.only, spec.key.first()) {
+        only_condition(&mut sql, &quote_ident(&spec.columns[k].target), keys);
     }
     let copy = format!("COPY ({sql}) TO STDOUT (FORMAT binary)");
     let context = format!("reading {} for verification", spec.qualified);

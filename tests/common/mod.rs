@@ -160,6 +160,7 @@ pub fn migrate_request(fixture: &Fixture, db: &TestDb) -> lite2pg::migrate::Migr
         reports: Vec::new(),
         quiet: true,
         stall_timeout: std::time::Duration::from_secs(60),
+        source_copy: None,
     }
 }
 

@@ -1,0 +1,791 @@
+//! The forward applier: SQLite's change log → PostgreSQL, one transaction per batch.
+//!
+//! ```text
+//! PG:     BEGIN; lock lite2pg.sync_state row; read applied_seq
+//! SQLite: one read transaction: the changes after applied_seq (keys only), the schema
+//!         digest, and the current row for every key they touch
+//! PG:     COPY touched keys and current rows into temp tables;
+//!         DELETE the touched keys; DELETE rows that conflict with a new row on any other
+//!         unique index (INSERT OR REPLACE removed them in SQLite without a trigger firing);
+//!         INSERT the current rows; record rejects; applied_seq = last change; COMMIT
+//! ```
+//!
+//! A batch applies the *current* state of every key it touches, so applying it twice, or
+//! after a crash between the two databases, gives the same result: the applier is idempotent
+//! and needs no ordering inside a batch. Foreign keys are not checked while it applies
+//! (`session_replication_role = replica` when the role may, else every constraint deferred
+//! to the commit, which is why the translator makes foreign keys `DEFERRABLE`), because
+//! SQLite enforced them, or did not, when the application wrote.
+
+use std::collections::{HashMap, HashSet};
+
+use bytes::Bytes;
+use futures_util::SinkExt;
+use rusqlite::types::Value;
+use serde_json::Value as Json;
+
+use super::sqlite::{self as cap, CaptureTable, Change};
+use crate::copy::encode::{self, begin_tuple, Codec, HEADER, TRAILER};
+use crate::copy::{keys, CopyColumn};
+use crate::error::{Error, Result};
+use crate::model::Schema;
+use crate::pg::{qualified, quote_ident, Client};
+use crate::plan::{Plan, RowIdentity, TablePlan};
+
+/// Changes read per batch.
+pub const BATCH: usize = 20_000;
+
+/// How one captured table is applied.
+#[derive(Debug, Clone)]
+pub struct TableSpec {
+    /// SQLite name.
+    pub source: String,
+    /// PostgreSQL name.
+    pub target: String,
+    pub(crate) qualified: String,
+    /// Positions in the logged key of the values PostgreSQL keys by.
+    pub(crate) key_pos: Vec<usize>,
+    /// PostgreSQL key columns.
+    pub(crate) pg_key: Vec<String>,
+    /// SQLite names of the same key (a rowid name for the rowid).
+    pub(crate) sqlite_key: Vec<String>,
+    pub(crate) key_codecs: Vec<Codec>,
+    pub(crate) columns: Vec<CopyColumn>,
+    select: String,
+    /// Unique indexes other than the key: (column or expression list, predicate).
+    unique: Vec<(String, Option<String>)>,
+    stage: String,
+    keys_table: String,
+    rowid: String,
+}
+
+impl TableSpec {
+    /// The qualified, quoted PostgreSQL table.
+    pub fn qualified(&self) -> &str {
+        &self.qualified
+    }
+
+    /// Whether PostgreSQL keys the table by one integer column (verification can then
+    /// compare just the changed rows).
+    pub fn int_key(&self) -> bool {
+        matches!(self.key_codecs[..], [c] if c.ty.is_integer()
+            && matches!(c.conversion, crate::translate::types::Conversion::AsIs))
+    }
+
+    /// The name that reaches the SQLite rowid (`rowid`, or `_rowid_`/`oid` when a column is
+    /// called `rowid`).
+    pub fn rowid_name(&self) -> &str {
+        &self.rowid
+    }
+}
+
+/// The SQLite tables to capture for `schema`, in its order.
+pub fn capture_tables(schema: &Schema) -> Vec<CaptureTable> {
+    schema
+        .tables
+        .iter()
+        .filter_map(CaptureTable::for_table)
+        .collect()
+}
+
+/// How each table of `plan` is applied, from the live SQLite `schema` (for the logged key)
+/// and the plan (for names, types and row identity). Tables the plan has no row identity for
+/// cannot be synced: they are named in the error.
+pub fn specs(plan: &Plan, schema: &Schema) -> Result<Vec<TableSpec>> {
+    let mut out = Vec::new();
+    for (i, tp) in plan.tables.iter().enumerate() {
+        let table = schema
+            .tables
+            .iter()
+            .find(|t| t.name == tp.source)
+            .ok_or_else(|| {
+                Error::Refused(format!(
+                    "table {} was migrated but is no longer in the SQLite file: the source's \
+                     schema changed; sync cannot follow a schema change (migrate again with \
+                     `lite2pg sync --replace`)",
+                    quote_ident(&tp.source)
+                ))
+            })?;
+        let capture = CaptureTable::for_table(table).ok_or_else(|| {
+            Error::Refused(format!(
+                "table {} has no rowid and no primary key, so its changes cannot be captured",
+                quote_ident(&tp.source)
+            ))
+        })?;
+        out.push(spec_for(plan, tp, table, &capture, i)?);
+    }
+    Ok(out)
+}
+
+fn spec_for(
+    plan: &Plan,
+    tp: &TablePlan,
+    table: &crate::model::Table,
+    capture: &CaptureTable,
+    i: usize,
+) -> Result<TableSpec> {
+    let codec_of = |target: &str| {
+        tp.columns
+            .iter()
+            .find(|c| c.target == target)
+            .map(|c| Codec {
+                ty: c.ty,
+                conversion: c.conversion,
+            })
+    };
+    let alias = table
+        .columns
+        .iter()
+        .find(|c| c.rowid_alias)
+        .map(|c| c.name.clone());
+    let mut key_pos = Vec::new();
+    let mut pg_key = Vec::new();
+    let mut key_codecs = Vec::new();
+    let mut sqlite_key = Vec::new();
+    let unsupported = || {
+        Error::Refused(format!(
+            "table {}: its row identity cannot be matched to the captured key",
+            quote_ident(&tp.source)
+        ))
+    };
+    match &tp.row_identity {
+        RowIdentity::PrimaryKey { columns } => {
+            for target in columns {
+                let col = tp
+                    .columns
+                    .iter()
+                    .find(|c| &c.target == target)
+                    .ok_or_else(unsupported)?;
+                let pos = if !table.without_rowid && alias.as_deref() == Some(&col.source) {
+                    0
+                } else {
+                    capture
+                        .key
+                        .iter()
+                        .position(|k| k == &col.source)
+                        .ok_or_else(unsupported)?
+                };
+                key_pos.push(pos);
+                pg_key.push(target.clone());
+                key_codecs.push(codec_of(target).ok_or_else(unsupported)?);
+                sqlite_key.push(capture.key[pos].clone());
+            }
+        }
+        RowIdentity::AddedRowid { column } => {
+            if table.without_rowid {
+                return Err(unsupported());
+            }
+            key_pos.push(0);
+            pg_key.push(column.clone());
+            key_codecs.push(codec_of(column).ok_or_else(unsupported)?);
+            sqlite_key.push(capture.key[0].clone());
+        }
+        RowIdentity::None => return Err(unsupported()),
+    }
+    let rowid_name = capture
+        .key
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "rowid".into());
+    let columns: Vec<CopyColumn> = tp
+        .columns
+        .iter()
+        .filter(|c| !c.generated)
+        .map(|c| CopyColumn {
+            source: (!c.source.is_empty()).then(|| c.source.clone()),
+            target: c.target.clone(),
+            codec: Codec {
+                ty: c.ty,
+                conversion: c.conversion,
+            },
+        })
+        .collect();
+    let sqlite_name = |n: &str| {
+        if cap::is_rowid_name(table, n) {
+            n.to_string()
+        } else {
+            quote_ident(n)
+        }
+    };
+    let select = format!(
+        "SELECT {} FROM {} WHERE {}",
+        columns
+            .iter()
+            .map(|c| match &c.source {
+                Some(s) => quote_ident(s),
+                None => rowid_name.clone(),
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        quote_ident(&tp.source),
+        sqlite_key
+            .iter()
+            .enumerate()
+            .map(|(n, k)| format!("{} = ?{}", sqlite_name(k), n + 1))
+            .collect::<Vec<_>>()
+            .join(" AND ")
+    );
+    Ok(TableSpec {
+        source: tp.source.clone(),
+        target: tp.target.clone(),
+        qualified: qualified(&plan.options.schema, &tp.target),
+        key_pos,
+        pg_key,
+        sqlite_key,
+        key_codecs,
+        columns,
+        select,
+        unique: Vec::new(),
+        stage: format!("pg_temp.{}", quote_ident(&format!("_lite2pg_s{i}"))),
+        keys_table: format!("pg_temp.{}", quote_ident(&format!("_lite2pg_k{i}"))),
+        rowid: rowid_name,
+    })
+}
+
+/// What one batch did.
+#[derive(Debug, Clone, Default)]
+pub struct Batch {
+    /// Changes consumed.
+    pub changes: usize,
+    /// Position of the last one (unchanged when none).
+    pub last_seq: i64,
+    /// Rows written (current state of touched keys that still exist).
+    pub rows_written: u64,
+    /// Touched keys whose row no longer exists in SQLite (deleted in PostgreSQL).
+    pub rows_deleted: u64,
+    /// Rows whose current values could not be carried.
+    pub rejected: u64,
+    /// When the newest consumed change was made (julian day).
+    pub newest_at: Option<f64>,
+}
+
+/// The applier of one sync process: a PostgreSQL session with its temp tables, and a
+/// read-only SQLite connection.
+pub struct Applier {
+    client: Client,
+    sqlite: rusqlite::Connection,
+    schema_name: String,
+    specs: Vec<TableSpec>,
+    by_source: HashMap<String, usize>,
+    digest: String,
+    replica: bool,
+}
+
+/// The batch's work for one table.
+#[derive(Default)]
+struct TableWork {
+    /// Touched keys, as logged; deduplicated by their logged text.
+    keys: Vec<Vec<Value>>,
+    seen: HashSet<String>,
+}
+
+impl Applier {
+    /// Prepares `client` (temp tables, unique indexes, FK handling) to apply `specs`.
+    /// `digest` is the schema digest recorded when capture was armed.
+    pub fn new(
+        client: Client,
+        sqlite: rusqlite::Connection,
+        schema_name: &str,
+        mut specs: Vec<TableSpec>,
+        digest: String,
+    ) -> Result<Applier> {
+        // Loop prevention on the PostgreSQL side, and no FK checks: SQLite already decided.
+        let replica = client
+            .batch_execute(
+                "setting session_replication_role",
+                "SET session_replication_role = replica",
+            )
+            .is_ok();
+        client.batch_execute(
+            "marking the applier's session",
+            "SET lite2pg.applying = 'on'",
+        )?;
+        for s in &mut specs {
+            let cols = |list: &[String]| {
+                list.iter()
+                    .map(|c| quote_ident(c))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let targets: Vec<String> = s.columns.iter().map(|c| c.target.clone()).collect();
+            client.batch_execute(
+                &format!("preparing the applier's staging tables for {}", s.qualified),
+                &format!(
+                    "CREATE TEMP TABLE IF NOT EXISTS {} ON COMMIT DELETE ROWS AS SELECT {} FROM {} WITH NO DATA;\n\
+                     CREATE TEMP TABLE IF NOT EXISTS {} ON COMMIT DELETE ROWS AS SELECT {} FROM {} WITH NO DATA",
+                    s.stage,
+                    cols(&targets),
+                    s.qualified,
+                    s.keys_table,
+                    cols(&s.pg_key),
+                    s.qualified
+                ),
+            )?;
+            s.unique = unique_indexes(&client, s)?;
+        }
+        let by_source = specs
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.source.clone(), i))
+            .collect();
+        Ok(Applier {
+            client,
+            sqlite,
+            schema_name: schema_name.to_string(),
+            specs,
+            by_source,
+            digest,
+            replica,
+        })
+    }
+
+    /// Whether foreign keys are off while applying (`session_replication_role = replica`),
+    /// rather than deferred to each batch's commit.
+    pub fn replica(&self) -> bool {
+        self.replica
+    }
+
+    /// The PostgreSQL session, for state queries between batches.
+    pub fn client(&mut self) -> &mut Client {
+        &mut self.client
+    }
+
+    /// Applies the next batch of at most `limit` changes; returns what it did (zero changes:
+    /// the log is drained), or `None` when PostgreSQL is the primary (a cutover happened).
+    pub fn step(&mut self, limit: usize) -> Result<Option<Batch>> {
+        self.client
+            .batch_execute("starting the apply transaction", "BEGIN")?;
+        let out = self.step_in_txn(limit);
+        match out {
+            Ok(None) => {
+                self.client.batch_execute("ending", "ROLLBACK")?;
+                Ok(None)
+            }
+            Ok(Some(b)) => {
+                crate::failpoint::hit("sync.before_commit");
+                self.client
+                    .batch_execute("committing the applied batch", "COMMIT")?;
+                Ok(Some(b))
+            }
+            Err(e) => {
+                let _ = self.client.batch_execute("rolling back", "ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    fn step_in_txn(&mut self, limit: usize) -> Result<Option<Batch>> {
+        if !self.replica {
+            self.client
+                .batch_execute("deferring foreign keys", "SET CONSTRAINTS ALL DEFERRED")?;
+        }
+        let rows = self.client.query(
+            "reading the applied position",
+            "SELECT applied_seq, primary_side FROM lite2pg.sync_state WHERE target_schema = $1 \
+             FOR UPDATE",
+            &[&self.schema_name],
+        )?;
+        let row = rows.first().ok_or_else(|| {
+            Error::Refused(format!(
+                "no sync state for schema {}: was `lite2pg finish` run?",
+                quote_ident(&self.schema_name)
+            ))
+        })?;
+        let applied: i64 = row.get(0);
+        let primary: String = row.get(1);
+        if primary != "sqlite" {
+            return Ok(None);
+        }
+        let read = self.read_batch(applied, limit)?;
+        let Some((changes, work, staged)) = read else {
+            return Ok(Some(Batch {
+                last_seq: applied,
+                ..Batch::default()
+            }));
+        };
+        let mut batch = Batch {
+            changes: changes.len(),
+            last_seq: changes.last().map(|c| c.seq).unwrap_or(applied),
+            newest_at: changes.iter().map(|c| c.at).reduce(f64::max),
+            ..Batch::default()
+        };
+        for (i, w) in work.iter().enumerate() {
+            let Some(w) = w else { continue };
+            let st = &staged[i];
+            self.apply_table(i, w, st, &mut batch)?;
+        }
+        let at = batch.newest_at.map(julian_to_unix);
+        let written = batch.rows_written as i64;
+        let touched: Vec<String> = work
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| w.is_some())
+            .map(|(i, _)| self.specs[i].target.clone())
+            .collect();
+        self.client.query(
+            "recording the applied position",
+            "UPDATE lite2pg.sync_state SET applied_seq = $2, applied_rows = applied_rows + $3, \
+             applied_change_at = coalesce(to_timestamp($4), applied_change_at), \
+             touched = ARRAY(SELECT DISTINCT x FROM unnest(touched || $5::text[]) x ORDER BY x), \
+             applied_at = now(), last_error = NULL, error_at = NULL, updated_at = now() \
+             WHERE target_schema = $1",
+            &[&self.schema_name, &batch.last_seq, &written, &at, &touched],
+        )?;
+        Ok(Some(batch))
+    }
+
+    /// Reads the changes after `applied` and the current rows they touch, in one SQLite read
+    /// transaction. `None`: nothing to apply.
+    #[allow(clippy::type_complexity)]
+    fn read_batch(
+        &self,
+        applied: i64,
+        limit: usize,
+    ) -> Result<Option<(Vec<Change>, Vec<Option<TableWork>>, Vec<Staged>)>> {
+        let conn = &self.sqlite;
+        let fail = |what: &str, e: String| {
+            Error::Refused(format!("reading SQLite's change log ({what}): {e}"))
+        };
+        conn.execute_batch("BEGIN")
+            .map_err(|e| fail("begin", e.to_string()))?;
+        let result = (|| {
+            let digest = schema_digest(conn, &self.specs_sources())
+                .map_err(|e| fail("schema", e.to_string()))?;
+            if digest != self.digest {
+                return Err(Error::Refused(
+                    "the SQLite schema of the synced tables changed since capture was armed \
+                     (a column, table or constraint was added, dropped or altered): sync stops \
+                     rather than apply rows to a schema they no longer fit. Migrate again under \
+                     capture with `lite2pg sync --replace`"
+                        .into(),
+                ));
+            }
+            let changes =
+                cap::read_changes(conn, applied, limit).map_err(|e| fail("changes", e))?;
+            if changes.is_empty() {
+                return Ok(None);
+            }
+            let mut work: Vec<Option<TableWork>> = (0..self.specs.len()).map(|_| None).collect();
+            for c in &changes {
+                // Tables the plan left out (virtual, excluded) are logged and skipped.
+                let Some(&i) = self.by_source.get(&c.table) else {
+                    continue;
+                };
+                let w = work[i].get_or_insert_with(TableWork::default);
+                for k in [&c.old_key, &c.new_key].into_iter().flatten() {
+                    let spec = &self.specs[i];
+                    let key: Option<Vec<Value>> =
+                        spec.key_pos.iter().map(|&p| k.get(p).cloned()).collect();
+                    let Some(key) = key else {
+                        return Err(fail(
+                            "key",
+                            format!("change {} of {} has too few key values", c.seq, c.table),
+                        ));
+                    };
+                    if w.seen.insert(format!("{key:?}")) {
+                        w.keys.push(key);
+                    }
+                }
+            }
+            let mut staged = Vec::new();
+            for (i, w) in work.iter().enumerate() {
+                staged.push(match w {
+                    Some(w) => self.stage_rows(i, w)?,
+                    None => Staged::default(),
+                });
+            }
+            Ok(Some((changes, work, staged)))
+        })();
+        let _ = conn.execute_batch("COMMIT");
+        result
+    }
+
+    fn specs_sources(&self) -> Vec<String> {
+        self.specs.iter().map(|s| s.source.clone()).collect()
+    }
+
+    /// Encodes the touched keys and the current rows of table `i`.
+    fn stage_rows(&self, i: usize, w: &TableWork) -> Result<Staged> {
+        let spec = &self.specs[i];
+        let mut st = Staged::default();
+        let mut stmt = self.sqlite.prepare_cached(&spec.select).map_err(|e| {
+            Error::Refused(format!(
+                "reading table {} for sync: {e}",
+                quote_ident(&spec.source)
+            ))
+        })?;
+        let ncols = spec.columns.len();
+        for key in &w.keys {
+            // A key PostgreSQL cannot hold cannot be there to delete.
+            let at = st.keys.len();
+            begin_tuple(&mut st.keys, spec.key_codecs.len() as u16);
+            let mut key_ok = true;
+            for (v, codec) in key.iter().zip(&spec.key_codecs) {
+                if encode::encode(v.into(), *codec, &mut st.keys).is_err() {
+                    key_ok = false;
+                    break;
+                }
+            }
+            if key_ok {
+                st.key_rows += 1;
+            } else {
+                st.keys.truncate(at);
+            }
+            st.key_json.push(keys::display(&spec.sqlite_key, key));
+            let mut rows = stmt
+                .query(rusqlite::params_from_iter(key.iter()))
+                .map_err(|e| {
+                    Error::Refused(format!(
+                        "reading table {} for sync: {e}",
+                        quote_ident(&spec.source)
+                    ))
+                })?;
+            let row = rows.next().map_err(|e| {
+                Error::Refused(format!(
+                    "reading table {} for sync: {e}",
+                    quote_ident(&spec.source)
+                ))
+            })?;
+            let Some(row) = row else {
+                st.gone += 1;
+                continue;
+            };
+            let at = st.rows.len();
+            begin_tuple(&mut st.rows, ncols as u16);
+            let mut refused = None;
+            for (n, c) in spec.columns.iter().enumerate() {
+                let v = row.get_ref(n).map_err(|e| {
+                    Error::Refused(format!(
+                        "reading table {} for sync: {e}",
+                        quote_ident(&spec.source)
+                    ))
+                })?;
+                if let Err(why) = encode::encode(v, c.codec, &mut st.rows) {
+                    refused = Some((c.target.clone(), why));
+                    break;
+                }
+            }
+            match refused {
+                None => st.row_count += 1,
+                Some((column, reason)) => {
+                    st.rows.truncate(at);
+                    st.rejects
+                        .push((keys::display(&spec.sqlite_key, key), column, reason));
+                }
+            }
+        }
+        Ok(st)
+    }
+
+    fn apply_table(
+        &mut self,
+        i: usize,
+        _w: &TableWork,
+        st: &Staged,
+        batch: &mut Batch,
+    ) -> Result<()> {
+        let spec = self.specs[i].clone();
+        let ctx = |what: &str| format!("applying changes to {} ({what})", spec.qualified);
+        let pk_cols = |alias: &str| {
+            spec.pg_key
+                .iter()
+                .map(|c| format!("t.{q} = {alias}.{q}", q = quote_ident(c)))
+                .collect::<Vec<_>>()
+                .join(" AND ")
+        };
+        if st.key_rows > 0 {
+            copy_in(
+                &mut self.client,
+                &ctx("keys"),
+                &spec.keys_table,
+                &spec.pg_key,
+                &st.keys,
+            )?;
+            if spec.int_key() {
+                self.client.query(
+                    &ctx("remembering the changed keys for the next verification"),
+                    &format!(
+                        "INSERT INTO lite2pg.sync_touched_keys (target_schema, target_name, key) \
+                         SELECT DISTINCT $1::text, $2::text, {}::int8 FROM {} ON CONFLICT DO NOTHING",
+                        quote_ident(&spec.pg_key[0]),
+                        spec.keys_table
+                    ),
+                    &[&self.schema_name, &spec.target],
+                )?;
+            }
+            self.client.batch_execute(
+                &ctx("deleting the changed rows"),
+                &format!(
+                    "DELETE FROM {} t USING {} k WHERE {}",
+                    spec.qualified,
+                    spec.keys_table,
+                    pk_cols("k")
+                ),
+            )?;
+        }
+        if st.row_count > 0 {
+            let targets: Vec<String> = spec.columns.iter().map(|c| c.target.clone()).collect();
+            copy_in(
+                &mut self.client,
+                &ctx("rows"),
+                &spec.stage,
+                &targets,
+                &st.rows,
+            )?;
+            // INSERT OR REPLACE removed rows in SQLite that conflicted with the new one on
+            // another unique key, without a trigger: remove them here too. Any such row still
+            // alive in SQLite has a later change of its own, which brings it back.
+            for (exprs, pred) in &spec.unique {
+                let pred = pred
+                    .as_deref()
+                    .map(|p| format!("({p}) AND "))
+                    .unwrap_or_default();
+                self.client.batch_execute(
+                    &ctx("removing rows a replaced row conflicts with"),
+                    &format!(
+                        "DELETE FROM {} WHERE {pred}({exprs}) IN (SELECT {exprs} FROM {} WHERE {pred}TRUE)",
+                        spec.qualified, spec.stage
+                    ),
+                )?;
+            }
+            let cols = targets
+                .iter()
+                .map(|c| quote_ident(c))
+                .collect::<Vec<_>>()
+                .join(", ");
+            self.client.batch_execute(
+                &ctx("writing the current rows"),
+                &format!(
+                    "INSERT INTO {} ({cols}) SELECT {cols} FROM {}",
+                    spec.qualified, spec.stage
+                ),
+            )?;
+        }
+        // Rejects: forget the touched keys' old ones, record the new.
+        let touched: Vec<Json> = st.key_json.clone();
+        let touched = Json::Array(touched);
+        self.client.query(
+            &ctx("clearing carried rows from the sync rejects"),
+            "DELETE FROM lite2pg.sync_rejects WHERE target_schema = $1 AND target_name = $2 \
+             AND key IN (SELECT jsonb_array_elements($3::jsonb))",
+            &[&self.schema_name, &spec.target, &touched],
+        )?;
+        for (key, column, reason) in &st.rejects {
+            self.client.query(
+                &ctx("recording a row it cannot carry"),
+                "INSERT INTO lite2pg.sync_rejects (target_schema, target_name, key, column_name, \
+                 reason) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (target_schema, target_name, key) \
+                 DO UPDATE SET column_name = EXCLUDED.column_name, reason = EXCLUDED.reason, \
+                 at = now()",
+                &[&self.schema_name, &spec.target, key, column, reason],
+            )?;
+        }
+        batch.rows_written += st.row_count;
+        batch.rows_deleted += st.gone;
+        batch.rejected += st.rejects.len() as u64;
+        Ok(())
+    }
+}
+
+/// One table's encoded batch.
+#[derive(Default)]
+struct Staged {
+    keys: Vec<u8>,
+    key_rows: u64,
+    key_json: Vec<Json>,
+    rows: Vec<u8>,
+    row_count: u64,
+    gone: u64,
+    rejects: Vec<(Json, String, String)>,
+}
+
+fn copy_in(
+    client: &mut Client,
+    context: &str,
+    table: &str,
+    columns: &[String],
+    tuples: &[u8],
+) -> Result<()> {
+    let sql = format!(
+        "COPY {table} ({}) FROM STDIN (FORMAT binary)",
+        columns
+            .iter()
+            .map(|c| quote_ident(c))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let mut data = Vec::with_capacity(HEADER.len() + tuples.len() + TRAILER.len());
+    data.extend_from_slice(HEADER);
+    data.extend_from_slice(tuples);
+    data.extend_from_slice(TRAILER);
+    let target = client.target().to_string();
+    client
+        .with(|c| async move {
+            let sink = c.copy_in::<_, Bytes>(sql.as_str()).await?;
+            futures_util::pin_mut!(sink);
+            sink.send(Bytes::from(data)).await?;
+            sink.finish().await
+        })
+        .map(|_| ())
+        .map_err(|e| crate::pg::classify(&target, context, &e))
+}
+
+/// The unique indexes of `spec`'s table other than its key, as (key expressions, predicate),
+/// leaving out those on generated columns (the staged rows do not have them).
+fn unique_indexes(client: &Client, spec: &TableSpec) -> Result<Vec<(String, Option<String>)>> {
+    let rows = client.query(
+        &format!("reading the unique indexes of {}", spec.qualified),
+        "SELECT array(SELECT pg_get_indexdef(i.indexrelid, k, true) \
+                      FROM generate_series(1, i.indnkeyatts) k ORDER BY k), \
+                pg_get_expr(i.indpred, i.indrelid, true), \
+                EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = i.indrelid \
+                        AND a.attgenerated <> '' AND (a.attnum = ANY (i.indkey) \
+                        OR EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass \
+                                   AND d.objid = i.indexrelid AND d.refobjid = i.indrelid \
+                                   AND d.refobjsubid = a.attnum))) \
+         FROM pg_index i WHERE i.indrelid = $1::text::regclass AND i.indisunique AND i.indisvalid",
+        &[&spec.qualified],
+    )?;
+    let key: Vec<String> = spec.pg_key.iter().map(|c| quote_ident(c)).collect();
+    let mut out = Vec::new();
+    for r in rows {
+        let exprs: Vec<String> = r.get(0);
+        let pred: Option<String> = r.get(1);
+        let on_generated: bool = r.get(2);
+        if on_generated || (pred.is_none() && exprs == key) {
+            continue;
+        }
+        out.push((exprs.join(", "), pred));
+    }
+    Ok(out)
+}
+
+/// sha256 over the `CREATE TABLE` text of `tables` in the SQLite file: any change to a synced
+/// table's definition changes it.
+pub fn schema_digest(conn: &rusqlite::Connection, tables: &[String]) -> rusqlite::Result<String> {
+    use sha2::{Digest, Sha256};
+    let mut names: Vec<&String> = tables.iter().collect();
+    names.sort();
+    let mut h = Sha256::new();
+    let mut stmt =
+        conn.prepare_cached("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?1")?;
+    for n in names {
+        let sql: Option<String> =
+            stmt.query_row([n], |r| r.get(0))
+                .map(Some)
+                .or_else(|e| match e {
+                    rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                    e => Err(e),
+                })?;
+        h.update(n.as_bytes());
+        h.update([0]);
+        h.update(sql.unwrap_or_default().as_bytes());
+        h.update([0]);
+    }
+    Ok(crate::copy::keys::hex(&h.finalize()))
+}
+
+/// Seconds since the unix epoch of a julian day.
+pub fn julian_to_unix(jd: f64) -> f64 {
+    (jd - 2_440_587.5) * 86_400.0
+}
