@@ -403,6 +403,15 @@ fn sync_follows_a_live_writer_and_resumes_after_sigkill() {
         vec!["1"]
     );
 
+    // A second cutover: PostgreSQL's guards from the rollback give way to capture.
+    let (code, out, err) = lite2pg(&["cutover", file], &db);
+    assert_eq!(code, 0, "{out}\n{err}");
+    pg.batch_execute(
+        "write after the second cutover",
+        "UPDATE items SET qty = 5 WHERE sku = 'BACK'",
+    )
+    .unwrap();
+
     // finish: nothing of lite2pg's is left on either side.
     let (code, out, err) = lite2pg(&["finish", file], &db);
     assert_eq!(code, 0, "{out}\n{err}");
@@ -424,6 +433,12 @@ fn sync_follows_a_live_writer_and_resumes_after_sigkill() {
         db.strings("SELECT count(*)::text FROM pg_namespace WHERE nspname = 'lite2pg'"),
         vec!["0"]
     );
+    // PostgreSQL stays the primary, unguarded; SQLite is a copy nobody guards either.
+    pg.batch_execute(
+        "write after finish",
+        "UPDATE items SET qty = 6 WHERE sku = 'BACK'",
+    )
+    .unwrap();
     lite.execute("INSERT INTO items (sku, qty) VALUES ('FREE', 1)", [])
         .unwrap();
 }
@@ -522,5 +537,85 @@ fn rollback_run_removes_exactly_what_that_run_created() {
     assert_eq!(
         db.strings("SELECT status FROM lite2pg.runs"),
         vec!["rolled_back"]
+    );
+}
+
+#[test]
+fn values_written_in_postgresql_come_back_to_sqlite_as_sqlite_stored_them() {
+    let f = sqlite(
+        "PRAGMA journal_mode = WAL;
+         CREATE TABLE typed (
+             id INTEGER PRIMARY KEY,
+             flag BOOLEAN NOT NULL,
+             day DATE,
+             at DATETIME,
+             at_utc DATETIME,
+             epoch TIMESTAMP,
+             price NUMERIC(10,2),
+             ratio REAL,
+             doc JSON,
+             uid TEXT,
+             email TEXT COLLATE NOCASE UNIQUE,
+             raw BLOB
+         );
+         INSERT INTO typed VALUES
+           (1, 1, '2024-02-29', '2024-02-29 13:45:00', '2024-02-29T13:45:00Z', 1700000000,
+            12.5, 0.1, '{\"a\": [1, 2]}', '2f1e8a4e-6d1c-4a7e-9c53-3f7a2b0d9e11', 'A@x.io', x'00ff'),
+           (2, 0, '1999-12-31', '1999-12-31 23:59:59.25', '1999-12-31T23:59:59Z', 946684799,
+            -3, -0.0, '[]', '00000000-0000-0000-0000-000000000001', 'b@x.io', NULL);",
+    );
+    let db = TestDb::new();
+    let file = f.path.to_str().unwrap();
+    assert_eq!(sync_once(&f.path, &db).0, 0);
+    let (code, out, err) = lite2pg(&["cutover", file], &db);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let types = db.strings(
+        "SELECT string_agg(column_name || ' ' || data_type, ', ' ORDER BY ordinal_position) \
+         FROM information_schema.columns WHERE table_name = 'typed'",
+    );
+    db.client()
+        .batch_execute(
+            "application writes",
+            "UPDATE typed SET flag = NOT flag, day = day + 1, at = at + interval '1 hour', \
+                 at_utc = at_utc + interval '30 minutes', epoch = epoch + interval '1 day', \
+                 price = price * 2, ratio = ratio + 1, doc = doc || '{\"b\": true}', \
+                 email = upper(email) WHERE id = 1;
+             INSERT INTO typed (flag, day, at, at_utc, epoch, price, ratio, doc, uid, email, raw)
+             VALUES (true, '2030-01-01', '2030-01-01 00:00:00.5', '2030-01-01 00:00:00+00',
+                     '2030-01-01 00:00:00+00', 1.25, 1e-300, '{}',
+                     'c2f1e8a4-6d1c-4a7e-9c53-3f7a2b0d9e11', 'c@x.io', '\\x0102');",
+        )
+        .unwrap();
+    let (code, out, err) = lite2pg(&["rollback", file], &db);
+    assert_eq!(code, 0, "{out}\n{err}\n{types:?}");
+    let (code, out, err) = verify(&f.path, &db);
+    assert_eq!(code, 0, "{out}\n{err}\n{types:?}");
+    let row: (i64, String, String, String, i64, String) = app(&f.path)
+        .query_row(
+            "SELECT flag, day, at, at_utc, epoch, typeof(epoch) FROM typed WHERE id = 1",
+            [],
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            },
+        )
+        .unwrap();
+    assert_eq!(row.0, 0, "{types:?}");
+    assert_eq!(row.1, "2024-03-01");
+    assert_eq!(row.2, "2024-02-29 14:45:00");
+    assert!(
+        row.3.starts_with("2024-02-29") && row.3.contains("14:15:00"),
+        "{row:?}"
+    );
+    assert_eq!(
+        (row.4, row.5.as_str()),
+        (1_700_086_400, "integer"),
+        "{types:?}"
     );
 }

@@ -257,6 +257,8 @@ pub struct Batch {
     pub rejected: u64,
     /// When the newest consumed change was made (julian day).
     pub newest_at: Option<f64>,
+    /// When each consumed change was made (julian day), for lag statistics.
+    pub made_at: Vec<f64>,
 }
 
 /// The applier of one sync process: a PostgreSQL session with its temp tables, and a
@@ -296,9 +298,12 @@ impl Applier {
                 "SET session_replication_role = replica",
             )
             .is_ok();
+        // The temp tables carry no statistics, and a batch is small against the tables it
+        // changes: joining them by index lookups is right, a hash join scanning a whole
+        // table per batch (what the planner picks without statistics) is not.
         client.batch_execute(
             "marking the applier's session",
-            "SET lite2pg.applying = 'on'",
+            "SET lite2pg.applying = 'on'; SET enable_hashjoin = off; SET enable_mergejoin = off",
         )?;
         for s in &mut specs {
             let cols = |list: &[String]| {
@@ -407,6 +412,7 @@ impl Applier {
             changes: changes.len(),
             last_seq: changes.last().map(|c| c.seq).unwrap_or(applied),
             newest_at: changes.iter().map(|c| c.at).reduce(f64::max),
+            made_at: changes.iter().map(|c| c.at).collect(),
             ..Batch::default()
         };
         for (i, w) in work.iter().enumerate() {
@@ -632,34 +638,67 @@ impl Applier {
                 &targets,
                 &st.rows,
             )?;
-            // INSERT OR REPLACE removed rows in SQLite that conflicted with the new one on
-            // another unique key, without a trigger: remove them here too. Any such row still
-            // alive in SQLite has a later change of its own, which brings it back.
-            for (exprs, pred) in &spec.unique {
-                let pred = pred
-                    .as_deref()
-                    .map(|p| format!("({p}) AND "))
-                    .unwrap_or_default();
-                self.client.batch_execute(
-                    &ctx("removing rows a replaced row conflicts with"),
-                    &format!(
-                        "DELETE FROM {} WHERE {pred}({exprs}) IN (SELECT {exprs} FROM {} WHERE {pred}TRUE)",
-                        spec.qualified, spec.stage
-                    ),
-                )?;
-            }
             let cols = targets
                 .iter()
                 .map(|c| quote_ident(c))
                 .collect::<Vec<_>>()
                 .join(", ");
-            self.client.batch_execute(
-                &ctx("writing the current rows"),
-                &format!(
-                    "INSERT INTO {} ({cols}) SELECT {cols} FROM {}",
-                    spec.qualified, spec.stage
-                ),
-            )?;
+            let insert = format!(
+                "INSERT INTO {} ({cols}) SELECT {cols} FROM {}",
+                spec.qualified, spec.stage
+            );
+            // INSERT OR REPLACE removed rows in SQLite that conflicted with the new one on
+            // another unique key, without a trigger. Such a row still in PostgreSQL makes the
+            // insert fail on that unique index: then (only then, it is rare, and the checks
+            // cost) remove every row a new one conflicts with, and insert again. Any removed
+            // row still alive in SQLite has a later change of its own, which brings it back.
+            let conflict = if spec.unique.is_empty() {
+                self.client
+                    .batch_execute(&ctx("writing the current rows"), &insert)?;
+                false
+            } else {
+                let sql = format!("SAVEPOINT lite2pg_rows; {insert}; RELEASE lite2pg_rows");
+                let target = self.client.target().to_string();
+                let outcome = self
+                    .client
+                    .with(|c| async move { c.batch_execute(sql.as_str()).await });
+                match outcome {
+                    Ok(()) => false,
+                    Err(e)
+                        if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) =>
+                    {
+                        true
+                    }
+                    Err(e) => {
+                        return Err(crate::pg::classify(
+                            &target,
+                            &ctx("writing the current rows"),
+                            &e,
+                        ))
+                    }
+                }
+            };
+            if conflict {
+                self.client.batch_execute(
+                    &ctx("writing the current rows"),
+                    "ROLLBACK TO SAVEPOINT lite2pg_rows",
+                )?;
+                for (exprs, pred) in &spec.unique {
+                    let pred = pred
+                        .as_deref()
+                        .map(|p| format!("({p}) AND "))
+                        .unwrap_or_default();
+                    self.client.batch_execute(
+                        &ctx("removing rows a replaced row conflicts with"),
+                        &format!(
+                            "DELETE FROM {} WHERE {pred}({exprs}) IN (SELECT {exprs} FROM {} WHERE {pred}TRUE)",
+                            spec.qualified, spec.stage
+                        ),
+                    )?;
+                }
+                self.client
+                    .batch_execute(&ctx("writing the current rows"), &insert)?;
+            }
         }
         // Rejects: forget the touched keys' old ones, record the new.
         let touched: Vec<Json> = st.key_json.clone();
@@ -746,13 +785,19 @@ fn unique_indexes(client: &Client, spec: &TableSpec) -> Result<Vec<(String, Opti
          FROM pg_index i WHERE i.indrelid = $1::text::regclass AND i.indisunique AND i.indisvalid",
         &[&spec.qualified],
     )?;
-    let key: Vec<String> = spec.pg_key.iter().map(|c| quote_ident(c)).collect();
+    // pg_get_indexdef quotes a column name only when it must.
+    let quoted: Vec<String> = spec.pg_key.iter().map(|c| quote_ident(c)).collect();
     let mut out = Vec::new();
     for r in rows {
         let exprs: Vec<String> = r.get(0);
         let pred: Option<String> = r.get(1);
         let on_generated: bool = r.get(2);
-        if on_generated || (pred.is_none() && exprs == key) {
+        let is_key = exprs.len() == spec.pg_key.len()
+            && exprs
+                .iter()
+                .zip(spec.pg_key.iter().zip(&quoted))
+                .all(|(e, (raw, q))| e == raw || e == q);
+        if on_generated || (pred.is_none() && is_key) {
             continue;
         }
         out.push((exprs.join(", "), pred));

@@ -61,6 +61,11 @@ pub struct SwitchReport {
     pub orphans: Vec<String>,
     /// Identity sequences moved past the used ids.
     pub sequences: Vec<String>,
+    /// Rows written since the last verification that were compared before the freeze
+    /// (those that changed again are compared once more inside it).
+    pub verified_before: u64,
+    /// Seconds of each step inside the freeze, in order.
+    pub freeze_steps: Vec<(String, f64)>,
     /// Why it did not switch.
     pub reason: Option<String>,
 }
@@ -77,6 +82,8 @@ impl SwitchReport {
             verified_tables: Vec::new(),
             orphans: Vec::new(),
             sequences: Vec::new(),
+            verified_before: 0,
+            freeze_steps: Vec::new(),
             reason: None,
         }
     }
@@ -105,6 +112,16 @@ impl SwitchReport {
                 format!("{} table(s), all match", self.verified_tables.len())
             }
         ));
+        if !self.freeze_steps.is_empty() {
+            out.push_str(&format!(
+                "  freeze steps:     {}\n",
+                self.freeze_steps
+                    .iter()
+                    .map(|(k, v)| format!("{k} {v:.3} s"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
         if !self.sequences.is_empty() {
             out.push_str(&format!(
                 "  sequences:        {}\n",
@@ -160,6 +177,89 @@ fn tables_to_verify(client: &Client, ctx: &Ctx, full: bool) -> Result<Vec<String
         .unwrap_or_default())
 }
 
+/// Compares the rows written since the last verification while writers still run, and
+/// takes them off the list the freeze compares: claimed (deleted) first, so a key written
+/// again meanwhile is put back by the applier; keys that differ (most often because they
+/// changed while being read) are put back too. Returns how many rows compared equal.
+fn verify_before_freeze(ctx: &Ctx, client: &Client) -> Result<u64> {
+    let claimed = client.query(
+        "claiming the keys written since the last verification",
+        "DELETE FROM lite2pg.sync_touched_keys WHERE target_schema = $1 \
+         RETURNING target_name, key",
+        &[&ctx.schema_name],
+    )?;
+    let mut only: std::collections::HashMap<String, Vec<i64>> = Default::default();
+    for r in &claimed {
+        only.entry(r.get(0)).or_default().push(r.get(1));
+    }
+    let put_back = |keys: &[(String, i64)]| -> Result<()> {
+        let (names, values): (Vec<String>, Vec<i64>) = keys.iter().cloned().unzip();
+        client.query(
+            "putting keys back on the list for the freeze",
+            "INSERT INTO lite2pg.sync_touched_keys (target_schema, target_name, key) \
+             SELECT $1, n, k FROM unnest($2::text[], $3::int8[]) AS u(n, k) \
+             ON CONFLICT DO NOTHING",
+            &[&ctx.schema_name, &names, &values],
+        )?;
+        Ok(())
+    };
+    let all: Vec<(String, i64)> = only
+        .iter()
+        .flat_map(|(t, ks)| ks.iter().map(move |k| (t.clone(), *k)))
+        .collect();
+    if all.is_empty() {
+        return Ok(0);
+    }
+    let mut plan = ctx.plan.clone();
+    plan.tables.retain(|t| only.contains_key(&t.target));
+    let outcome = (|| {
+        let src = crate::sqlite::open_source(&ctx.source)?;
+        let opts = crate::verify::Options {
+            max_mismatches: usize::MAX,
+            only_keys: Some(std::sync::Arc::new(only.clone())),
+            ..Default::default()
+        };
+        crate::verify::compare_tables(&src, &plan, &ctx.target, client, &opts)
+    })();
+    let results = match outcome {
+        Ok((results, _)) => results,
+        Err(e) => {
+            put_back(&all)?;
+            return Err(e);
+        }
+    };
+    let mut again: Vec<(String, i64)> = Vec::new();
+    for t in &results {
+        if t.status == crate::verify::TableStatus::Match {
+            continue;
+        }
+        let keys: Option<Vec<i64>> = t
+            .mismatches
+            .iter()
+            .map(|m| {
+                m.key
+                    .as_object()
+                    .and_then(|o| o.values().next())
+                    .and_then(|v| v.as_i64())
+            })
+            .collect();
+        match keys {
+            Some(keys) if !t.mismatches_truncated => {
+                again.extend(keys.into_iter().map(|k| (t.target_name.clone(), k)))
+            }
+            // Not read key by key: the whole table's claimed keys go back.
+            _ => again.extend(
+                only.get(&t.target_name)
+                    .into_iter()
+                    .flatten()
+                    .map(|k| (t.target_name.clone(), *k)),
+            ),
+        }
+    }
+    put_back(&again)?;
+    Ok((all.len() - again.len().min(all.len())) as u64)
+}
+
 /// Compares `tables` between the two sides (`full`: every row; else, for tables keyed by
 /// one integer, the rows written since the last verification); an error names the differing
 /// tables.
@@ -169,7 +269,6 @@ fn verify_tables(ctx: &Ctx, client: &Client, tables: &[String], full: bool) -> R
     }
     let mut plan = ctx.plan.clone();
     plan.tables.retain(|t| tables.contains(&t.target));
-    let src = crate::sqlite::open_source(&ctx.source)?;
     let mut opts = crate::verify::Options::default();
     if !full {
         let mut only: std::collections::HashMap<String, Vec<i64>> = Default::default();
@@ -186,8 +285,15 @@ fn verify_tables(ctx: &Ctx, client: &Client, tables: &[String], full: bool) -> R
             )?;
             only.insert(s.target.clone(), rows.iter().map(|r| r.get(0)).collect());
         }
+        // Nothing written since the last verification: nothing to compare.
+        plan.tables
+            .retain(|t| only.get(&t.target).map_or(true, |keys| !keys.is_empty()));
         opts.only_keys = Some(std::sync::Arc::new(only));
     }
+    if plan.tables.is_empty() {
+        return Ok(());
+    }
+    let src = crate::sqlite::open_source(&ctx.source)?;
     let (results, _) = crate::verify::compare_tables(&src, &plan, &ctx.target, client, &opts)?;
     let bad: Vec<String> = results
         .iter()
@@ -412,8 +518,16 @@ pub fn cutover(req: &SwitchRequest) -> Result<i32> {
         return Ok(1);
     }
     // Drained while the application still writes, so the freeze has little left to do.
+    // (LITE2PG_CUTOVER_PREDRAIN=0 leaves it all to the freeze: the benchmark's worst case.)
     let mut applier = ctx.forward()?;
-    report.drained_before = drain_forward(&mut applier, None)?;
+    if std::env::var("LITE2PG_CUTOVER_PREDRAIN").as_deref() != Ok("0") {
+        report.drained_before = drain_forward(&mut applier, None)?;
+        if !req.verify_full {
+            report.verified_before = verify_before_freeze(&ctx, &client)?;
+            // What changed while that ran.
+            report.drained_before += drain_forward(&mut applier, None)?;
+        }
+    }
     let capture = ctx.capture_tables()?;
     let at = utc_now(&client)?;
     let message = format!(
@@ -431,9 +545,18 @@ pub fn cutover(req: &SwitchRequest) -> Result<i32> {
     let deadline = started + req.max_freeze;
     let outcome = (|| -> Result<()> {
         crate::failpoint::hit("cutover.frozen");
+        let mut step = Instant::now();
+        let mut lap = |name: &str, report: &mut SwitchReport| {
+            report
+                .freeze_steps
+                .push((name.to_string(), step.elapsed().as_secs_f64()));
+            step = Instant::now();
+        };
         report.drained_during = drain_forward(&mut applier, Some(deadline))?;
+        lap("drain", &mut report);
         let verify = tables_to_verify(&client, &ctx, req.verify_full)?;
         report.orphans = orphans(&client, &ctx, &verify)?;
+        lap("orphans", &mut report);
         if !report.orphans.is_empty() && !req.allow_orphans {
             return Err(Error::Refused(format!(
                 "rows reference missing parents (SQLite did not enforce these foreign keys): {}; \
@@ -445,12 +568,16 @@ pub fn cutover(req: &SwitchRequest) -> Result<i32> {
         past(deadline, "the orphan check")?;
         verify_tables(&ctx, &client, &verify, req.verify_full)?;
         report.verified_tables = verify;
+        lap("verify", &mut report);
         past(deadline, "the verification")?;
         report.sequences = set_sequences(&client, &ctx, &tx)?;
+        lap("sequences", &mut report);
         // PostgreSQL side, in one transaction that commits after SQLite's.
         let mut sql = String::from("BEGIN;\n");
         sql.push_str(capg::FUNCTIONS);
         for s in &ctx.specs {
+            // A rollback before this cutover left guards on the PostgreSQL tables.
+            sql.push_str(&capg::drop_triggers_sql(s.qualified()));
             sql.push_str(&capg::arm_sql(
                 s.qualified(),
                 &ctx.schema_name,
@@ -470,6 +597,7 @@ pub fn cutover(req: &SwitchRequest) -> Result<i32> {
             "DELETE FROM lite2pg.sync_touched_keys WHERE target_schema = $1",
             &[&ctx.schema_name],
         )?;
+        lap("postgresql side", &mut report);
         // SQLite side: capture off, guards on, the log emptied (all of it is applied).
         let names: Vec<String> = ctx.specs.iter().map(|s| s.source.clone()).collect();
         let mut lite = cap::drop_capture_sql(&capture);
@@ -477,6 +605,7 @@ pub fn cutover(req: &SwitchRequest) -> Result<i32> {
         lite.push_str(&format!("DELETE FROM {};\n", cap::CHANGES));
         tx.execute_batch(&lite)
             .map_err(sqlite_err(&req.source, "installing the write guards"))?;
+        lap("sqlite side", &mut report);
         crate::failpoint::hit("cutover.before_commit");
         past(deadline, "the switch")
     })();
@@ -856,11 +985,18 @@ pub fn rollback_run(target: &TargetChoice, run: &str) -> Result<i32> {
         "UPDATE lite2pg.runs SET status = 'rolled_back', updated_at = now() WHERE id::text = $1",
         &[&run],
     )?;
-    client.query(
-        "forgetting the sync of the removed tables",
-        "DELETE FROM lite2pg.sync_state WHERE run_id::text = $1",
-        &[&run],
-    )?;
+    // A sync built on these tables has nothing to apply to now: the next `sync` migrates
+    // again. Its capture in the SQLite file is not this run's to remove (`finish` does).
+    let synced: i64 = client
+        .query(
+            "detaching the sync from the removed tables",
+            "WITH d AS (UPDATE lite2pg.sync_state SET run_id = NULL, updated_at = now() \
+             WHERE run_id::text = $1 RETURNING 1) SELECT count(*) FROM d",
+            &[&run],
+        )?
+        .first()
+        .map(|r| r.get(0))
+        .unwrap_or(0);
     client.batch_execute("committing", "COMMIT")?;
     let mut kept = Vec::new();
     for stmt in rest {
@@ -877,6 +1013,12 @@ pub fn rollback_run(target: &TargetChoice, run: &str) -> Result<i32> {
     );
     for k in kept {
         out.push_str(&format!("  kept {k}: something else uses it\n"));
+    }
+    if synced > 0 {
+        out.push_str(
+            "  note: `lite2pg sync` was following this run: its capture triggers stay in the \
+             SQLite file; `lite2pg sync` migrates again under them, `lite2pg finish` removes them\n",
+        );
     }
     crate::commands::write_output(None, &out)?;
     Ok(0)

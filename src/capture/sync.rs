@@ -472,6 +472,17 @@ pub fn sync(req: &SyncRequest) -> Result<i32> {
     let (ctx, _state_client) = Ctx::load(target, &req.source, &schema_name)?;
     let mut current = follower(&ctx, &ctx.primary, req.quiet)?;
     let trimmer = open_writable(&req.source)?;
+    // Benchmarks: each applied change's age at commit, one line of seconds per change.
+    let mut lag_file = match std::env::var_os("LITE2PG_LAG_FILE") {
+        Some(p) => Some(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&p)
+                .map_err(|e| Error::io("opening LITE2PG_LAG_FILE", e))?,
+        ),
+        None => None,
+    };
     let mut last_trim = Instant::now();
     let mut applied_total = 0u64;
     let started = Instant::now();
@@ -484,6 +495,9 @@ pub fn sync(req: &SyncRequest) -> Result<i32> {
                 Ok(None) => (0, Some("postgresql")),
                 Ok(Some(batch)) => {
                     applied_total += batch.rows_written + batch.rows_deleted;
+                    if let Some(f) = lag_file.as_mut() {
+                        write_lags(f, &batch.made_at)?;
+                    }
                     if batch.changes > 0 && !req.quiet {
                         eprintln!(
                             "lite2pg: applied {} change(s) up to {}: {} row(s) written, {} deleted{}",
@@ -554,6 +568,20 @@ pub fn sync(req: &SyncRequest) -> Result<i32> {
         );
     }
     Ok(0)
+}
+
+fn write_lags(f: &mut std::fs::File, made_at: &[f64]) -> Result<()> {
+    use std::io::Write;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    let mut text = String::with_capacity(made_at.len() * 10);
+    for at in made_at {
+        text.push_str(&format!("{:.4}\n", now - apply::julian_to_unix(*at)));
+    }
+    f.write_all(text.as_bytes())
+        .map_err(|e| Error::io("writing LITE2PG_LAG_FILE", e))
 }
 
 pub(crate) fn record_error(client: &mut Client, schema: &str, message: &str) {
