@@ -455,6 +455,7 @@ pub fn parse() -> Request {
                 max_mismatches,
                 pending: None,
                 only_keys: None,
+                schema_check: true,
             },
             stall_timeout: std::time::Duration::from_secs(stall_timeout.max(1)),
         })),

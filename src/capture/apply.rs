@@ -88,11 +88,21 @@ pub fn capture_tables(schema: &Schema) -> Vec<CaptureTable> {
         .collect()
 }
 
+/// The tables of a plan sync follows, and those it cannot.
+#[derive(Debug, Clone, Default)]
+pub struct Specs {
+    /// How each followed table is applied.
+    pub specs: Vec<TableSpec>,
+    /// PostgreSQL names of tables whose changes cannot be captured (SQLite allows no
+    /// triggers on a virtual table, such as an FTS index): cutover and rollback compare
+    /// them whole instead.
+    pub unsynced: Vec<String>,
+}
+
 /// How each table of `plan` is applied, from the live SQLite `schema` (for the logged key)
-/// and the plan (for names, types and row identity). Tables the plan has no row identity for
-/// cannot be synced: they are named in the error.
-pub fn specs(plan: &Plan, schema: &Schema) -> Result<Vec<TableSpec>> {
-    let mut out = Vec::new();
+/// and the plan (for names, types and row identity).
+pub fn specs(plan: &Plan, schema: &Schema) -> Result<Specs> {
+    let mut out = Specs::default();
     for (i, tp) in plan.tables.iter().enumerate() {
         let table = schema
             .tables
@@ -106,13 +116,17 @@ pub fn specs(plan: &Plan, schema: &Schema) -> Result<Vec<TableSpec>> {
                     quote_ident(&tp.source)
                 ))
             })?;
+        if table.virtual_module.is_some() {
+            out.unsynced.push(tp.target.clone());
+            continue;
+        }
         let capture = CaptureTable::for_table(table).ok_or_else(|| {
             Error::Refused(format!(
                 "table {} has no rowid and no primary key, so its changes cannot be captured",
                 quote_ident(&tp.source)
             ))
         })?;
-        out.push(spec_for(plan, tp, table, &capture, i)?);
+        out.specs.push(spec_for(plan, tp, table, &capture, i)?);
     }
     Ok(out)
 }

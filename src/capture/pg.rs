@@ -1,4 +1,4 @@
-//! Change capture and guards on the PostgreSQL side, used once PostgreSQL is the primary.
+//! Change capture and guards on the PostgreSQL side.
 //!
 //! Capture: an `AFTER INSERT OR UPDATE OR DELETE … FOR EACH ROW` trigger per table calls
 //! `lite2pg.capture(schema, table, key columns…)`, which appends the row's key, as text, to
@@ -7,7 +7,13 @@
 //! function honours, so nothing lite2pg writes loops back.
 //!
 //! Guards: `BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE … FOR EACH STATEMENT` triggers that
-//! raise the operator's message, except for lite2pg's own session.
+//! refuse the write with the operator's message, except for lite2pg's own session.
+//!
+//! Both follow the schema's state in `lite2pg.sync_state`: capture logs only while
+//! PostgreSQL is the primary, guards refuse only while SQLite is. So they can be created
+//! ahead of a switch, outside its write freeze, and the switch itself is one `UPDATE` of the
+//! state: no DDL, which would wait for the table locks of autovacuum or of readers, runs
+//! while writers are frozen.
 
 use crate::pg::{quote_ident, quote_literal};
 
@@ -26,7 +32,9 @@ DECLARE
     n jsonb;
     i int;
 BEGIN
-    IF coalesce(current_setting('lite2pg.applying', true), '') = 'on' THEN
+    IF coalesce(current_setting('lite2pg.applying', true), '') = 'on'
+       OR NOT EXISTS (SELECT 1 FROM lite2pg.sync_state
+                      WHERE target_schema = TG_ARGV[0] AND primary_side = 'postgresql') THEN
         RETURN NULL;
     END IF;
     IF TG_OP <> 'INSERT' THEN
@@ -50,45 +58,43 @@ END
 $fn$;
 
 CREATE OR REPLACE FUNCTION lite2pg.guard() RETURNS trigger LANGUAGE plpgsql AS $fn$
+DECLARE
+    since timestamptz;
 BEGIN
     IF coalesce(current_setting('lite2pg.applying', true), '') = 'on' THEN
         RETURN NULL;
     END IF;
-    RAISE EXCEPTION '%', TG_ARGV[0] USING ERRCODE = 'object_not_in_prerequisite_state';
+    SELECT coalesce(rollback_at, created_at) INTO since FROM lite2pg.sync_state
+    WHERE target_schema = TG_ARGV[0] AND primary_side = 'sqlite';
+    IF FOUND THEN
+        RAISE EXCEPTION 'lite2pg: this database was rolled back to SQLite at % UTC; write there, or run lite2pg cutover again',
+            to_char(since AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    RETURN NULL;
 END
 $fn$;
 "#;
 
-/// Arms capture on `table` (qualified), keyed by `key` (PostgreSQL column names).
+/// Arms capture on `table` (qualified), keyed by `key` (PostgreSQL column names). It logs
+/// only while PostgreSQL is the primary of `schema`.
 pub fn arm_sql(qualified_table: &str, schema: &str, target: &str, key: &[String]) -> String {
     let mut args = vec![quote_literal(schema), quote_literal(target)];
     args.extend(key.iter().map(|k| quote_literal(k)));
     format!(
-        "DROP TRIGGER IF EXISTS {trigger} ON {qualified_table};\n\
-         CREATE TRIGGER {trigger} AFTER INSERT OR UPDATE OR DELETE ON {qualified_table} \
+        "CREATE OR REPLACE TRIGGER {trigger} AFTER INSERT OR UPDATE OR DELETE ON {qualified_table} \
          FOR EACH ROW EXECUTE FUNCTION lite2pg.capture({});\n",
         args.join(", "),
         trigger = quote_ident(CAPTURE_TRIGGER),
     )
 }
 
-/// Guards `table` (qualified) with `message`.
-pub fn guard_sql(qualified_table: &str, message: &str) -> String {
+/// Guards `table` (qualified): writes are refused while SQLite is the primary of `schema`.
+pub fn guard_sql(qualified_table: &str, schema: &str) -> String {
     format!(
-        "DROP TRIGGER IF EXISTS {trigger} ON {qualified_table};\n\
-         CREATE TRIGGER {trigger} BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON \
+        "CREATE OR REPLACE TRIGGER {trigger} BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON \
          {qualified_table} FOR EACH STATEMENT EXECUTE FUNCTION lite2pg.guard({});\n",
-        quote_literal(message),
+        quote_literal(schema),
         trigger = quote_ident(GUARD_TRIGGER),
-    )
-}
-
-/// Drops lite2pg's triggers from `table` (qualified).
-pub fn drop_triggers_sql(qualified_table: &str) -> String {
-    format!(
-        "DROP TRIGGER IF EXISTS {} ON {qualified_table};\n\
-         DROP TRIGGER IF EXISTS {} ON {qualified_table};\n",
-        quote_ident(CAPTURE_TRIGGER),
-        quote_ident(GUARD_TRIGGER),
     )
 }

@@ -160,8 +160,8 @@ fn record_event(client: &Client, schema: &str, report: &SwitchReport) {
     );
 }
 
-/// Tables to verify: every synced table with `--verify full`, else those the appliers wrote
-/// since the last verification.
+/// Tables to verify: every table with `--verify full`, else those the appliers wrote since
+/// the last verification and those sync cannot follow.
 fn tables_to_verify(client: &Client, ctx: &Ctx, full: bool) -> Result<Vec<String>> {
     if full {
         return Ok(ctx.plan.tables.iter().map(|t| t.target.clone()).collect());
@@ -171,10 +171,16 @@ fn tables_to_verify(client: &Client, ctx: &Ctx, full: bool) -> Result<Vec<String
         "SELECT touched FROM lite2pg.sync_state WHERE target_schema = $1",
         &[&ctx.schema_name],
     )?;
-    Ok(rows
+    let mut tables: Vec<String> = rows
         .first()
         .map(|r| r.get::<_, Vec<String>>(0))
-        .unwrap_or_default())
+        .unwrap_or_default();
+    for t in &ctx.unsynced {
+        if !tables.contains(t) {
+            tables.push(t.clone());
+        }
+    }
+    Ok(tables)
 }
 
 /// Compares the rows written since the last verification while writers still run, and
@@ -269,7 +275,10 @@ fn verify_tables(ctx: &Ctx, client: &Client, tables: &[String], full: bool) -> R
     }
     let mut plan = ctx.plan.clone();
     plan.tables.retain(|t| tables.contains(&t.target));
-    let mut opts = crate::verify::Options::default();
+    let mut opts = crate::verify::Options {
+        schema_check: full,
+        ..Default::default()
+    };
     if !full {
         let mut only: std::collections::HashMap<String, Vec<i64>> = Default::default();
         for s in ctx
@@ -322,8 +331,40 @@ fn verify_tables(ctx: &Ctx, client: &Client, tables: &[String], full: bool) -> R
     }
 }
 
+fn orphan_refusal(orphans: &[String]) -> String {
+    format!(
+        "rows reference missing parents (SQLite did not enforce these foreign keys): {}; fix \
+         them in SQLite, or accept them with --allow-orphans (the constraints then stay \
+         unenforced for those rows)",
+        orphans.join("; ")
+    )
+}
+
+fn all_tables(ctx: &Ctx) -> Vec<String> {
+    ctx.plan.tables.iter().map(|t| t.target.clone()).collect()
+}
+
+/// The keys written since the last verification, per table keyed by one integer.
+fn touched_keys(client: &Client, ctx: &Ctx) -> Result<std::collections::HashMap<String, Vec<i64>>> {
+    let rows = client.query(
+        "reading the keys written since the last verification",
+        "SELECT target_name, array_agg(key ORDER BY key) FROM lite2pg.sync_touched_keys \
+         WHERE target_schema = $1 GROUP BY target_name",
+        &[&ctx.schema_name],
+    )?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
 /// Rows whose foreign key points at no row, per constraint, among tables in `tables`.
-fn orphans(client: &Client, ctx: &Ctx, tables: &[String]) -> Result<Vec<String>> {
+/// With `only` (keys written since the last verification, per integer-keyed table), just the
+/// rows that can have become orphans since: child rows written, and children of parent keys
+/// written, when the key is the referenced column; other constraints are checked whole.
+fn orphans(
+    client: &Client,
+    ctx: &Ctx,
+    tables: &[String],
+    only: Option<&std::collections::HashMap<String, Vec<i64>>>,
+) -> Result<Vec<String>> {
     let fks = client.query(
         "reading the foreign keys",
         "SELECT c.conname, cl.relname, fl.relname, \
@@ -357,16 +398,48 @@ fn orphans(client: &Client, ctx: &Ctx, tables: &[String]) -> Result<Vec<String>>
             .map(|(c, r)| format!("p.{} = c.{}", quote_ident(r), quote_ident(c)))
             .collect::<Vec<_>>()
             .join(" AND ");
+        let int_key = |t: &str| {
+            ctx.specs
+                .iter()
+                .find(|s| s.target == t && s.int_key())
+                .map(|s| s.pg_key[0].clone())
+        };
+        let none: Vec<i64> = Vec::new();
+        // (condition, child keys, parent keys) narrowing the check to what was written.
+        let narrow = only.and_then(|only| {
+            let child_key = int_key(&child)?;
+            let parent_by_key = cols.len() == 1 && int_key(&parent).is_some_and(|k| refs == [k]);
+            let written_parents = only.get(&parent).unwrap_or(&none);
+            if !written_parents.is_empty() && !parent_by_key {
+                return None;
+            }
+            Some((
+                format!(
+                    "(c.{} = ANY($1) OR c.{} = ANY($2))",
+                    quote_ident(&child_key),
+                    quote_ident(&cols[0])
+                ),
+                only.get(&child).unwrap_or(&none).clone(),
+                written_parents.clone(),
+            ))
+        });
+        let (filter, child_keys, parent_keys) = match narrow {
+            Some((_, c, p)) if c.is_empty() && p.is_empty() => continue,
+            Some((f, c, p)) => (format!("{f} AND "), c, p),
+            None => (String::new(), Vec::new(), Vec::new()),
+        };
         let sql = format!(
-            "SELECT count(*) FROM {} c WHERE {not_null} AND NOT EXISTS (SELECT 1 FROM {} p WHERE {join})",
+            "SELECT count(*) FROM {} c WHERE {filter}{not_null} AND NOT EXISTS (SELECT 1 FROM {} p WHERE {join})",
             qualified(&ctx.schema_name, &child),
             qualified(&ctx.schema_name, &parent),
         );
-        let n: i64 = client
-            .query(&format!("counting orphans of {name}"), &sql, &[])?
-            .first()
-            .map(|r| r.get(0))
-            .unwrap_or(0);
+        let context = format!("counting orphans of {name}");
+        let rows = if filter.is_empty() {
+            client.query(&context, &sql, &[])?
+        } else {
+            client.query(&context, &sql, &[&child_keys, &parent_keys])?
+        };
+        let n: i64 = rows.first().map(|r| r.get(0)).unwrap_or(0);
         if n > 0 {
             out.push(format!(
                 "{n} row(s) of {} reference no row of {} ({})",
@@ -529,6 +602,26 @@ pub fn cutover(req: &SwitchRequest) -> Result<i32> {
         }
     }
     let capture = ctx.capture_tables()?;
+    // PostgreSQL's capture, created now and inert until the state says PostgreSQL is the
+    // primary: the freeze then runs no DDL, which could wait on autovacuum's table locks.
+    let mut arm = String::from(capg::FUNCTIONS);
+    for s in &ctx.specs {
+        arm.push_str(&capg::arm_sql(
+            s.qualified(),
+            &ctx.schema_name,
+            &s.target,
+            &s.pg_key,
+        ));
+    }
+    client.batch_execute("arming change capture in PostgreSQL", &arm)?;
+    let orphans_before = orphans(&client, &ctx, &all_tables(&ctx), None)?;
+    if !orphans_before.is_empty() && !req.allow_orphans {
+        report.orphans = orphans_before;
+        report.reason = Some(orphan_refusal(&report.orphans));
+        record_event(&client, &ctx.schema_name, &report);
+        emit(req, &report)?;
+        return Ok(1);
+    }
     let at = utc_now(&client)?;
     let message = format!(
         "lite2pg: this database was cut over to PostgreSQL at {at}; write there, or run \
@@ -555,15 +648,12 @@ pub fn cutover(req: &SwitchRequest) -> Result<i32> {
         report.drained_during = drain_forward(&mut applier, Some(deadline))?;
         lap("drain", &mut report);
         let verify = tables_to_verify(&client, &ctx, req.verify_full)?;
-        report.orphans = orphans(&client, &ctx, &verify)?;
+        // Everything was checked before the freeze; now the rows written since.
+        let touched = touched_keys(&client, &ctx)?;
+        report.orphans = orphans(&client, &ctx, &verify, Some(&touched))?;
         lap("orphans", &mut report);
         if !report.orphans.is_empty() && !req.allow_orphans {
-            return Err(Error::Refused(format!(
-                "rows reference missing parents (SQLite did not enforce these foreign keys): {}; \
-                 fix them in SQLite, or accept them with --allow-orphans (the constraints then \
-                 stay unenforced for those rows)",
-                report.orphans.join("; ")
-            )));
+            return Err(Error::Refused(orphan_refusal(&report.orphans)));
         }
         past(deadline, "the orphan check")?;
         verify_tables(&ctx, &client, &verify, req.verify_full)?;
@@ -572,20 +662,9 @@ pub fn cutover(req: &SwitchRequest) -> Result<i32> {
         past(deadline, "the verification")?;
         report.sequences = set_sequences(&client, &ctx, &tx)?;
         lap("sequences", &mut report);
-        // PostgreSQL side, in one transaction that commits after SQLite's.
-        let mut sql = String::from("BEGIN;\n");
-        sql.push_str(capg::FUNCTIONS);
-        for s in &ctx.specs {
-            // A rollback before this cutover left guards on the PostgreSQL tables.
-            sql.push_str(&capg::drop_triggers_sql(s.qualified()));
-            sql.push_str(&capg::arm_sql(
-                s.qualified(),
-                &ctx.schema_name,
-                &s.target,
-                &s.pg_key,
-            ));
-        }
-        client.batch_execute("arming change capture in PostgreSQL", &sql)?;
+        // PostgreSQL side, in one transaction that commits after SQLite's: the state flip
+        // turns capture on and any guards a rollback left off.
+        client.batch_execute("switching the primary", "BEGIN")?;
         client.query(
             "recording the switch",
             "UPDATE lite2pg.sync_state SET primary_side = 'postgresql', cutover_at = now(), \
@@ -662,11 +741,6 @@ pub fn rollback(req: &SwitchRequest) -> Result<i32> {
     let mut rev = ctx.reverse()?;
     report.drained_before = drain_reverse(&mut rev, None)?;
     let capture = ctx.capture_tables()?;
-    let at = utc_now(&client)?;
-    let message = format!(
-        "lite2pg: this database was rolled back to SQLite at {at}; write there, or run lite2pg \
-         cutover again"
-    );
     let tables: Vec<String> = ctx
         .specs
         .iter()
@@ -693,10 +767,12 @@ pub fn rollback(req: &SwitchRequest) -> Result<i32> {
         verify_tables(&ctx, &client, &verify, req.verify_full)?;
         report.verified_tables = verify;
         past(deadline, "the verification")?;
+        // Guards, active once the state says SQLite is the primary; capture goes inert
+        // then. (CREATE OR REPLACE TRIGGER takes a lock the EXCLUSIVE one held already
+        // covers; dropping a trigger would have to wait for every reader.)
         let mut sql = String::from(capg::FUNCTIONS);
         for s in &ctx.specs {
-            sql.push_str(&capg::drop_triggers_sql(s.qualified()));
-            sql.push_str(&capg::guard_sql(s.qualified(), &message));
+            sql.push_str(&capg::guard_sql(s.qualified(), &ctx.schema_name));
         }
         client.batch_execute("guarding the PostgreSQL tables", &sql)?;
         Ok(())
@@ -879,6 +955,21 @@ pub fn finish(req: &FinishRequest) -> Result<i32> {
         .first()
         .map(|r| r.get(0))
         .unwrap_or(1);
+    let syncing: i64 = client
+        .query(
+            "looking for other syncs in this database",
+            "SELECT count(*) FROM lite2pg.sync_state",
+            &[],
+        )?
+        .first()
+        .map(|r| r.get(0))
+        .unwrap_or(1);
+    if syncing == 0 {
+        client.batch_execute(
+            "removing lite2pg's trigger functions",
+            "DROP FUNCTION IF EXISTS lite2pg.capture(); DROP FUNCTION IF EXISTS lite2pg.guard()",
+        )?;
+    }
     client.batch_execute("committing", "COMMIT")?;
     let control = if others == 0 {
         // Nothing else of lite2pg's is here: the control schema goes too.

@@ -315,6 +315,8 @@ pub(crate) struct Ctx {
     pub plan: Plan,
     /// How each table is applied.
     pub specs: Vec<apply::TableSpec>,
+    /// Tables whose changes cannot be captured (virtual tables), compared whole at switches.
+    pub unsynced: Vec<String>,
     /// The captured schema's digest.
     pub digest: String,
     /// `sqlite` or `postgresql`.
@@ -347,7 +349,7 @@ impl Ctx {
         let src = crate::sqlite::open_source(source)?;
         let schema = crate::sqlite::introspect::introspect(&src)?;
         drop(src);
-        let specs = apply::specs(&plan, &schema)?;
+        let apply::Specs { specs, unsynced } = apply::specs(&plan, &schema)?;
         Ok((
             Ctx {
                 target,
@@ -355,6 +357,7 @@ impl Ctx {
                 schema_name: schema_name.to_string(),
                 plan,
                 specs,
+                unsynced,
                 digest: state.digest,
                 primary: state.primary,
             },
@@ -470,6 +473,17 @@ pub fn sync(req: &SyncRequest) -> Result<i32> {
         initial_migration(req, &mut client, restart)?;
     }
     let (ctx, _state_client) = Ctx::load(target, &req.source, &schema_name)?;
+    if !ctx.unsynced.is_empty() && !req.quiet {
+        eprintln!(
+            "lite2pg: warning: SQLite allows no triggers on virtual tables, so changes to {} \
+             are not followed; cutover and rollback compare them whole and refuse if they differ",
+            ctx.unsynced
+                .iter()
+                .map(|t| quote_ident(t))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     let mut current = follower(&ctx, &ctx.primary, req.quiet)?;
     let trimmer = open_writable(&req.source)?;
     // Benchmarks: each applied change's age at commit, one line of seconds per change.
