@@ -201,19 +201,7 @@ fn spec_for(
         .first()
         .cloned()
         .unwrap_or_else(|| "rowid".into());
-    let columns: Vec<CopyColumn> = tp
-        .columns
-        .iter()
-        .filter(|c| !c.generated)
-        .map(|c| CopyColumn {
-            source: (!c.source.is_empty()).then(|| c.source.clone()),
-            target: c.target.clone(),
-            codec: Codec {
-                ty: c.ty,
-                conversion: c.conversion,
-            },
-        })
-        .collect();
+    let columns: Vec<CopyColumn> = crate::copy::copy_columns(tp);
     let sqlite_name = |n: &str| {
         if cap::is_rowid_name(table, n) {
             n.to_string()

@@ -504,16 +504,22 @@ fn set_sequences(client: &Client, ctx: &Ctx, sqlite: &rusqlite::Connection) -> R
     Ok(out)
 }
 
-fn drain_forward(applier: &mut Applier, deadline: Option<Instant>) -> Result<usize> {
+/// Runs `step` (one batch: `Some(changes)`, or `None` when the primary changed under it)
+/// until the log is empty; returns the changes applied.
+fn drain(
+    mut step: impl FnMut() -> Result<Option<usize>>,
+    deadline: Option<Instant>,
+    switched: &str,
+) -> Result<usize> {
     let mut n = 0;
     loop {
-        let Some(b) = applier.step(apply::BATCH)? else {
-            return Err(Error::Refused(
-                "PostgreSQL became the primary while draining (another cutover ran)".into(),
-            ));
+        let Some(changes) = step()? else {
+            return Err(Error::Refused(format!(
+                "{switched} while draining (another switch ran)"
+            )));
         };
-        n += b.changes;
-        if b.changes == 0 {
+        n += changes;
+        if changes == 0 {
             return Ok(n);
         }
         if deadline.is_some_and(|d| Instant::now() > d) {
@@ -522,22 +528,20 @@ fn drain_forward(applier: &mut Applier, deadline: Option<Instant>) -> Result<usi
     }
 }
 
+fn drain_forward(applier: &mut Applier, deadline: Option<Instant>) -> Result<usize> {
+    drain(
+        || Ok(applier.step(apply::BATCH)?.map(|b| b.changes)),
+        deadline,
+        "PostgreSQL became the primary",
+    )
+}
+
 fn drain_reverse(rev: &mut Reverse, deadline: Option<Instant>) -> Result<usize> {
-    let mut n = 0;
-    loop {
-        let Some(b) = rev.step(apply::BATCH)? else {
-            return Err(Error::Refused(
-                "SQLite became the primary while draining (another rollback ran)".into(),
-            ));
-        };
-        n += b.changes;
-        if b.changes == 0 {
-            return Ok(n);
-        }
-        if deadline.is_some_and(|d| Instant::now() > d) {
-            return Err(Error::Refused("draining would exceed --max-freeze".into()));
-        }
-    }
+    drain(
+        || Ok(rev.step(apply::BATCH)?.map(|b| b.changes)),
+        deadline,
+        "SQLite became the primary",
+    )
 }
 
 fn past(deadline: Instant, what: &str) -> Result<()> {
@@ -877,6 +881,19 @@ fn restore_sqlite_sequence(client: &Client, ctx: &Ctx, tx: &rusqlite::Connection
     Ok(())
 }
 
+/// A connection to a target that has lite2pg's control schema (else a usage error ending
+/// with `otherwise`).
+fn connect_to_control(target: &TargetChoice, otherwise: &str) -> Result<Client> {
+    let client = connect_target(&resolve_target(target)?)?;
+    if !control_schema_exists(&client)? {
+        return Err(Error::Usage(format!(
+            "{} has no lite2pg control schema: {otherwise}",
+            client.target()
+        )));
+    }
+    Ok(client)
+}
+
 /// A validated `finish` request.
 #[derive(Debug, Clone)]
 pub struct FinishRequest {
@@ -890,14 +907,7 @@ pub struct FinishRequest {
 
 /// `lite2pg finish`: removes every capture artefact from both sides.
 pub fn finish(req: &FinishRequest) -> Result<i32> {
-    let target = resolve_target(&req.target)?;
-    let mut client = connect_target(&target)?;
-    if !control_schema_exists(&client)? {
-        return Err(Error::Usage(format!(
-            "{} has no lite2pg control schema: nothing to finish",
-            client.target()
-        )));
-    }
+    let mut client = connect_to_control(&req.target, "nothing to finish")?;
     let state = client.query(
         "reading the sync state",
         "SELECT primary_side FROM lite2pg.sync_state WHERE target_schema = $1",
@@ -991,14 +1001,7 @@ pub fn finish(req: &FinishRequest) -> Result<i32> {
 /// `lite2pg rollback --run ID` (before any cutover): removes exactly the tables, views,
 /// schema and extension run `ID` created, as recorded in `lite2pg.objects`.
 pub fn rollback_run(target: &TargetChoice, run: &str) -> Result<i32> {
-    let target = resolve_target(target)?;
-    let client = connect_target(&target)?;
-    if !control_schema_exists(&client)? {
-        return Err(Error::Usage(format!(
-            "{} has no lite2pg control schema: no run to roll back",
-            client.target()
-        )));
-    }
+    let client = connect_to_control(target, "no run to roll back")?;
     let rows = client.query(
         "reading the run",
         "SELECT target_schema, status FROM lite2pg.runs WHERE id::text = $1",

@@ -49,6 +49,24 @@ pub struct CopyColumn {
     pub codec: Codec,
 }
 
+/// The columns the copier (and sync's applier) fill for `table`, in COPY order: every
+/// planned column but the generated ones, which PostgreSQL computes.
+pub fn copy_columns(table: &crate::plan::TablePlan) -> Vec<CopyColumn> {
+    table
+        .columns
+        .iter()
+        .filter(|c| !c.generated)
+        .map(|c| CopyColumn {
+            source: (!c.source.is_empty()).then(|| c.source.clone()),
+            target: c.target.clone(),
+            codec: Codec {
+                ty: c.ty,
+                conversion: c.conversion,
+            },
+        })
+        .collect()
+}
+
 /// What the copier needs to know about one table.
 #[derive(Debug, Clone)]
 pub struct TableJob {

@@ -3,8 +3,7 @@
 
 use std::collections::HashMap;
 
-use crate::copy::encode::Codec;
-use crate::copy::{keys, CopyColumn, TableJob};
+use crate::copy::{keys, TableJob};
 use crate::error::{Error, Result};
 use crate::model::Schema;
 use crate::pg::{qualified, quote_ident};
@@ -87,19 +86,7 @@ pub fn jobs_for(
             qualified: qualified(&plan.options.schema, &tp.target),
             key_columns,
             key_names,
-            columns: tp
-                .columns
-                .iter()
-                .filter(|c| !c.generated)
-                .map(|c| CopyColumn {
-                    source: (!c.source.is_empty()).then(|| c.source.clone()),
-                    target: c.target.clone(),
-                    codec: Codec {
-                        ty: c.ty,
-                        conversion: c.conversion,
-                    },
-                })
-                .collect(),
+            columns: crate::copy::copy_columns(tp),
             gaps,
         });
     }

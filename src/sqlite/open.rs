@@ -242,31 +242,29 @@ pub fn open_live(path: &Path, reading_only: bool) -> Result<Connection> {
     if !path.exists() {
         return Err(Error::source(path, "no such file"));
     }
-    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let conn = Connection::open_with_flags(path, flags).map_err(|e| classify(path, &e))?;
-    conn.busy_timeout(Duration::from_secs(10))
-        .map_err(|e| classify(path, &e))?;
-    if reading_only {
-        conn.collation_needed(register_stand_in_collation)
-            .map_err(|e| classify(path, &e))?;
-    }
-    conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
-        r.get::<_, i64>(0)
-    })
-    .map_err(|e| classify(path, &e))?;
-    Ok(conn)
+    open_with(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE,
+        Duration::from_secs(10),
+        reading_only,
+    )
 }
 
 fn open_checked(path: &Path) -> Result<Connection> {
-    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    open_with(path, OpenFlags::SQLITE_OPEN_READ_ONLY, BUSY_TIMEOUT, true)
+}
+
+fn open_with(path: &Path, mode: OpenFlags, busy: Duration, stand_in: bool) -> Result<Connection> {
+    let flags = mode | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags).map_err(|e| classify(path, &e))?;
-    conn.busy_timeout(BUSY_TIMEOUT)
-        .map_err(|e| classify(path, &e))?;
+    conn.busy_timeout(busy).map_err(|e| classify(path, &e))?;
     // Unknown collations (Anki's `unicase`, ...) would make any statement touching the
     // column fail; register a stand-in so the data can still be read. Introspection
     // reports the collation, so nothing is silently assumed.
-    conn.collation_needed(register_stand_in_collation)
-        .map_err(|e| classify(path, &e))?;
+    if stand_in {
+        conn.collation_needed(register_stand_in_collation)
+            .map_err(|e| classify(path, &e))?;
+    }
     // Force the schema to be read now so corruption and locks surface here, once.
     conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
         r.get::<_, i64>(0)
