@@ -649,3 +649,123 @@ fn a_virtual_table_sync_cannot_follow_is_compared_whole_at_cutover() {
     let (code, out, err) = lite2pg(&["cutover", file], &db);
     assert_eq!(code, 0, "{out}\n{err}");
 }
+
+#[test]
+fn a_cutover_that_would_freeze_writers_too_long_is_undone() {
+    let f = sqlite(SCHEMA);
+    let db = TestDb::new();
+    let file = f.path.to_str().unwrap();
+    assert_eq!(sync_once(&f.path, &db).0, 0);
+    app(&f.path)
+        .execute("UPDATE items SET qty = 9 WHERE id = 1", [])
+        .unwrap();
+    // Something inside the freeze takes 600 ms; the operator allows 200.
+    let (code, out, err) = run_bin(
+        &["cutover", file, "--max-freeze", "0.2", "--format", "json"],
+        &[
+            ("DATABASE_URL", db.url.as_str()),
+            ("LITE2PG_FAILPOINT", "cutover.frozen=sleep:600"),
+        ],
+    );
+    assert_eq!(code, 1, "{out}\n{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["ok"], false);
+    assert_eq!(report["primary"], "sqlite");
+    assert!(
+        report["reason"].as_str().unwrap().contains("--max-freeze"),
+        "{report}"
+    );
+    assert!(report["freeze_s"].as_f64().unwrap() < 2.0, "{report}");
+    // SQLite is still the primary and writable, its change still waits for PostgreSQL.
+    app(&f.path)
+        .execute("UPDATE items SET qty = 10 WHERE id = 1", [])
+        .unwrap();
+    let (_, out, _) = lite2pg(&["status", file, "--format", "json"], &db);
+    let status: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(status["primary"], "sqlite", "{status}");
+    assert_eq!(
+        db.strings("SELECT count(*)::text FROM lite2pg.pg_changes"),
+        vec!["0"]
+    );
+    let (code, out, err) = lite2pg(&["cutover", file], &db);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(
+        db.strings("SELECT qty::text FROM items WHERE id = 1"),
+        vec!["10"]
+    );
+}
+
+#[test]
+fn a_role_that_may_not_disable_triggers_applies_with_deferred_foreign_keys() {
+    let f = sqlite(SCHEMA);
+    let db = TestDb::new();
+    let role = format!("app_{}", uuid::Uuid::new_v4().simple());
+    let admin = db.client();
+    let dbname = db
+        .url
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap()
+        .to_string();
+    admin
+        .batch_execute(
+            "a plain role owning the database",
+            &format!(
+                "CREATE ROLE {role} LOGIN NOSUPERUSER; ALTER DATABASE \"{dbname}\" OWNER TO {role}; \
+                 ALTER SCHEMA public OWNER TO {role}"
+            ),
+        )
+        .unwrap();
+    // The same server and database, as that role (trust authentication in the test cluster;
+    // with LITE2PG_TEST_URL the role may need a password, so the test says so and stops).
+    let url = match db.url.split_once("://").and_then(|(s, rest)| {
+        rest.split_once('@')
+            .map(|(_, host)| format!("{s}://{role}@{host}"))
+    }) {
+        Some(u) => u,
+        None => return,
+    };
+    if lite2pg::pg::connect(&url).is_err() {
+        eprintln!("skipped: cannot connect as a new role without a password on this server");
+        return;
+    }
+    let env = [("DATABASE_URL", url.as_str())];
+    let file = f.path.to_str().unwrap();
+    let (code, out, err) = run_bin(&["sync", file, "--once"], &env);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(err.contains("deferred"), "{err}");
+    app(&f.path)
+        .execute_batch(
+            "PRAGMA foreign_keys = OFF;
+             INSERT OR REPLACE INTO items (id, sku, qty) VALUES (20, 'A', 1);
+             BEGIN;
+             INSERT INTO items (id, sku, qty, parent_id) VALUES (21, 'Z', 1, 4);
+             INSERT INTO parent VALUES (4, 'four');
+             COMMIT;",
+        )
+        .unwrap();
+    let (code, out, err) = run_bin(&["sync", file, "--once", "--quiet"], &env);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let (code, out, err) = run_bin(&["verify", file], &env);
+    assert_eq!(code, 0, "{out}\n{err}");
+    // An orphan SQLite let in stops this role's applier, with the reason, until its
+    // parent arrives.
+    app(&f.path)
+        .execute_batch(
+            "PRAGMA foreign_keys = OFF; INSERT INTO items (id, sku, qty, parent_id) VALUES (22, 'Y', 1, 5);",
+        )
+        .unwrap();
+    let (code, out, err) = run_bin(&["sync", file, "--once", "--quiet"], &env);
+    assert_ne!(code, 0, "{out}\n{err}");
+    assert!(err.contains("foreign key"), "{err}");
+    app(&f.path)
+        .execute("INSERT INTO parent VALUES (5, 'five')", [])
+        .unwrap();
+    let (code, out, err) = run_bin(&["sync", file, "--once", "--quiet"], &env);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let (code, out, err) = run_bin(&["status", file], &env);
+    assert_eq!(code, 0, "{out}\n{err}");
+}
