@@ -15,11 +15,11 @@ use serde::Serialize;
 use super::apply::{self, Applier};
 use super::reverse::Reverse;
 use super::sqlite as cap;
-use super::sync::{control_schema_exists, resolve_target, sqlite_err, Ctx};
+use super::sync::{connect_to_control, resolve_target, sqlite_err, Ctx};
 use super::{pg as capg, sync::open_writable};
 use crate::error::{Error, Result};
 use crate::migrate::TargetChoice;
-use crate::pg::{connect_target, qualified, quote_ident, Client};
+use crate::pg::{qualified, quote_ident, Client};
 
 /// A validated `cutover` or `rollback` request.
 #[derive(Debug, Clone)]
@@ -605,7 +605,7 @@ pub fn cutover(req: &SwitchRequest) -> Result<i32> {
             report.drained_before += drain_forward(&mut applier, None)?;
         }
     }
-    let capture = ctx.capture_tables()?;
+    let capture = ctx.capture_tables();
     // PostgreSQL's capture, created now and inert until the state says PostgreSQL is the
     // primary: the freeze then runs no DDL, which could wait on autovacuum's table locks.
     let mut arm = String::from(capg::FUNCTIONS);
@@ -683,7 +683,7 @@ pub fn cutover(req: &SwitchRequest) -> Result<i32> {
         lap("postgresql side", &mut report);
         // SQLite side: capture off, guards on, the log emptied (all of it is applied).
         let names: Vec<String> = ctx.specs.iter().map(|s| s.source.clone()).collect();
-        let mut lite = cap::drop_capture_sql(&capture);
+        let mut lite = cap::drop_capture_sql(capture);
         lite.push_str(&cap::guard_sql(&names, &message));
         lite.push_str(&format!("DELETE FROM {};\n", cap::CHANGES));
         tx.execute_batch(&lite)
@@ -699,7 +699,7 @@ pub fn cutover(req: &SwitchRequest) -> Result<i32> {
             report.freeze_s = started.elapsed().as_secs_f64();
             if let Err(e) = client.batch_execute("committing the switch", "COMMIT") {
                 // SQLite is guarded but PostgreSQL did not take over: undo the guards.
-                let undo = cap::arm_sql(&capture)
+                let undo = cap::arm_sql(capture)
                     + &cap::unguard_sql(
                         &ctx.specs
                             .iter()
@@ -744,7 +744,7 @@ pub fn rollback(req: &SwitchRequest) -> Result<i32> {
     }
     let mut rev = ctx.reverse()?;
     report.drained_before = drain_reverse(&mut rev, None)?;
-    let capture = ctx.capture_tables()?;
+    let capture = ctx.capture_tables();
     let tables: Vec<String> = ctx
         .specs
         .iter()
@@ -798,7 +798,7 @@ pub fn rollback(req: &SwitchRequest) -> Result<i32> {
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
         .map_err(sqlite_err(&req.source, "taking SQLite's write lock"))?;
     let names: Vec<String> = ctx.specs.iter().map(|s| s.source.clone()).collect();
-    let lite = cap::unguard_sql(&names) + &cap::arm_sql(&capture);
+    let lite = cap::unguard_sql(&names) + &cap::arm_sql(capture);
     let sqlite_side = (|| -> Result<i64> {
         tx.execute_batch(&lite)
             .map_err(sqlite_err(&req.source, "re-arming capture"))?;
@@ -879,19 +879,6 @@ fn restore_sqlite_sequence(client: &Client, ctx: &Ctx, tx: &rusqlite::Connection
         }
     }
     Ok(())
-}
-
-/// A connection to a target that has lite2pg's control schema (else a usage error ending
-/// with `otherwise`).
-fn connect_to_control(target: &TargetChoice, otherwise: &str) -> Result<Client> {
-    let client = connect_target(&resolve_target(target)?)?;
-    if !control_schema_exists(&client)? {
-        return Err(Error::Usage(format!(
-            "{} has no lite2pg control schema: {otherwise}",
-            client.target()
-        )));
-    }
-    Ok(client)
 }
 
 /// A validated `finish` request.

@@ -321,6 +321,8 @@ pub(crate) struct Ctx {
     pub digest: String,
     /// `sqlite` or `postgresql`.
     pub primary: String,
+    /// SQLite's capture of the synced tables (what triggers log).
+    capture: Vec<cap::CaptureTable>,
 }
 
 impl Ctx {
@@ -350,6 +352,12 @@ impl Ctx {
         let schema = crate::sqlite::introspect::introspect(&src)?;
         drop(src);
         let apply::Specs { specs, unsynced } = apply::specs(&plan, &schema)?;
+        let synced: std::collections::HashSet<&str> =
+            specs.iter().map(|s| s.source.as_str()).collect();
+        let capture = apply::capture_tables(&schema)
+            .into_iter()
+            .filter(|t| synced.contains(t.name.as_str()))
+            .collect();
         Ok((
             Ctx {
                 target,
@@ -360,6 +368,7 @@ impl Ctx {
                 unsynced,
                 digest: state.digest,
                 primary: state.primary,
+                capture,
             },
             client,
         ))
@@ -402,16 +411,9 @@ impl Ctx {
         )
     }
 
-    /// SQLite's capture tables for the synced tables.
-    pub fn capture_tables(&self) -> Result<Vec<cap::CaptureTable>> {
-        let src = crate::sqlite::open_source(&self.source)?;
-        let schema = crate::sqlite::introspect::introspect(&src)?;
-        let synced: std::collections::HashSet<&str> =
-            self.specs.iter().map(|s| s.source.as_str()).collect();
-        Ok(apply::capture_tables(&schema)
-            .into_iter()
-            .filter(|t| synced.contains(t.name.as_str()))
-            .collect())
+    /// SQLite's capture of the synced tables.
+    pub fn capture_tables(&self) -> &[cap::CaptureTable] {
+        &self.capture
     }
 }
 
@@ -640,16 +642,22 @@ pub struct StatusRequest {
     pub json: bool,
 }
 
-/// Reads the sync state of a schema.
-pub fn status_of(req: &StatusRequest) -> Result<Status> {
-    let target = resolve_target(&req.target)?;
-    let client = connect_target(&target)?;
+/// A connection to a target that has lite2pg's control schema (else a usage error ending
+/// with `otherwise`).
+pub(crate) fn connect_to_control(target: &TargetChoice, otherwise: &str) -> Result<Client> {
+    let client = connect_target(&resolve_target(target)?)?;
     if !control_schema_exists(&client)? {
         return Err(Error::Usage(format!(
-            "{} has no lite2pg control schema: nothing is being synced there",
+            "{} has no lite2pg control schema: {otherwise}",
             client.target()
         )));
     }
+    Ok(client)
+}
+
+/// Reads the sync state of a schema.
+pub fn status_of(req: &StatusRequest) -> Result<Status> {
+    let client = connect_to_control(&req.target, "nothing is being synced there")?;
     let rows = client.query(
         "reading the sync state",
         "SELECT source, primary_side, run_id::text, applied_seq, applied_rows, reverse_rows, \
