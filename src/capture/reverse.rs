@@ -117,6 +117,19 @@ fn read_back(row: &tokio_postgres::Row, i: usize, back: Back) -> Value {
     }
 }
 
+/// Rows read with `exprs` ([`back_expr`]), as SQLite values.
+fn read_rows(rows: &[tokio_postgres::Row], exprs: &[(String, Back)]) -> Vec<Vec<Value>> {
+    rows.iter()
+        .map(|r| {
+            exprs
+                .iter()
+                .enumerate()
+                .map(|(n, (_, b))| read_back(r, n, *b))
+                .collect()
+        })
+        .collect()
+}
+
 /// How one table's rows come back.
 struct BackTable {
     spec: TableSpec,
@@ -365,16 +378,7 @@ impl Reverse {
             }
             let context = format!("reading changed keys of {}", quote_ident(&t.spec.target));
             let key_rows = self.client.query(&context, &key_sql, &[&json])?;
-            let key_values: Vec<Vec<Value>> = key_rows
-                .iter()
-                .map(|r| {
-                    t.key_exprs
-                        .iter()
-                        .enumerate()
-                        .map(|(n, (_, b))| read_back(r, n, *b))
-                        .collect()
-                })
-                .collect();
+            let key_values = read_rows(&key_rows, &t.key_exprs);
             let join = t
                 .spec
                 .pg_key
@@ -393,16 +397,7 @@ impl Reverse {
             );
             let context = format!("reading changed rows of {}", quote_ident(&t.spec.target));
             let rows = self.client.query(&context, &row_sql, &[&json])?;
-            let row_values: Vec<Vec<Value>> = rows
-                .iter()
-                .map(|r| {
-                    t.row_exprs
-                        .iter()
-                        .enumerate()
-                        .map(|(n, (_, b))| read_back(r, n, *b))
-                        .collect()
-                })
-                .collect();
+            let row_values = read_rows(&rows, &t.row_exprs);
             batch.rows_deleted += key_values.len().saturating_sub(row_values.len()) as u64;
             batch.rows_written += row_values.len() as u64;
             work.push((i, key_values, row_values));

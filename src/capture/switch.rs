@@ -150,6 +150,28 @@ fn emit(req: &SwitchRequest, report: &SwitchReport) -> Result<()> {
     crate::commands::write_output(None, &text)
 }
 
+/// Records the switch attempt, prints its report, and returns `code`.
+fn conclude(
+    req: &SwitchRequest,
+    client: &Client,
+    schema: &str,
+    report: &SwitchReport,
+    code: i32,
+) -> Result<i32> {
+    record_event(client, schema, report);
+    emit(req, report)?;
+    Ok(code)
+}
+
+/// The outcome of a switch undone by `e`: exit 1 when refused for the data or the state,
+/// else the error itself.
+fn undone(e: Error) -> Result<i32> {
+    match e {
+        Error::Refused(_) => Ok(1),
+        other => Err(other),
+    }
+}
+
 fn record_event(client: &Client, schema: &str, report: &SwitchReport) {
     let detail = serde_json::to_value(report).unwrap_or_default();
     let _ = client.query(
@@ -266,34 +288,34 @@ fn verify_before_freeze(ctx: &Ctx, client: &Client) -> Result<u64> {
     Ok((all.len() - again.len().min(all.len())) as u64)
 }
 
-/// Compares `tables` between the two sides (`full`: every row; else, for tables keyed by
-/// one integer, the rows written since the last verification); an error names the differing
-/// tables.
-fn verify_tables(ctx: &Ctx, client: &Client, tables: &[String], full: bool) -> Result<()> {
+/// Compares `tables` between the two sides: every row, or with `touched` (the keys written
+/// since the last verification, [`touched_keys`]) just those rows of tables keyed by one
+/// integer; an error names the differing tables.
+fn verify_tables(
+    ctx: &Ctx,
+    client: &Client,
+    tables: &[String],
+    touched: Option<&std::collections::HashMap<String, Vec<i64>>>,
+) -> Result<()> {
     if tables.is_empty() {
         return Ok(());
     }
     let mut plan = ctx.plan.clone();
     plan.tables.retain(|t| tables.contains(&t.target));
     let mut opts = crate::verify::Options {
-        schema_check: full,
+        schema_check: touched.is_none(),
         ..Default::default()
     };
-    if !full {
-        let mut only: std::collections::HashMap<String, Vec<i64>> = Default::default();
-        for s in ctx
+    if let Some(touched) = touched {
+        let only: std::collections::HashMap<String, Vec<i64>> = ctx
             .specs
             .iter()
             .filter(|s| s.int_key() && tables.contains(&s.target))
-        {
-            let rows = client.query(
-                "reading the keys written since the last verification",
-                "SELECT key FROM lite2pg.sync_touched_keys WHERE target_schema = $1 \
-                 AND target_name = $2 ORDER BY key",
-                &[&ctx.schema_name, &s.target],
-            )?;
-            only.insert(s.target.clone(), rows.iter().map(|r| r.get(0)).collect());
-        }
+            .map(|s| {
+                let keys = touched.get(&s.target).cloned().unwrap_or_default();
+                (s.target.clone(), keys)
+            })
+            .collect();
         // Nothing written since the last verification: nothing to compare.
         plan.tables
             .retain(|t| only.get(&t.target).map_or(true, |keys| !keys.is_empty()));
@@ -590,9 +612,7 @@ pub fn cutover(req: &SwitchRequest) -> Result<i32> {
             "{rejected} row(s) hold values PostgreSQL cannot store (lite2pg.sync_rejects lists \
              them; `lite2pg status` counts them): fix them in SQLite and let sync carry them"
         ));
-        record_event(&client, &ctx.schema_name, &report);
-        emit(req, &report)?;
-        return Ok(1);
+        return conclude(req, &client, &ctx.schema_name, &report, 1);
     }
     // Drained while the application still writes, so the freeze has little left to do.
     // (LITE2PG_CUTOVER_PREDRAIN=0 leaves it all to the freeze: the benchmark's worst case.)
@@ -622,9 +642,7 @@ pub fn cutover(req: &SwitchRequest) -> Result<i32> {
     if !orphans_before.is_empty() && !req.allow_orphans {
         report.orphans = orphans_before;
         report.reason = Some(orphan_refusal(&report.orphans));
-        record_event(&client, &ctx.schema_name, &report);
-        emit(req, &report)?;
-        return Ok(1);
+        return conclude(req, &client, &ctx.schema_name, &report, 1);
     }
     let at = utc_now(&client)?;
     let message = format!(
@@ -660,7 +678,12 @@ pub fn cutover(req: &SwitchRequest) -> Result<i32> {
             return Err(Error::Refused(orphan_refusal(&report.orphans)));
         }
         past(deadline, "the orphan check")?;
-        verify_tables(&ctx, &client, &verify, req.verify_full)?;
+        verify_tables(
+            &ctx,
+            &client,
+            &verify,
+            (!req.verify_full).then_some(&touched),
+        )?;
         report.verified_tables = verify;
         lap("verify", &mut report);
         past(deadline, "the verification")?;
@@ -711,21 +734,15 @@ pub fn cutover(req: &SwitchRequest) -> Result<i32> {
             }
             report.ok = true;
             report.primary = "postgresql".into();
-            record_event(&client, &ctx.schema_name, &report);
-            emit(req, &report)?;
-            Ok(0)
+            conclude(req, &client, &ctx.schema_name, &report, 0)
         }
         Err(e) => {
             let _ = tx.rollback();
             report.freeze_s = started.elapsed().as_secs_f64();
             let _ = client.batch_execute("undoing the switch", "ROLLBACK");
             report.reason = Some(e.to_string());
-            record_event(&client, &ctx.schema_name, &report);
-            emit(req, &report)?;
-            match e {
-                Error::Refused(_) => Ok(1),
-                other => Err(other),
-            }
+            conclude(req, &client, &ctx.schema_name, &report, 1)?;
+            undone(e)
         }
     }
 }
@@ -768,7 +785,12 @@ pub fn rollback(req: &SwitchRequest) -> Result<i32> {
         report.drained_during = drain_reverse(&mut rev, Some(deadline))?;
         let verify = tables_to_verify(&client, &ctx, req.verify_full)?;
         past(deadline, "the drain")?;
-        verify_tables(&ctx, &client, &verify, req.verify_full)?;
+        let touched = if req.verify_full {
+            None
+        } else {
+            Some(touched_keys(&client, &ctx)?)
+        };
+        verify_tables(&ctx, &client, &verify, touched.as_ref())?;
         report.verified_tables = verify;
         past(deadline, "the verification")?;
         // Guards, active once the state says SQLite is the primary; capture goes inert
@@ -785,12 +807,8 @@ pub fn rollback(req: &SwitchRequest) -> Result<i32> {
         let _ = client.batch_execute("undoing the rollback", "ROLLBACK");
         report.freeze_s = started.elapsed().as_secs_f64();
         report.reason = Some(e.to_string());
-        record_event(&client, &ctx.schema_name, &report);
-        emit(req, &report)?;
-        return match e {
-            Error::Refused(_) => Ok(1),
-            other => Err(other),
-        };
+        conclude(req, &client, &ctx.schema_name, &report, 1)?;
+        return undone(e);
     }
     // SQLite: guards off, capture on, AUTOINCREMENT counters past PostgreSQL's ids.
     let mut sqlite = open_writable(&req.source)?;
@@ -812,9 +830,7 @@ pub fn rollback(req: &SwitchRequest) -> Result<i32> {
             let _ = client.batch_execute("undoing the rollback", "ROLLBACK");
             report.reason = Some(e.to_string());
             report.freeze_s = started.elapsed().as_secs_f64();
-            record_event(&client, &ctx.schema_name, &report);
-            emit(req, &report)?;
-            return Ok(1);
+            return conclude(req, &client, &ctx.schema_name, &report, 1);
         }
     };
     client.query(
@@ -838,9 +854,7 @@ pub fn rollback(req: &SwitchRequest) -> Result<i32> {
     report.freeze_s = started.elapsed().as_secs_f64();
     report.ok = true;
     report.primary = "sqlite".into();
-    record_event(&client, &ctx.schema_name, &report);
-    emit(req, &report)?;
-    Ok(0)
+    conclude(req, &client, &ctx.schema_name, &report, 0)
 }
 
 /// Sets SQLite's AUTOINCREMENT counters past every id PostgreSQL handed out.
