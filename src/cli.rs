@@ -7,11 +7,13 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use lite2pg::capture::switch::{FinishRequest, SwitchRequest};
 use lite2pg::capture::sync::{StatusRequest, SyncRequest};
-use lite2pg::commands::{Check, DemoRequest, Format, PlanRequest};
-use lite2pg::migrate::{default_jobs, MigrateRequest, Mode, TargetChoice};
+use lite2pg::demo::DemoRequest;
+use lite2pg::migrate::{default_jobs, MigrateRequest, Mode};
+use lite2pg::pg::TargetChoice;
+use lite2pg::plan::IdentPolicy;
 use lite2pg::plan::PlanOptions;
-use lite2pg::translate::names::IdentPolicy;
-use lite2pg::translate::types::TypeConflicts;
+use lite2pg::plan::TypeConflicts;
+use lite2pg::translate::{Check, Format, PlanRequest};
 use lite2pg::verify::{Output, VerifyRequest};
 
 /// lite2pg: move a live SQLite database into PostgreSQL without losing a value.

@@ -2,7 +2,7 @@
 //! SQLite files are (mixed storage classes, dates in several shapes, blobs, NOCASE emails,
 //! a partial index, foreign keys, AUTOINCREMENT gaps, a table without a key).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection};
 
@@ -185,4 +185,66 @@ pub fn build_sample(path: &Path) -> Result<()> {
     }
     tx.commit().map_err(e)?;
     Ok(())
+}
+
+/// A validated `demo` request.
+#[derive(Debug, Clone)]
+pub struct DemoRequest {
+    /// Keep the sample database here instead of a temporary file.
+    pub keep: Option<PathBuf>,
+    /// Report files to write (`.json`, `.md`).
+    pub reports: Vec<PathBuf>,
+}
+
+/// `lite2pg demo`: builds the sample database and rehearses its migration on a throwaway
+/// server. Exits 0 when the rehearsal ran: the sample's rejected rows and findings are the
+/// point of the demo, not a failure.
+pub fn demo(req: &DemoRequest) -> Result<i32> {
+    let dir = tempfile::tempdir().map_err(|e| Error::io("creating a temporary directory", e))?;
+    let path = match &req.keep {
+        Some(p) => p.clone(),
+        None => dir.path().join("demo.db"),
+    };
+    crate::demo::build_sample(&path)?;
+    eprintln!(
+        "lite2pg demo: built a sample SQLite database with messy data at {}",
+        path.display()
+    );
+    let rejects = dir.path().join("demo.rejects.jsonl");
+    let request = crate::migrate::MigrateRequest {
+        source: path.clone(),
+        target: crate::pg::TargetChoice::Rehearsal,
+        options: crate::plan::PlanOptions::default(),
+        jobs: crate::migrate::default_jobs(),
+        tables: Vec::new(),
+        exclude: Vec::new(),
+        mode: crate::migrate::Mode::All,
+        resume: false,
+        replace: false,
+        verify: true,
+        reject_file: Some(rejects.clone()),
+        reports: req.reports.clone(),
+        quiet: false,
+        stall_timeout: std::time::Duration::from_secs(60),
+        source_copy: None,
+    };
+    let (report, _) = crate::migrate::migrate_with_report(&request)?;
+    if report.rows_rejected > 0 {
+        let lines = std::fs::read_to_string(&rejects)
+            .map_err(|e| Error::io(format!("reading {}", rejects.display()), e))?;
+        let mut shown = String::from("\nrejected rows (what --reject-file holds):\n");
+        for l in lines.lines().take(5) {
+            shown.push_str("  ");
+            shown.push_str(l);
+            shown.push('\n');
+        }
+        crate::output::write(None, &shown)?;
+    }
+    if req.keep.is_none() {
+        eprintln!(
+            "lite2pg demo: nothing was kept. Rehearse your own database with `lite2pg migrate \
+             APP.db`, or keep the sample with `lite2pg demo --keep demo.db`."
+        );
+    }
+    Ok(0)
 }

@@ -1,20 +1,35 @@
-//! lite2pg: move a live SQLite database into PostgreSQL without losing a value.
+//! lite2pg: move a live SQLite database into PostgreSQL without losing a value, prove it
+//! did, keep both sides in step while the application switches over, and switch back.
 //!
-//! The pipeline, stage by stage (see docs/architecture.md and DESIGN.md):
+//! The pipeline, lowest layer first (docs/architecture.md draws it; a module uses only its
+//! own layer and those below, which `tests/architecture.rs` checks):
 //!
-//! 1. [`sqlite`] opens the file read-only, introspects its schema into [`model`] and
-//!    profiles what every column really stores.
-//! 2. [`translate`] turns schema + profile into a [`plan::Plan`]: PostgreSQL types, names,
-//!    DDL by phase, and findings for every decision that is not one-to-one.
-//! 3. [`plan`] renders the plan (text, JSON, SQL) and can test-apply it to a PostgreSQL
-//!    ([`plan::validate`]) so what it prints is known to run.
-//! 4. [`embedded`] starts a throwaway PostgreSQL from local server binaries for rehearsals,
-//!    the demo and the tests.
+//! ```text
+//!  0  error · failpoint · output · model        the error type, crash points, output, the neutral schema
+//!  1  sqlite · pg · embedded                    SQLite files (open, introspect, profile, calendars);
+//!                                               PostgreSQL (targets, connections, quoting, control schema);
+//!                                               a throwaway local server
+//!  2  plan                                      the plan's vocabulary and model, its renderings, test-apply
+//!  3  translate · copy                          SQLite schema + profile → plan; rows → binary COPY
+//!  4  verify                                    both sides read again, compared by checksums
+//!  5  migrate                                   the one-shot run: DDL phases, copy, builds, verify, report
+//!  6  capture                                   the dual-write shim: change logs, appliers, switches
+//!  7  demo                                      a sample database, rehearsed
+//! ```
 //!
-//! [`commands`] wires these into the user's verbs; `main.rs` only parses and exits.
+//! Where each user command lives (`main.rs` parses with `cli.rs`, calls one of these, and
+//! maps the result to an exit code):
+//!
+//! | command | function |
+//! |---|---|
+//! | `plan` | [`translate::plan`] |
+//! | `migrate` | [`migrate::migrate`] |
+//! | `verify` | [`verify::verify`] |
+//! | `sync`, `status` | [`capture::sync::sync`], [`capture::sync::status`] |
+//! | `cutover`, `rollback`, `finish` | [`capture::switch`] |
+//! | `demo` | [`demo::demo`] |
 
 pub mod capture;
-pub mod commands;
 pub mod copy;
 pub mod demo;
 pub mod embedded;
@@ -22,9 +37,9 @@ pub mod error;
 pub mod failpoint;
 pub mod migrate;
 pub mod model;
+pub mod output;
 pub mod pg;
 pub mod plan;
-pub mod report;
 pub mod sqlite;
 pub mod translate;
 pub mod verify;

@@ -4,10 +4,10 @@ mod cli;
 
 fn main() {
     let result = match cli::parse() {
-        cli::Request::Plan(req) => lite2pg::commands::plan(&req),
+        cli::Request::Plan(req) => lite2pg::translate::plan(&req),
         cli::Request::Migrate(req) => lite2pg::migrate::migrate(&req),
         cli::Request::Verify(req) => lite2pg::verify::verify(&req),
-        cli::Request::Demo(req) => lite2pg::commands::demo(&req),
+        cli::Request::Demo(req) => lite2pg::demo::demo(&req),
         cli::Request::Sync(req) => lite2pg::capture::sync::sync(&req),
         cli::Request::Status(req) => lite2pg::capture::sync::status(&req),
         cli::Request::Cutover(req) => lite2pg::capture::switch::cutover(&req),

@@ -195,3 +195,52 @@ pub struct SkippedObject {
     /// Why it is not carried.
     pub reason: String,
 }
+
+/// A shell-style glob (`*`, `?`), ASCII case-insensitive like SQLite names.
+pub fn glob(pattern: &str, name: &str) -> bool {
+    fn go(p: &[char], n: &[char]) -> bool {
+        match (p.first(), n.first()) {
+            (None, None) => true,
+            (Some('*'), _) => go(&p[1..], n) || (!n.is_empty() && go(p, &n[1..])),
+            (Some('?'), Some(_)) => go(&p[1..], &n[1..]),
+            (Some(a), Some(b)) => a.eq_ignore_ascii_case(b) && go(&p[1..], &n[1..]),
+            _ => false,
+        }
+    }
+    let p: Vec<char> = pattern.chars().collect();
+    let n: Vec<char> = name.chars().collect();
+    go(&p, &n)
+}
+
+/// Keeps the tables `--tables` selects and `--exclude` does not.
+pub fn select_tables(
+    schema: &mut Schema,
+    include: &[String],
+    exclude: &[String],
+) -> crate::Result<()> {
+    let keep = |name: &str| {
+        (include.is_empty() || include.iter().any(|g| glob(g, name)))
+            && !exclude.iter().any(|g| glob(g, name))
+    };
+    schema.tables.retain(|t| keep(&t.name));
+    if schema.tables.is_empty() && !include.is_empty() {
+        return Err(crate::Error::Usage(format!(
+            "no table matches --tables {}",
+            include.join(",")
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob;
+
+    #[test]
+    fn table_globs_match_like_a_shell() {
+        assert!(glob("order*", "orders"));
+        assert!(glob("order*", "Order_Lines"));
+        assert!(!glob("order?", "orders_x"));
+        assert!(glob("*", ""));
+    }
+}

@@ -203,7 +203,7 @@ fn build(c: &Case) -> Option<common::Fixture> {
 }
 
 fn plan_of(path: &std::path::Path) -> Plan {
-    let (schema, profiles) = lite2pg::commands::load(path).expect("a valid file loads");
+    let (schema, profiles) = lite2pg::translate::load(path).expect("a valid file loads");
     lite2pg::translate::build_plan("app.db", &schema, &profiles, &PlanOptions::default())
 }
 
@@ -270,7 +270,7 @@ proptest! {
         let path = dir.path().join("damaged.db");
         std::fs::write(&path, &bytes).unwrap();
         // Ok (the damage missed) or an input error; a panic fails the test.
-        if let Err(e) = lite2pg::commands::load(&path) {
+        if let Err(e) = lite2pg::translate::load(&path) {
             prop_assert!(matches!(e.exit_code(), 2 | 3), "{e}");
         }
     }
@@ -321,7 +321,7 @@ fn random_bytes_and_an_empty_file_are_input_errors() {
             .collect();
         let path = dir.path().join(format!("random{len}.db"));
         std::fs::write(&path, &bytes).unwrap();
-        let e = lite2pg::commands::load(&path).expect_err("random bytes are not a database");
+        let e = lite2pg::translate::load(&path).expect_err("random bytes are not a database");
         assert_eq!(e.exit_code(), 2, "{e}");
     }
 }

@@ -6,7 +6,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{migrate, migrate_request, run_bin, sqlite, TestDb};
-use lite2pg::translate::types::TypeConflicts;
+use lite2pg::plan::TypeConflicts;
 
 #[test]
 fn migrate_without_a_target_rehearses_and_keeps_nothing() {

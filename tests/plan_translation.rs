@@ -4,9 +4,9 @@
 mod common;
 
 use common::{findings, plan_and_apply, sqlite, TestDb};
+use lite2pg::plan::IdentPolicy;
 use lite2pg::plan::PlanOptions;
-use lite2pg::translate::names::IdentPolicy;
-use lite2pg::translate::types::TypeConflicts;
+use lite2pg::plan::TypeConflicts;
 
 fn column_type(db: &TestDb, table: &str, column: &str) -> String {
     db.strings(&format!(

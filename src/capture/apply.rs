@@ -69,7 +69,7 @@ impl TableSpec {
     /// compare just the changed rows).
     pub fn int_key(&self) -> bool {
         matches!(self.key_codecs[..], [c] if c.ty.is_integer()
-            && matches!(c.conversion, crate::translate::types::Conversion::AsIs))
+            && matches!(c.conversion, crate::plan::Conversion::AsIs))
     }
 
     /// The name that reaches the SQLite rowid (`rowid`, or `_rowid_`/`oid` when a column is

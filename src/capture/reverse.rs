@@ -25,8 +25,8 @@ use super::apply::TableSpec;
 use super::sqlite as cap;
 use crate::error::{Error, Result};
 use crate::pg::{quote_ident, Client};
+use crate::plan::{Conversion, PgType};
 use crate::sqlite::temporal::EpochUnit;
-use crate::translate::types::{Conversion, PgType};
 
 /// How a column's PostgreSQL value comes back as a SQLite value.
 #[derive(Debug, Clone, Copy, PartialEq)]

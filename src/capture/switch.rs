@@ -15,10 +15,10 @@ use serde::Serialize;
 use super::apply::{self, Applier};
 use super::reverse::Reverse;
 use super::sqlite as cap;
-use super::sync::{connect_to_control, resolve_target, sqlite_err, Ctx};
+use super::sync::{connect_to_control, sqlite_err, Ctx};
 use super::{pg as capg, sync::open_writable};
 use crate::error::{Error, Result};
-use crate::migrate::TargetChoice;
+use crate::pg::TargetChoice;
 use crate::pg::{qualified, quote_ident, Client};
 
 /// A validated `cutover` or `rollback` request.
@@ -147,7 +147,7 @@ fn emit(req: &SwitchRequest, report: &SwitchReport) -> Result<()> {
     } else {
         report.render()
     };
-    crate::commands::write_output(None, &text)
+    crate::output::write(None, &text)
 }
 
 /// Records the switch attempt, prints its report, and returns `code`.
@@ -589,7 +589,7 @@ fn utc_now(client: &Client) -> Result<String> {
 
 /// `lite2pg cutover`: makes PostgreSQL the primary. Exit 0 switched, 1 refused and undone.
 pub fn cutover(req: &SwitchRequest) -> Result<i32> {
-    let target = resolve_target(&req.target)?;
+    let target = req.target.require("cutover")?;
     let (ctx, client) = Ctx::load(target, &req.source, &req.schema)?;
     let mut report = SwitchReport::new("cutover", "sqlite");
     if ctx.primary != "sqlite" {
@@ -749,7 +749,7 @@ pub fn cutover(req: &SwitchRequest) -> Result<i32> {
 
 /// `lite2pg rollback`: makes SQLite the primary again. Exit 0 switched, 1 refused and undone.
 pub fn rollback(req: &SwitchRequest) -> Result<i32> {
-    let target = resolve_target(&req.target)?;
+    let target = req.target.require("rollback")?;
     let (ctx, client) = Ctx::load(target, &req.source, &req.schema)?;
     let mut report = SwitchReport::new("rollback", "postgresql");
     if ctx.primary != "postgresql" {
@@ -989,7 +989,7 @@ pub fn finish(req: &FinishRequest) -> Result<i32> {
     } else {
         "the control schema lite2pg kept: it records other schemas' runs"
     };
-    crate::commands::write_output(
+    crate::output::write(
         None,
         &format!(
             "lite2pg finish: capture removed from both sides; {primary} is the primary and \
@@ -1014,7 +1014,7 @@ pub fn rollback_run(target: &TargetChoice, run: &str) -> Result<i32> {
     let schema: String = row.get(0);
     let status: String = row.get(1);
     if status == "rolled_back" {
-        crate::commands::write_output(None, &format!("run {run} was rolled back already\n"))?;
+        crate::output::write(None, &format!("run {run} was rolled back already\n"))?;
         return Ok(0);
     }
     let cut: bool = client
@@ -1115,7 +1115,7 @@ pub fn rollback_run(target: &TargetChoice, run: &str) -> Result<i32> {
              SQLite file; `lite2pg sync` migrates again under them, `lite2pg finish` removes them\n",
         );
     }
-    crate::commands::write_output(None, &out)?;
+    crate::output::write(None, &out)?;
     Ok(0)
 }
 

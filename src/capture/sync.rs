@@ -18,10 +18,9 @@ use super::apply::{self, Applier};
 use super::reverse::Reverse;
 use super::sqlite as cap;
 use crate::error::{Error, Result};
-use crate::migrate::{MigrateRequest, Mode, TargetChoice};
-use crate::pg::{connect_target, quote_ident, Client, Target};
-use crate::plan::{Plan, PlanOptions};
-use crate::translate::types::PgType;
+use crate::migrate::{MigrateRequest, Mode};
+use crate::pg::{connect_target, quote_ident, Client, Target, TargetChoice};
+use crate::plan::{PgType, Plan, PlanOptions};
 
 /// A validated `sync` request.
 #[derive(Debug, Clone)]
@@ -79,18 +78,6 @@ pub struct Status {
     pub cutover_at: Option<String>,
     /// When it switched back.
     pub rollback_at: Option<String>,
-}
-
-/// Which target a request names.
-pub fn resolve_target(choice: &TargetChoice) -> Result<Target> {
-    match choice {
-        TargetChoice::Url(u) => Target::parse(u),
-        TargetChoice::Env => Target::from_env()
-            .unwrap_or_else(|| Err(Error::Usage("no PG* variables name a server".into()))),
-        TargetChoice::Rehearsal => Err(Error::Usage(
-            "sync needs a real target: give --to postgres://USER@HOST/DB (or DATABASE_URL)".into(),
-        )),
-    }
 }
 
 /// The state row's values sync needs.
@@ -446,7 +433,7 @@ fn follower(ctx: &Ctx, primary: &str, quiet: bool) -> Result<Follower> {
 
 /// `lite2pg sync`: returns the exit code.
 pub fn sync(req: &SyncRequest) -> Result<i32> {
-    let target = resolve_target(&req.target)?;
+    let target = req.target.require("sync")?;
     let stop = stop_on_signals();
     let mut client = connect_target(&target)?;
     let schema_name = req.options.schema.clone();
@@ -645,7 +632,7 @@ pub struct StatusRequest {
 /// A connection to a target that has lite2pg's control schema (else a usage error ending
 /// with `otherwise`).
 pub(crate) fn connect_to_control(target: &TargetChoice, otherwise: &str) -> Result<Client> {
-    let client = connect_target(&resolve_target(target)?)?;
+    let client = connect_target(&target.require("this command")?)?;
     if !control_schema_exists(&client)? {
         return Err(Error::Usage(format!(
             "{} has no lite2pg control schema: {otherwise}",
@@ -729,7 +716,7 @@ pub fn status(req: &StatusRequest) -> Result<i32> {
     } else {
         render_status(&s)
     };
-    crate::commands::write_output(None, &text)?;
+    crate::output::write(None, &text)?;
     Ok(if s.last_error.is_some() || s.rejected_rows > 0 {
         1
     } else {

@@ -10,8 +10,8 @@
 use rusqlite::types::ValueRef;
 
 use super::numeric::Decimal;
+use crate::plan::{Conversion, PgType};
 use crate::sqlite::temporal::{self, EpochUnit, TextShape};
-use crate::translate::types::{Conversion, PgType};
 
 /// The 19-byte header that starts every binary COPY stream.
 pub const HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";

@@ -9,6 +9,8 @@
 use rusqlite::types::{Value, ValueRef};
 use serde_json::{json, Value as Json};
 
+pub use crate::pg::control::Done;
+
 /// A key: one SQLite value per key column.
 pub type Key = Vec<Value>;
 
@@ -96,17 +98,6 @@ pub fn display(columns: &[String], key: &Key) -> Json {
         map.insert(c.clone(), j);
     }
     Json::Object(map)
-}
-
-/// A committed chunk as the control schema remembers it.
-#[derive(Debug, Clone)]
-pub struct Done {
-    /// Order of the chunk within its table.
-    pub ord: i64,
-    /// Exclusive lower bound (`None`: unbounded).
-    pub lo: Option<Json>,
-    /// Inclusive upper bound (`None`: unbounded).
-    pub hi: Option<Json>,
 }
 
 /// A key range still to copy, and the order number after which its chunks are numbered.

@@ -12,12 +12,11 @@
 //! throwaway PostgreSQL that is removed afterwards: a rehearsal.
 
 mod builds;
+mod jobs;
 mod phases;
 mod rejects;
-mod select;
+mod run_report;
 mod start;
-
-pub use select::select_tables;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -26,39 +25,17 @@ use std::time::{Instant, SystemTime};
 
 use uuid::Uuid;
 
-use crate::commands::{load_from, plan_checked, write_output};
 use crate::copy::{self, Progress};
 use crate::embedded::EmbeddedPg;
 use crate::error::{Error, Result};
 use crate::model::Schema;
-use crate::pg::{connect_target, control, qualified, quote_ident, Client, Target};
+use crate::pg::{connect_target, control, qualified, quote_ident, Client, Target, TargetChoice};
 use crate::plan::{Plan, PlanOptions, Severity};
-use crate::report::{self, PhaseTiming, RunReport, TableReport};
 use crate::sqlite::Source;
+use crate::translate::{load_from, plan_checked};
 use crate::verify::MismatchKind;
-
-/// Where a migration goes.
-#[derive(Debug, Clone)]
-pub enum TargetChoice {
-    /// A libpq URL or key/value string (`--to`, `DATABASE_URL`).
-    Url(String),
-    /// The server the `PG*` environment variables name.
-    Env,
-    /// No target: a throwaway local server, removed afterwards.
-    Rehearsal,
-}
-
-impl TargetChoice {
-    /// `--to`/`DATABASE_URL` if given, else the `PG*` variables if they name a server, else
-    /// a rehearsal.
-    pub fn from(url: Option<String>) -> TargetChoice {
-        match url {
-            Some(u) if !u.is_empty() => TargetChoice::Url(u),
-            _ if Target::from_env().is_some() => TargetChoice::Env,
-            _ => TargetChoice::Rehearsal,
-        }
-    }
-}
+pub use run_report::{ForeignKeyReport, RunReport};
+use run_report::{PhaseTiming, TableReport};
 
 /// Which parts of the migration run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,11 +100,9 @@ pub fn migrate(req: &MigrateRequest) -> Result<i32> {
 /// Runs a migration and returns its report (also printed and written as asked).
 pub fn migrate_with_report(req: &MigrateRequest) -> Result<(RunReport, Option<Plan>)> {
     let mut rehearsal: Option<EmbeddedPg> = None;
-    let target = match &req.target {
-        TargetChoice::Url(u) => Target::parse(u)?,
-        TargetChoice::Env => Target::from_env()
-            .unwrap_or_else(|| Err(Error::Usage("no PG* variables name a server".into())))?,
-        TargetChoice::Rehearsal => {
+    let target = match req.target.resolve() {
+        Some(target) => target?,
+        None => {
             eprintln!(
                 "lite2pg: no target given (--to, DATABASE_URL or PG* variables): rehearsing \
                  on a throwaway local PostgreSQL"
@@ -156,9 +131,9 @@ pub fn migrate_with_report(req: &MigrateRequest) -> Result<(RunReport, Option<Pl
             req.source.display()
         ));
     }
-    write_output(None, &report::render_text(&report))?;
+    crate::output::write(None, &run_report::render_text(&report))?;
     for path in &req.reports {
-        report::write(&report, path).map_err(|e| match e {
+        run_report::write(&report, path).map_err(|e| match e {
             Error::Io { context, source } => Error::Io {
                 context: format!(
                     "{context} (the migration itself finished as run {}; its report is also \
@@ -202,7 +177,7 @@ fn run(req: &MigrateRequest, target: &Target, rehearsal: bool) -> Result<(RunRep
     };
     let (plan, schema, mut client) = timer.time("plan", || {
         let (mut schema, profiles) = load_from(&src)?;
-        select::select_tables(&mut schema, &req.tables, &req.exclude)?;
+        crate::model::select_tables(&mut schema, &req.tables, &req.exclude)?;
         let client = connect_target(target)?;
         let plan = plan_checked(
             &display,
@@ -233,7 +208,7 @@ fn run(req: &MigrateRequest, target: &Target, rehearsal: bool) -> Result<(RunRep
     );
     match outcome {
         Ok(mut report) => {
-            report.started_at = report::rfc3339(started_at);
+            report.started_at = crate::sqlite::temporal::rfc3339(started_at);
             report.duration_s = started.elapsed().as_secs_f64();
             report.phases = timer.phases;
             let json = serde_json::to_value(&report).ok();
@@ -347,8 +322,7 @@ fn phases_and_report(
         let citext = plan.tables.iter().any(|t| {
             qualified(&plan.options.schema, &t.target) == table
                 && t.columns.iter().any(|c| {
-                    c.ty == crate::translate::types::PgType::Citext
-                        && sql.contains(&quote_ident(&c.target))
+                    c.ty == crate::plan::PgType::Citext && sql.contains(&quote_ident(&c.target))
                 })
         });
         if citext {
@@ -378,7 +352,7 @@ fn phases_and_report(
     if req.mode != Mode::SchemaOnly {
         control::set_phase(ctx.client, run_id, "data")?;
         let done_chunks = control::done_chunks(ctx.client, run_id)?;
-        let mut jobs = select::jobs_for(plan, schema, &done_chunks)?;
+        let mut jobs = jobs::jobs_for(plan, schema, &done_chunks)?;
         jobs.sort_by_key(|j| {
             let rows = sizes.get(&j.qualified).copied().unwrap_or(0).max(1);
             let cost = build_cost.get(&j.qualified).copied().unwrap_or(0);

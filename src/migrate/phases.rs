@@ -10,11 +10,11 @@ use std::collections::HashSet;
 use uuid::Uuid;
 
 use super::builds::Built;
+use super::run_report::ForeignKeyReport;
 use crate::error::{Error, Result};
 use crate::pg::control::run_step;
 use crate::pg::{quote_ident, Client};
 use crate::plan::{Constraint, Finding, Severity, Statement, TablePlan};
-use crate::report::ForeignKeyReport;
 
 /// What every phase needs.
 pub struct Ctx<'a> {

@@ -8,7 +8,6 @@ use serde_json::Value as Json;
 use uuid::Uuid;
 
 use super::Client;
-use crate::copy::keys::Done;
 use crate::error::{Error, Result};
 
 mod embedded {
@@ -236,6 +235,17 @@ pub fn recorded_sql(client: &Client, id: Uuid, phase: &str) -> Result<HashMap<St
         &[&id, &phase],
     )?;
     Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+/// A committed chunk as the control schema remembers it.
+#[derive(Debug, Clone)]
+pub struct Done {
+    /// Order of the chunk within its table.
+    pub ord: i64,
+    /// Exclusive lower bound (`None`: unbounded).
+    pub lo: Option<Json>,
+    /// Inclusive upper bound (`None`: unbounded).
+    pub hi: Option<Json>,
 }
 
 /// Committed chunks of a run, by target table.

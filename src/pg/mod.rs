@@ -12,5 +12,5 @@ mod watchdog;
 
 pub use client::{classify, connect, connect_async, connect_target, describe, Client};
 pub use quote::{mask_url, qualified, quote_ident, quote_literal};
-pub use target::Target;
+pub use target::{Target, TargetChoice};
 pub use watchdog::Watchdog;

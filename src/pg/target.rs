@@ -11,6 +11,51 @@ use super::mask_url;
 use super::tls::{self, SslMode, TlsSettings};
 use crate::error::{Error, Result};
 
+/// Where a command goes, as the user named it.
+#[derive(Debug, Clone)]
+pub enum TargetChoice {
+    /// A libpq URL or key/value string (`--to`, `DATABASE_URL`).
+    Url(String),
+    /// The server the `PG*` environment variables name.
+    Env,
+    /// No target: a throwaway local server, removed afterwards (`migrate` only).
+    Rehearsal,
+}
+
+impl TargetChoice {
+    /// `--to`/`DATABASE_URL` if given, else the `PG*` variables if they name a server, else
+    /// a rehearsal.
+    pub fn from(url: Option<String>) -> TargetChoice {
+        match url {
+            Some(u) if !u.is_empty() => TargetChoice::Url(u),
+            _ if Target::from_env().is_some() => TargetChoice::Env,
+            _ => TargetChoice::Rehearsal,
+        }
+    }
+
+    /// The server this choice names; `None` for a rehearsal, which only `migrate` can run.
+    pub fn resolve(&self) -> Option<Result<Target>> {
+        match self {
+            TargetChoice::Url(u) => Some(Target::parse(u)),
+            TargetChoice::Env => Some(
+                Target::from_env()
+                    .unwrap_or_else(|| Err(Error::Usage("no PG* variables name a server".into()))),
+            ),
+            TargetChoice::Rehearsal => None,
+        }
+    }
+
+    /// The server this choice names, or a usage error saying `command` needs a real one.
+    pub fn require(&self, command: &str) -> Result<Target> {
+        self.resolve().unwrap_or_else(|| {
+            Err(Error::Usage(format!(
+                "{command} needs a target: --to postgres://USER@HOST/DB, DATABASE_URL or PG* \
+                 variables"
+            )))
+        })
+    }
+}
+
 /// A PostgreSQL server and database to connect to.
 #[derive(Clone)]
 pub struct Target {

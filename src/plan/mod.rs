@@ -5,16 +5,16 @@
 //! [`FORMAT_VERSION`] on any incompatible change.
 
 mod render;
+mod types;
 pub mod validate;
 
 pub use render::{render_json, render_sql, render_text};
+pub use types::{Conversion, IdentPolicy, PgType, TypeConflicts};
 
 use serde::Serialize;
 
 use crate::sqlite::profile::StorageCounts;
 use crate::sqlite::Affinity;
-use crate::translate::names::IdentPolicy;
-use crate::translate::types::{Conversion, PgType, TypeConflicts};
 
 /// Version of the JSON plan format.
 pub const FORMAT_VERSION: u32 = 1;

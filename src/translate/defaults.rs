@@ -6,9 +6,10 @@
 
 use sqlparser::ast::{Expr, UnaryOperator, Value};
 
-use super::expr::{parse_sqlite, translate, Position, Scope};
-use super::types::{Conversion, PgType};
+use super::expr::{parse_sqlite, translate};
+use super::scope::{Position, Scope};
 use crate::pg::quote_literal;
+use crate::plan::{Conversion, PgType};
 use crate::sqlite::profile::is_uuid_text;
 use crate::sqlite::temporal::{self, EpochUnit};
 

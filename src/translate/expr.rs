@@ -6,88 +6,19 @@
 //! typing), then printed. Anything without a faithful translation is an `Err` naming why,
 //! so the caller reports it and leaves the object out rather than emitting it broken.
 
-use std::collections::HashMap;
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    BinaryOperator, CastKind, DataType, Expr, Ident, ObjectName, UnaryOperator, Value, VisitMut,
-    VisitorMut,
+    BinaryOperator, DataType, Expr, Ident, UnaryOperator, Value, VisitMut, VisitorMut,
 };
 use sqlparser::dialect::{PostgreSqlDialect, SQLiteDialect};
 use sqlparser::parser::Parser;
 use sqlparser::tokenizer::{Token, Tokenizer, Whitespace};
 
 use super::functions;
-use super::types::PgType;
+use super::scope::{cast, custom_type, pg, Position, Scope, RECURSION_LIMIT};
+use crate::plan::PgType;
 use crate::sqlite::ddl_text;
-
-/// How deep an expression may nest before it is refused (guards the parser's stack).
-const RECURSION_LIMIT: usize = 100;
-
-/// A column as expressions see it.
-#[derive(Debug, Clone)]
-pub struct ScopeColumn {
-    /// PostgreSQL name.
-    pub target: String,
-    /// PostgreSQL type.
-    pub ty: PgType,
-}
-
-/// The names an expression may refer to.
-#[derive(Debug, Default, Clone)]
-pub struct Scope {
-    /// Columns by lower-cased SQLite name.
-    pub columns: HashMap<String, ScopeColumn>,
-    /// Columns per qualifier (table name or alias), lower-cased.
-    pub qualified: HashMap<String, HashMap<String, ScopeColumn>>,
-    /// Relation renames (views): lower-cased SQLite name → PostgreSQL name.
-    pub relations: HashMap<String, String>,
-    /// Unknown names are kept as written (view bodies, where aliases abound).
-    pub lenient: bool,
-}
-
-impl Scope {
-    /// The column a SQLite name refers to (SQLite names are ASCII case-insensitive).
-    pub fn column(&self, sqlite_name: &str) -> Option<&ScopeColumn> {
-        self.columns.get(&sqlite_name.to_ascii_lowercase())
-    }
-
-    /// The PostgreSQL name of the column a SQLite name refers to.
-    pub fn target(&self, sqlite_name: &str) -> Option<String> {
-        self.column(sqlite_name).map(|c| c.target.clone())
-    }
-
-    /// The type of a (translated, quoted) identifier that names a column in scope.
-    pub fn type_of_target(&self, e: &Expr) -> Option<PgType> {
-        let name = match e {
-            Expr::Identifier(id) if id.quote_style == Some('"') => &id.value,
-            Expr::CompoundIdentifier(parts) if parts.len() == 2 => &parts[1].value,
-            Expr::Nested(inner) => return self.type_of_target(inner),
-            _ => return None,
-        };
-        self.columns
-            .values()
-            .find(|c| &c.target == name)
-            .map(|c| c.ty)
-    }
-}
-
-/// Where an expression sits, which decides what it may contain.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Position {
-    /// A column DEFAULT.
-    Default,
-    /// A CHECK constraint.
-    Check,
-    /// An index key.
-    IndexKey,
-    /// A partial-index predicate.
-    Predicate,
-    /// A generated column.
-    Generated,
-    /// Inside a view's SELECT.
-    View,
-}
 
 /// Parses SQLite SQL into an expression.
 pub fn parse_sqlite(sql: &str) -> Result<Expr, String> {
@@ -105,15 +36,6 @@ pub fn parse_sqlite(sql: &str) -> Result<Expr, String> {
         ));
     }
     Ok(expr)
-}
-
-/// Parses PostgreSQL SQL that lite2pg generated itself.
-pub fn pg(sql: &str) -> Result<Expr, String> {
-    Parser::new(&PostgreSqlDialect {})
-        .with_recursion_limit(RECURSION_LIMIT)
-        .try_with_sql(sql)
-        .and_then(|mut p| p.parse_expr())
-        .map_err(|e| format!("internal: generated SQL `{sql}` does not parse: {e}"))
 }
 
 /// Translates one expression; `Err` says why it cannot be carried.
@@ -166,21 +88,6 @@ pub fn rewrite<V: VisitMut>(node: &mut V, scope: &Scope, pos: Position) -> Resul
 struct Rewriter<'a> {
     scope: &'a Scope,
     pos: Position,
-}
-
-/// `CAST(expr AS ty)` as an AST node.
-pub fn cast(expr: Expr, data_type: DataType) -> Expr {
-    Expr::Cast {
-        kind: CastKind::Cast,
-        expr: Box::new(expr),
-        data_type,
-        format: None,
-    }
-}
-
-/// A PostgreSQL type name as an AST data type.
-pub fn custom_type(name: &str) -> DataType {
-    DataType::Custom(ObjectName::from(vec![Ident::new(name)]), vec![])
 }
 
 fn quoted(name: &str) -> Expr {
@@ -464,6 +371,7 @@ pub fn as_condition(expr: Expr, scope: &Scope) -> Result<Expr, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::translate::scope::ScopeColumn;
 
     fn scope() -> Scope {
         let mut s = Scope::default();

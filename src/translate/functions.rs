@@ -8,8 +8,8 @@ use sqlparser::ast::{
     Value,
 };
 
-use super::expr::{cast, pg, Scope};
-use super::types::PgType;
+use super::scope::{cast, pg, Scope};
+use crate::plan::PgType;
 
 /// SQLite's `'now'` as UTC in PostgreSQL.
 const NOW_UTC: &str = "(now() AT TIME ZONE 'UTC')";

@@ -5,13 +5,21 @@
 //! CHECKs, then keys and indexes, foreign keys, views, and identity restarts. Every
 //! decision that is not a plain one-to-one mapping becomes a [`Finding`].
 
+mod check;
+mod command;
 pub mod defaults;
 pub mod expr;
 pub mod functions;
+mod load;
 pub mod names;
+pub mod scope;
 pub mod tables;
 pub mod types;
 pub mod views;
+
+pub use check::{make_plan, plan_checked, Check};
+pub use command::{plan, render, Format, PlanRequest};
+pub use load::{load, load_from};
 
 use std::collections::HashMap;
 
@@ -19,8 +27,8 @@ use crate::model::Schema;
 use crate::plan::{Ddl, Finding, Plan, PlanOptions, Severity, Statement, FORMAT_VERSION};
 use crate::sqlite::profile::TableProfile;
 
+use crate::plan::PgType;
 use names::{Namer, Renamed};
-use types::PgType;
 
 /// A column, by lower-cased table and column name.
 pub type ColumnKey = (String, String);

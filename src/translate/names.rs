@@ -8,22 +8,11 @@
 
 use std::collections::HashSet;
 
-use serde::Serialize;
+use crate::plan::IdentPolicy;
 use sha2::{Digest, Sha256};
 
 /// PostgreSQL's identifier limit, in bytes (NAMEDATALEN - 1).
 pub const MAX_IDENT_BYTES: usize = 63;
-
-/// How names are carried.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum IdentPolicy {
-    /// Lower-case names that are plain identifiers (the default).
-    #[default]
-    Lower,
-    /// Keep every name exactly as SQLite has it.
-    Preserve,
-}
 
 /// Words PostgreSQL reserves (including "type or function name" ones): a name equal to one
 /// of these needs quoting in PostgreSQL, so it is kept as written.

@@ -3,12 +3,14 @@
 use std::collections::HashMap;
 
 use super::defaults::translate_default;
-use super::expr::{translate, Position, Scope, ScopeColumn};
+use super::expr::translate;
 use super::names::Namer;
-use super::types::{choose, PgType};
+use super::scope::{Position, Scope, ScopeColumn};
+use super::types::choose;
 use super::Findings;
 use crate::model::{IndexOrigin, IndexTarget, Table};
 use crate::pg::{qualified, quote_ident};
+use crate::plan::PgType;
 use crate::plan::{
     ColumnPlan, Constraint, Ddl, PlanOptions, RowIdentity, Severity, Statement, TablePlan,
 };
@@ -111,7 +113,7 @@ pub fn translate_table(
                     choice.reason
                 );
                 choice.ty = forced;
-                choice.conversion = super::types::Conversion::NumberToText;
+                choice.conversion = crate::plan::Conversion::NumberToText;
             }
         }
         for w in &choice.warnings {
@@ -249,7 +251,7 @@ pub fn translate_table(
             pg_type: "bigint".into(),
             ty: PgType::BigInt,
             reason: "added: carries the SQLite rowid as the row identity of a table without a primary key".into(),
-            conversion: super::types::Conversion::AsIs,
+            conversion: crate::plan::Conversion::AsIs,
             not_null: true,
             generated: false,
             identity: true,

@@ -10,8 +10,9 @@ use sqlparser::ast::{Ident, ObjectName, ObjectNamePart, Query, TableFactor, Visi
 use sqlparser::dialect::SQLiteDialect;
 use sqlparser::parser::Parser;
 
-use super::expr::{rewrite, Position, Scope};
+use super::expr::rewrite;
 use super::names::Namer;
+use super::scope::{Position, Scope};
 use super::tables::BuiltTable;
 use super::Findings;
 use crate::model::Schema;

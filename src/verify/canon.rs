@@ -14,7 +14,7 @@
 
 use rusqlite::types::ValueRef;
 
-use crate::report::civil_from_days;
+use crate::sqlite::temporal::civil_from_days;
 use crate::sqlite::temporal::EpochUnit;
 
 /// How values of one target column are compared, from the column's type in PostgreSQL.

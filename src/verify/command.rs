@@ -6,12 +6,11 @@ use std::time::{Instant, SystemTime};
 
 use super::report::{self, TableStatus, TableVerify, VerifyReport};
 use super::{compare_tables, Options};
-use crate::commands::{load_from, write_output};
 use crate::error::{Error, Result};
-use crate::migrate::TargetChoice;
-use crate::pg::{connect_target, Client, Target};
+use crate::pg::{connect_target, Client, TargetChoice};
 use crate::plan::{Plan, PlanOptions};
 use crate::sqlite::open::open_consistent;
+use crate::translate::load_from;
 
 /// How the report is printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,22 +113,14 @@ pub fn verify(req: &VerifyRequest) -> Result<i32> {
 
 /// Runs `lite2pg verify` and returns its report (also printed and written as asked).
 pub fn verify_with_report(req: &VerifyRequest) -> Result<VerifyReport> {
-    let target = match &req.target {
-        TargetChoice::Url(u) => Target::parse(u)?,
-        TargetChoice::Env => Target::from_env()
-            .unwrap_or_else(|| Err(Error::Usage("no PG* variables name a server".into())))?,
-        TargetChoice::Rehearsal => return Err(Error::Usage(
-            "verify needs a target: --to postgres://USER@HOST/DB, DATABASE_URL or PG* variables"
-                .into(),
-        )),
-    };
+    let target = req.target.require("verify")?;
     if !(req.options.sample > 0.0 && req.options.sample <= 1.0) {
         return Err(Error::Usage(format!(
             "--sample {} must be in (0, 1]",
             req.options.sample
         )));
     }
-    let started_at = crate::report::rfc3339(SystemTime::now());
+    let started_at = crate::sqlite::temporal::rfc3339(SystemTime::now());
     let t0 = Instant::now();
     let src = open_consistent(&req.source)?;
     let client = connect_target(&target)?;
@@ -178,7 +169,7 @@ pub fn verify_with_report(req: &VerifyRequest) -> Result<VerifyReport> {
             notes.push(format!("compared with the plan applied by run {run}"));
             let mut schema = crate::sqlite::introspect::introspect(&src)?;
             let all: Vec<String> = schema.tables.iter().map(|t| t.name.clone()).collect();
-            crate::migrate::select_tables(&mut schema, &include, &exclude)?;
+            crate::model::select_tables(&mut schema, &include, &exclude)?;
             plan.tables
                 .retain(|t| schema.tables.iter().any(|s| s.name == t.source));
             plan.options.schema = req.schema.clone();
@@ -190,7 +181,7 @@ pub fn verify_with_report(req: &VerifyRequest) -> Result<VerifyReport> {
             }
             let (mut schema, profiles) = load_from(&src)?;
             let all: Vec<String> = schema.tables.iter().map(|t| t.name.clone()).collect();
-            crate::migrate::select_tables(&mut schema, &include, &exclude)?;
+            crate::model::select_tables(&mut schema, &include, &exclude)?;
             let plan = crate::translate::build_plan(&display, &schema, &profiles, &options);
             (plan, all)
         }
@@ -224,8 +215,8 @@ pub fn verify_with_report(req: &VerifyRequest) -> Result<VerifyReport> {
         notes,
     };
     match req.output {
-        Output::Text => write_output(None, &report::render_text(&report))?,
-        Output::Json => write_output(
+        Output::Text => crate::output::write(None, &report::render_text(&report))?,
+        Output::Json => crate::output::write(
             None,
             &(serde_json::to_string_pretty(&report).unwrap_or_default() + "\n"),
         )?,

@@ -27,9 +27,9 @@ use scan::{ColSpec, Digests, Part, Rows, Sample, Sink, TableSpec};
 
 use crate::error::{Error, Result};
 use crate::pg::{connect_target, qualified, Client, Target};
+use crate::plan::Conversion;
 use crate::plan::{Plan, RowIdentity};
 use crate::sqlite::open::Source;
-use crate::translate::types::Conversion;
 
 pub use command::{verify, verify_with_report, Output, VerifyRequest};
 pub use report::{Mismatch, MismatchKind, TableStatus, TableVerify, VerifyReport};

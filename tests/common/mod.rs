@@ -9,10 +9,10 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use lite2pg::commands::{make_plan, Check};
 use lite2pg::embedded::EmbeddedPg;
 use lite2pg::pg::{connect, quote_ident, Client};
 use lite2pg::plan::{render_sql, Plan, PlanOptions};
+use lite2pg::translate::{make_plan, Check};
 
 enum Server {
     External(String),
@@ -147,7 +147,7 @@ pub fn findings(plan: &Plan) -> Vec<String> {
 pub fn migrate_request(fixture: &Fixture, db: &TestDb) -> lite2pg::migrate::MigrateRequest {
     lite2pg::migrate::MigrateRequest {
         source: fixture.path.clone(),
-        target: lite2pg::migrate::TargetChoice::Url(db.url.clone()),
+        target: lite2pg::pg::TargetChoice::Url(db.url.clone()),
         options: PlanOptions::default(),
         jobs: 2,
         tables: Vec::new(),
@@ -165,7 +165,7 @@ pub fn migrate_request(fixture: &Fixture, db: &TestDb) -> lite2pg::migrate::Migr
 }
 
 /// Runs a migration in-process and returns its report.
-pub fn migrate(req: &lite2pg::migrate::MigrateRequest) -> lite2pg::report::RunReport {
+pub fn migrate(req: &lite2pg::migrate::MigrateRequest) -> lite2pg::migrate::RunReport {
     lite2pg::migrate::migrate_with_report(req)
         .unwrap_or_else(|e| panic!("migrate failed: {e}"))
         .0

@@ -1,5 +1,5 @@
-//! Which tables a run copies, and the copier's job for each: columns, codecs, key, and
-//! the key ranges still to copy.
+//! The copier's job for each table a run copies: columns, codecs, key, and the key
+//! ranges still to copy.
 
 use std::collections::HashMap;
 
@@ -8,38 +8,6 @@ use crate::error::{Error, Result};
 use crate::model::Schema;
 use crate::pg::{qualified, quote_ident};
 use crate::plan::Plan;
-
-/// A shell-style glob (`*`, `?`), ASCII case-insensitive like SQLite names.
-pub fn glob(pattern: &str, name: &str) -> bool {
-    fn go(p: &[char], n: &[char]) -> bool {
-        match (p.first(), n.first()) {
-            (None, None) => true,
-            (Some('*'), _) => go(&p[1..], n) || (!n.is_empty() && go(p, &n[1..])),
-            (Some('?'), Some(_)) => go(&p[1..], &n[1..]),
-            (Some(a), Some(b)) => a.eq_ignore_ascii_case(b) && go(&p[1..], &n[1..]),
-            _ => false,
-        }
-    }
-    let p: Vec<char> = pattern.chars().collect();
-    let n: Vec<char> = name.chars().collect();
-    go(&p, &n)
-}
-
-/// Keeps the tables `--tables` selects and `--exclude` does not.
-pub fn select_tables(schema: &mut Schema, include: &[String], exclude: &[String]) -> Result<()> {
-    let keep = |name: &str| {
-        (include.is_empty() || include.iter().any(|g| glob(g, name)))
-            && !exclude.iter().any(|g| glob(g, name))
-    };
-    schema.tables.retain(|t| keep(&t.name));
-    if schema.tables.is_empty() && !include.is_empty() {
-        return Err(Error::Usage(format!(
-            "no table matches --tables {}",
-            include.join(",")
-        )));
-    }
-    Ok(())
-}
 
 /// The copier's jobs: every selected table with key ranges left to copy, largest first.
 pub fn jobs_for(
@@ -91,17 +59,4 @@ pub fn jobs_for(
         });
     }
     Ok(jobs)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::glob;
-
-    #[test]
-    fn table_globs_match_like_a_shell() {
-        assert!(glob("order*", "orders"));
-        assert!(glob("order*", "Order_Lines"));
-        assert!(!glob("order?", "orders_x"));
-        assert!(glob("*", ""));
-    }
 }

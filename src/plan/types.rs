@@ -1,0 +1,206 @@
+//! The plan's vocabulary: the PostgreSQL types lite2pg emits, how a SQLite value is
+//! converted into each, and the policies a user chooses (names, type conflicts).
+//!
+//! These live with the plan, below the translator that chooses them, because every later
+//! stage (copier, verifier, appliers) reads them from a plan, stored or fresh, without
+//! needing the translator.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::sqlite::temporal::EpochUnit;
+
+/// How names are carried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum IdentPolicy {
+    /// Lower-case names that are plain identifiers (the default).
+    #[default]
+    Lower,
+    /// Keep every name exactly as SQLite has it.
+    Preserve,
+}
+
+/// What to do with a column whose values span several storage classes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum TypeConflicts {
+    /// Choose a type that holds every value (text, or bytea when blobs are present).
+    #[default]
+    Widen,
+    /// Choose the majority's type; the other rows go to the reject file.
+    Reject,
+}
+
+/// The PostgreSQL types lite2pg emits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PgType {
+    /// `boolean`
+    Boolean,
+    /// `smallint`
+    SmallInt,
+    /// `integer`
+    Integer,
+    /// `bigint`
+    BigInt,
+    /// `double precision`
+    Double,
+    /// `numeric` or `numeric(p,s)`
+    Numeric(Option<(u32, u32)>),
+    /// `text`
+    Text,
+    /// `varchar(n)`
+    Varchar(u32),
+    /// `citext`: case-insensitive text, for `COLLATE NOCASE`.
+    Citext,
+    /// `bytea`
+    Bytea,
+    /// `date`
+    Date,
+    /// `time`
+    Time,
+    /// `timetz`
+    TimeTz,
+    /// `timestamp`
+    Timestamp,
+    /// `timestamptz`
+    TimestampTz,
+    /// `jsonb`
+    Jsonb,
+    /// `uuid`
+    Uuid,
+}
+
+impl fmt::Display for PgType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PgType::Boolean => f.write_str("boolean"),
+            PgType::SmallInt => f.write_str("smallint"),
+            PgType::Integer => f.write_str("integer"),
+            PgType::BigInt => f.write_str("bigint"),
+            PgType::Double => f.write_str("double precision"),
+            PgType::Numeric(None) => f.write_str("numeric"),
+            PgType::Numeric(Some((p, s))) => write!(f, "numeric({p},{s})"),
+            PgType::Text => f.write_str("text"),
+            PgType::Varchar(n) => write!(f, "varchar({n})"),
+            PgType::Citext => f.write_str("citext"),
+            PgType::Bytea => f.write_str("bytea"),
+            PgType::Date => f.write_str("date"),
+            PgType::Time => f.write_str("time"),
+            PgType::TimeTz => f.write_str("timetz"),
+            PgType::Timestamp => f.write_str("timestamp"),
+            PgType::TimestampTz => f.write_str("timestamptz"),
+            PgType::Jsonb => f.write_str("jsonb"),
+            PgType::Uuid => f.write_str("uuid"),
+        }
+    }
+}
+
+impl PgType {
+    /// Reads back the SQL this type prints as (a plan stored in the control schema keeps only
+    /// the text).
+    pub fn from_sql(sql: &str) -> Option<PgType> {
+        let sql = sql.trim();
+        let args = |prefix: &str| -> Option<Vec<u32>> {
+            let rest = sql
+                .strip_prefix(prefix)?
+                .strip_prefix('(')?
+                .strip_suffix(')')?;
+            rest.split(',').map(|n| n.trim().parse().ok()).collect()
+        };
+        Some(match sql {
+            "boolean" => PgType::Boolean,
+            "smallint" => PgType::SmallInt,
+            "integer" => PgType::Integer,
+            "bigint" => PgType::BigInt,
+            "double precision" => PgType::Double,
+            "numeric" => PgType::Numeric(None),
+            "text" => PgType::Text,
+            "citext" => PgType::Citext,
+            "bytea" => PgType::Bytea,
+            "date" => PgType::Date,
+            "time" => PgType::Time,
+            "timetz" => PgType::TimeTz,
+            "timestamp" => PgType::Timestamp,
+            "timestamptz" => PgType::TimestampTz,
+            "jsonb" => PgType::Jsonb,
+            "uuid" => PgType::Uuid,
+            _ => {
+                if let Some(a) = args("numeric") {
+                    match a[..] {
+                        [p, s] => PgType::Numeric(Some((p, s))),
+                        _ => return None,
+                    }
+                } else if let Some(a) = args("varchar") {
+                    match a[..] {
+                        [n] => PgType::Varchar(n),
+                        _ => return None,
+                    }
+                } else {
+                    return None;
+                }
+            }
+        })
+    }
+
+    /// Text-like types, which hold SQLite TEXT as is.
+    pub fn is_text(self) -> bool {
+        matches!(self, PgType::Text | PgType::Varchar(_) | PgType::Citext)
+    }
+
+    /// Integer types.
+    pub fn is_integer(self) -> bool {
+        matches!(self, PgType::SmallInt | PgType::Integer | PgType::BigInt)
+    }
+
+    /// A coarse family for compatibility checks (foreign keys).
+    pub fn family(self) -> &'static str {
+        match self {
+            PgType::SmallInt | PgType::Integer | PgType::BigInt => "integer",
+            PgType::Double | PgType::Numeric(_) => "number",
+            PgType::Text | PgType::Varchar(_) | PgType::Citext => "text",
+            PgType::Timestamp | PgType::TimestampTz => "timestamp",
+            other => match other {
+                PgType::Boolean => "boolean",
+                PgType::Bytea => "bytea",
+                PgType::Date => "date",
+                PgType::Time | PgType::TimeTz => "time",
+                PgType::Jsonb => "jsonb",
+                _ => "uuid",
+            },
+        }
+    }
+}
+
+/// How the copier must turn a SQLite value into the chosen type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Conversion {
+    /// The value is carried as it is.
+    AsIs,
+    /// Integers 0/1 become false/true.
+    IntegerToBoolean,
+    /// Boolean spellings (and 0/1) become false/true.
+    ToBoolean,
+    /// ISO-8601 text is parsed.
+    TextToTemporal,
+    /// A unix epoch becomes a timestamptz.
+    Epoch {
+        /// The unit the numbers are in.
+        unit: EpochUnit,
+    },
+    /// A julian day number becomes a timestamptz.
+    JulianDay,
+    /// UUID text or 16-byte blobs become uuid.
+    ToUuid,
+    /// JSON text becomes jsonb.
+    ToJson,
+    /// Integers become doubles (exact: all within 2^53).
+    IntegerToDouble,
+    /// Numbers are carried as their exact decimal text.
+    NumberToText,
+    /// Text and numbers are carried as their UTF-8 bytes.
+    ToBytes,
+}
