@@ -2,17 +2,17 @@
 //! This is the only file that knows about clap.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use lite2pg::capture::switch::{FinishRequest, SwitchRequest};
 use lite2pg::capture::sync::{StatusRequest, SyncRequest};
+use lite2pg::copy::CHUNK_ROWS;
 use lite2pg::demo::DemoRequest;
 use lite2pg::migrate::{default_jobs, MigrateRequest, Mode};
 use lite2pg::pg::TargetChoice;
-use lite2pg::plan::IdentPolicy;
-use lite2pg::plan::PlanOptions;
-use lite2pg::plan::TypeConflicts;
+use lite2pg::plan::{IdentPolicy, PlanOptions, TypeConflicts};
 use lite2pg::translate::{Check, Format, PlanRequest};
 use lite2pg::verify::{Output, VerifyRequest};
 
@@ -24,29 +24,86 @@ pub struct Cli {
     command: Cmd,
 }
 
+/// The SQLite file, the target server and the target schema: every command but `demo`.
+#[derive(Debug, Args)]
+struct Target {
+    /// The SQLite database file.
+    db: PathBuf,
+    /// Target server (libpq URL or key/value); PG* variables and ~/.pgpass are honoured.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    to: Option<String>,
+    /// Target schema in PostgreSQL.
+    #[arg(long, default_value = "public")]
+    schema: String,
+}
+
+/// How the translator names and types what it plans.
+#[derive(Debug, Args)]
+struct Translation {
+    /// Lower-case plain names so unquoted SQL keeps working, or keep every name as written.
+    #[arg(long, value_enum, default_value_t = IdentArg::Lower)]
+    identifiers: IdentArg,
+    /// For columns holding several storage classes: a type that holds them all, or the
+    /// majority's type with the rest rejected.
+    #[arg(long = "type-conflicts", value_enum, default_value_t = ConflictArg::Widen)]
+    type_conflicts: ConflictArg,
+}
+
+/// Parallelism, patience and progress of a run that copies or reads every row.
+#[derive(Debug, Args)]
+struct Running {
+    /// Parallel COPY streams, index builds or readers (default: the number of cores).
+    #[arg(long, short, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    jobs: Option<u32>,
+    /// Give up (exit 3, resumable) when the server answers no ping for this many seconds.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    stall_timeout: u64,
+}
+
+/// Which tables a run takes.
+#[derive(Debug, Args)]
+struct Selection {
+    /// Only these tables (SQLite names; globs with * and ?, comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    tables: Vec<String>,
+    /// Leave out these tables (globs, comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    exclude: Vec<String>,
+}
+
+/// A switch's freeze and verification (cutover and rollback).
+#[derive(Debug, Args)]
+struct Switching {
+    /// Undo and keep the current primary if writers would be frozen longer (seconds,
+    /// more than 0 and at most 86400).
+    #[arg(long, default_value_t = 5.0, value_parser = max_freeze)]
+    max_freeze: f64,
+    /// What to verify during the freeze: the tables written since the last
+    /// verification, or every table.
+    #[arg(long, value_enum, default_value_t = VerifyScope::Touched)]
+    verify: VerifyScope,
+    /// Readable summary, or JSON.
+    #[arg(long, value_enum, default_value_t = VerifyFormatArg::Text)]
+    format: VerifyFormatArg,
+    /// Benchmarks only: skip the drain and verification before the freeze, so the freeze
+    /// does all of it (the worst case).
+    #[arg(long, hide = true)]
+    no_predrain: bool,
+}
+
 #[derive(Debug, Subcommand)]
 enum Cmd {
     /// Read a SQLite file, profile its data, and print the PostgreSQL DDL and every decision.
     Plan {
-        /// The SQLite database file (opened read-only).
-        db: PathBuf,
+        #[command(flatten)]
+        target: Target,
+        #[command(flatten)]
+        translation: Translation,
         /// Output: readable summary, JSON (docs/plan-format.md) or runnable SQL.
         #[arg(long, value_enum, default_value_t = FormatArg::Text)]
         format: FormatArg,
-        /// Lower-case plain names so unquoted SQL keeps working, or keep every name as written.
-        #[arg(long, value_enum, default_value_t = IdentArg::Lower)]
-        identifiers: IdentArg,
-        /// For columns holding several storage classes: a type that holds them all, or the
-        /// majority's type with the rest rejected.
-        #[arg(long = "type-conflicts", value_enum, default_value_t = ConflictArg::Widen)]
-        type_conflicts: ConflictArg,
-        /// Target schema in PostgreSQL.
-        #[arg(long, default_value = "public")]
-        schema: String,
-        /// Test-apply the DDL on this server (rolled back) instead of a throwaway local one.
-        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-        to: Option<String>,
-        /// Do not test-apply the DDL.
+        /// Do not test-apply the DDL (by default it is test-applied, rolled back, on --to or
+        /// a throwaway local server).
         #[arg(long)]
         no_check: bool,
         /// Write to this file instead of standard output.
@@ -54,27 +111,17 @@ enum Cmd {
         output: Option<PathBuf>,
     },
     /// Move a SQLite database into PostgreSQL: schema, data by binary COPY, keys, indexes,
-    /// foreign keys, sequences, then verification. With no target: a rehearsal on a
-    /// throwaway local PostgreSQL.
+    /// foreign keys, sequences, then verification. With no target (no --to, DATABASE_URL
+    /// or PG*): a rehearsal on a throwaway local PostgreSQL.
     Migrate {
-        /// The SQLite database file (opened read-only).
-        db: PathBuf,
-        /// Target server (libpq URL or key/value); PG* variables and ~/.pgpass are honoured.
-        /// Omit it, and DATABASE_URL and PG*, to rehearse on a throwaway server.
-        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-        to: Option<String>,
-        /// Target schema in PostgreSQL.
-        #[arg(long, default_value = "public")]
-        schema: String,
-        /// Parallel COPY streams and index builds (default: the number of cores).
-        #[arg(long, short)]
-        jobs: Option<usize>,
-        /// Only these tables (SQLite names; globs with * and ?, comma-separated).
-        #[arg(long, value_delimiter = ',')]
-        tables: Vec<String>,
-        /// Leave out these tables (globs, comma-separated).
-        #[arg(long, value_delimiter = ',')]
-        exclude: Vec<String>,
+        #[command(flatten)]
+        target: Target,
+        #[command(flatten)]
+        translation: Translation,
+        #[command(flatten)]
+        running: Running,
+        #[command(flatten)]
+        selection: Selection,
         /// Create the schema only; copy no data.
         #[arg(long, conflicts_with = "data_only")]
         schema_only: bool,
@@ -99,67 +146,45 @@ enum Cmd {
         /// No progress display.
         #[arg(long, short)]
         quiet: bool,
-        /// Give up (exit 3, resumable) when the server answers no ping for this many seconds.
-        #[arg(long, default_value_t = 60)]
-        stall_timeout: u64,
-        /// Lower-case plain names so unquoted SQL keeps working, or keep every name as written.
-        #[arg(long, value_enum, default_value_t = IdentArg::Lower)]
-        identifiers: IdentArg,
-        /// For columns holding several storage classes: a type that holds them all, or the
-        /// majority's type with the rest rejected.
-        #[arg(long = "type-conflicts", value_enum, default_value_t = ConflictArg::Widen)]
-        type_conflicts: ConflictArg,
+        /// Tests only: rows per COPY chunk, to make many chunks of a small table.
+        #[arg(long, hide = true, env = "LITE2PG_CHUNK_ROWS", value_parser = clap::value_parser!(u64).range(1..))]
+        chunk_rows: Option<u64>,
     },
     /// Prove every migrated row equals its SQLite source: range digests (sha256) on both
     /// sides, differing ranges compared row by row; plus the schema against the plan.
     /// Exit 0 all match, 1 differences, 2 usage or input, 3 connection.
     Verify {
-        /// The SQLite database file (opened read-only).
-        db: PathBuf,
-        /// Target server (libpq URL or key/value); PG* variables and ~/.pgpass are honoured.
-        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-        to: Option<String>,
-        /// Target schema in PostgreSQL.
-        #[arg(long, default_value = "public")]
-        schema: String,
-        /// Only these tables (SQLite names; globs with * and ?, comma-separated).
-        #[arg(long, value_delimiter = ',')]
-        tables: Vec<String>,
-        /// Leave out these tables (globs, comma-separated).
-        #[arg(long, value_delimiter = ',')]
-        exclude: Vec<String>,
+        #[command(flatten)]
+        target: Target,
+        #[command(flatten)]
+        running: Running,
+        #[command(flatten)]
+        selection: Selection,
         /// Also write the report here; .json, .md or .html (may be given several times).
         #[arg(long)]
         report: Vec<PathBuf>,
         /// Standard output: readable summary, or the JSON report (docs/report-format.md).
         #[arg(long, value_enum, default_value_t = VerifyFormatArg::Text)]
         format: VerifyFormatArg,
-        /// Parallel readers (default: the number of cores).
-        #[arg(long, short)]
-        jobs: Option<usize>,
-        /// Compare only this fraction of rows (chosen by key hash, the same on both sides).
-        #[arg(long, default_value_t = 1.0)]
+        /// Compare only this fraction of rows, more than 0 and at most 1 (chosen by key
+        /// hash, the same on both sides).
+        #[arg(long, default_value_t = 1.0, value_parser = sample)]
         sample: f64,
         /// Differing rows listed per table (all are counted).
         #[arg(long, default_value_t = 1000)]
         max_mismatches: usize,
-        /// Give up (exit 3) when the server answers no ping for this many seconds.
-        #[arg(long, default_value_t = 60)]
-        stall_timeout: u64,
     },
     /// Keep PostgreSQL in step with a live SQLite file: arm change capture, migrate under it
     /// if the target has no synced copy yet, then apply every change until SIGINT/SIGTERM.
     Sync {
-        /// The live SQLite database file (lite2pg adds its capture triggers and change log).
-        db: PathBuf,
-        /// Target server (libpq URL or key/value); PG* variables and ~/.pgpass are honoured.
-        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-        to: Option<String>,
-        /// Target schema in PostgreSQL.
-        #[arg(long, default_value = "public")]
-        schema: String,
+        #[command(flatten)]
+        target: Target,
+        #[command(flatten)]
+        translation: Translation,
+        #[command(flatten)]
+        running: Running,
         /// Milliseconds between polls of an empty change log.
-        #[arg(long, default_value_t = 200)]
+        #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..))]
         interval: u64,
         /// Stop once every logged change is applied.
         #[arg(long)]
@@ -167,33 +192,17 @@ enum Cmd {
         /// Migrate again under capture, dropping tables of the same names first.
         #[arg(long)]
         replace: bool,
-        /// Parallel COPY streams for the initial migration (default: the number of cores).
-        #[arg(long, short)]
-        jobs: Option<usize>,
         /// No progress output.
         #[arg(long, short)]
         quiet: bool,
-        /// Give up (exit 3) when the server answers no ping for this many seconds.
-        #[arg(long, default_value_t = 60)]
-        stall_timeout: u64,
-        /// Lower-case plain names so unquoted SQL keeps working, or keep every name as written.
-        #[arg(long, value_enum, default_value_t = IdentArg::Lower)]
-        identifiers: IdentArg,
-        /// For columns holding several storage classes: a type that holds them all, or the
-        /// majority's type with the rest rejected.
-        #[arg(long = "type-conflicts", value_enum, default_value_t = ConflictArg::Widen)]
-        type_conflicts: ConflictArg,
+        /// Benchmarks only: append each applied change's age at commit (seconds) here.
+        #[arg(long, hide = true, env = "LITE2PG_LAG_FILE")]
+        lag_file: Option<PathBuf>,
     },
     /// Show the dual-write state: primary, direction, pending changes, lag, errors.
     Status {
-        /// The SQLite database file.
-        db: PathBuf,
-        /// Target server (libpq URL or key/value); PG* variables and ~/.pgpass are honoured.
-        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-        to: Option<String>,
-        /// Target schema in PostgreSQL.
-        #[arg(long, default_value = "public")]
-        schema: String,
+        #[command(flatten)]
+        target: Target,
         /// Readable summary, or JSON.
         #[arg(long, value_enum, default_value_t = VerifyFormatArg::Text)]
         format: VerifyFormatArg,
@@ -201,63 +210,30 @@ enum Cmd {
     /// Make PostgreSQL the primary: freeze SQLite's writers, drain, verify, set sequences,
     /// capture PostgreSQL's changes, guard SQLite against writes, release.
     Cutover {
-        /// The SQLite database file being synced.
-        db: PathBuf,
-        /// Target server (libpq URL or key/value); PG* variables and ~/.pgpass are honoured.
-        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-        to: Option<String>,
-        /// Target schema in PostgreSQL.
-        #[arg(long, default_value = "public")]
-        schema: String,
-        /// Undo and leave SQLite primary if writers would be frozen longer (seconds).
-        #[arg(long, default_value_t = 5.0)]
-        max_freeze: f64,
-        /// What to verify during the freeze: the tables written since the last
-        /// verification, or every table.
-        #[arg(long, value_enum, default_value_t = VerifyScope::Touched)]
-        verify: VerifyScope,
+        #[command(flatten)]
+        target: Target,
+        #[command(flatten)]
+        switching: Switching,
         /// Switch even when rows reference missing parents (SQLite let them in).
         #[arg(long)]
         allow_orphans: bool,
-        /// Readable summary, or JSON.
-        #[arg(long, value_enum, default_value_t = VerifyFormatArg::Text)]
-        format: VerifyFormatArg,
     },
     /// After a cutover, make SQLite the primary again (PostgreSQL's writes carried back).
     /// Before any cutover, `--run ID` removes exactly the objects that run created.
     Rollback {
-        /// The SQLite database file being synced.
-        db: PathBuf,
-        /// Target server (libpq URL or key/value); PG* variables and ~/.pgpass are honoured.
-        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-        to: Option<String>,
-        /// Target schema in PostgreSQL.
-        #[arg(long, default_value = "public")]
-        schema: String,
+        #[command(flatten)]
+        target: Target,
+        #[command(flatten)]
+        switching: Switching,
         /// Remove the tables, views, schema and extension this migrate run created.
         #[arg(long)]
         run: Option<String>,
-        /// Undo and leave PostgreSQL primary if writers would be frozen longer (seconds).
-        #[arg(long, default_value_t = 5.0)]
-        max_freeze: f64,
-        /// What to verify during the freeze.
-        #[arg(long, value_enum, default_value_t = VerifyScope::Touched)]
-        verify: VerifyScope,
-        /// Readable summary, or JSON.
-        #[arg(long, value_enum, default_value_t = VerifyFormatArg::Text)]
-        format: VerifyFormatArg,
     },
     /// End the dual-write period: remove every capture trigger, change log and state table
     /// from both sides.
     Finish {
-        /// The SQLite database file being synced.
-        db: PathBuf,
-        /// Target server (libpq URL or key/value); PG* variables and ~/.pgpass are honoured.
-        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-        to: Option<String>,
-        /// Target schema in PostgreSQL.
-        #[arg(long, default_value = "public")]
-        schema: String,
+        #[command(flatten)]
+        target: Target,
     },
     /// Build a sample SQLite database with messy data and rehearse its migration on a
     /// throwaway PostgreSQL.
@@ -302,6 +278,30 @@ enum ConflictArg {
     Reject,
 }
 
+/// `--sample`: a fraction in (0, 1].
+fn sample(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("`{s}` is not a number"))?;
+    if v > 0.0 && v <= 1.0 {
+        Ok(v)
+    } else {
+        Err(format!(
+            "{s} is outside (0, 1]: give a fraction such as 0.1, or 1 for every row"
+        ))
+    }
+}
+
+/// `--max-freeze`: seconds in (0, 86400].
+fn max_freeze(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number of seconds"))?;
+    if v.is_finite() && v > 0.0 && v <= 86_400.0 {
+        Ok(v)
+    } else {
+        Err(format!("{s} is outside (0, 86400] seconds"))
+    }
+}
+
 /// A validated request for the library.
 pub enum Request {
     /// `lite2pg plan`.
@@ -326,40 +326,54 @@ pub enum Request {
     Finish(FinishRequest),
 }
 
-fn live_target(to: Option<String>) -> TargetChoice {
-    match to {
-        Some(u) => TargetChoice::Url(u),
-        None => TargetChoice::Env,
+impl Target {
+    /// A live target: `--to`/`DATABASE_URL`, else the `PG*` variables (never a rehearsal).
+    fn live(&self) -> TargetChoice {
+        match &self.to {
+            Some(u) => TargetChoice::Url(u.clone()),
+            None => TargetChoice::Env,
+        }
     }
 }
 
-fn freeze(seconds: f64) -> std::time::Duration {
-    std::time::Duration::from_secs_f64(if seconds.is_finite() && seconds > 0.0 {
-        seconds.min(86_400.0)
-    } else {
-        0.001
-    })
-}
-
-fn options(schema: String, identifiers: IdentArg, type_conflicts: ConflictArg) -> PlanOptions {
-    PlanOptions {
-        schema,
-        identifiers: match identifiers {
-            IdentArg::Lower => IdentPolicy::Lower,
-            IdentArg::Preserve => IdentPolicy::Preserve,
-        },
-        type_conflicts: match type_conflicts {
-            ConflictArg::Widen => TypeConflicts::Widen,
-            ConflictArg::Reject => TypeConflicts::Reject,
-        },
+impl Translation {
+    fn options(&self, schema: &str) -> PlanOptions {
+        PlanOptions {
+            schema: schema.to_string(),
+            identifiers: match self.identifiers {
+                IdentArg::Lower => IdentPolicy::Lower,
+                IdentArg::Preserve => IdentPolicy::Preserve,
+            },
+            type_conflicts: match self.type_conflicts {
+                ConflictArg::Widen => TypeConflicts::Widen,
+                ConflictArg::Reject => TypeConflicts::Reject,
+            },
+        }
     }
 }
 
-fn format(f: FormatArg) -> Format {
-    match f {
-        FormatArg::Text => Format::Text,
-        FormatArg::Json => Format::Json,
-        FormatArg::Sql => Format::Sql,
+impl Running {
+    fn jobs(&self) -> usize {
+        self.jobs.map(|j| j as usize).unwrap_or_else(default_jobs)
+    }
+
+    fn stall_timeout(&self) -> Duration {
+        Duration::from_secs(self.stall_timeout)
+    }
+}
+
+impl Switching {
+    fn request(&self, target: &Target, allow_orphans: bool) -> SwitchRequest {
+        SwitchRequest {
+            source: target.db.clone(),
+            target: target.live(),
+            schema: target.schema.clone(),
+            max_freeze: Duration::from_secs_f64(self.max_freeze),
+            verify_full: matches!(self.verify, VerifyScope::Full),
+            allow_orphans,
+            json: matches!(self.format, VerifyFormatArg::Json),
+            predrain: !self.no_predrain,
+        }
     }
 }
 
@@ -367,35 +381,31 @@ fn format(f: FormatArg) -> Format {
 pub fn parse() -> Request {
     match Cli::parse().command {
         Cmd::Plan {
-            db,
-            format: f,
-            identifiers,
-            type_conflicts,
-            schema,
-            to,
+            target,
+            translation,
+            format,
             no_check,
             output,
-        } => {
-            let check = match (no_check, to) {
+        } => Request::Plan(PlanRequest {
+            options: translation.options(&target.schema),
+            check: match (no_check, target.to) {
                 (true, _) => Check::Off,
                 (false, Some(url)) => Check::Url(url),
                 (false, None) => Check::Local,
-            };
-            Request::Plan(PlanRequest {
-                source: db,
-                format: format(f),
-                options: options(schema, identifiers, type_conflicts),
-                check,
-                output,
-            })
-        }
+            },
+            source: target.db,
+            format: match format {
+                FormatArg::Text => Format::Text,
+                FormatArg::Json => Format::Json,
+                FormatArg::Sql => Format::Sql,
+            },
+            output,
+        }),
         Cmd::Migrate {
-            db,
-            to,
-            schema,
-            jobs,
-            tables,
-            exclude,
+            target,
+            translation,
+            running,
+            selection,
             schema_only,
             data_only,
             resume,
@@ -404,16 +414,14 @@ pub fn parse() -> Request {
             reject_file,
             report,
             quiet,
-            stall_timeout,
-            identifiers,
-            type_conflicts,
+            chunk_rows,
         } => Request::Migrate(Box::new(MigrateRequest {
-            source: db,
-            target: TargetChoice::from(to),
-            options: options(schema, identifiers, type_conflicts),
-            jobs: jobs.filter(|j| *j > 0).unwrap_or_else(default_jobs),
-            tables,
-            exclude,
+            options: translation.options(&target.schema),
+            source: target.db,
+            target: TargetChoice::from(target.to),
+            jobs: running.jobs(),
+            tables: selection.tables,
+            exclude: selection.exclude,
             mode: match (schema_only, data_only) {
                 (true, _) => Mode::SchemaOnly,
                 (_, true) => Mode::DataOnly,
@@ -425,117 +433,83 @@ pub fn parse() -> Request {
             reject_file,
             reports: report,
             quiet,
-            stall_timeout: std::time::Duration::from_secs(stall_timeout.max(1)),
+            stall_timeout: running.stall_timeout(),
             source_copy: None,
+            chunk_rows: chunk_rows.unwrap_or(CHUNK_ROWS),
         })),
         Cmd::Verify {
-            db,
-            to,
-            schema,
-            tables,
-            exclude,
+            target,
+            running,
+            selection,
             report,
             format,
-            jobs,
             sample,
             max_mismatches,
-            stall_timeout,
         } => Request::Verify(Box::new(VerifyRequest {
-            source: db,
-            target: TargetChoice::from(to),
-            schema,
-            tables,
-            exclude,
+            source: target.db,
+            target: TargetChoice::from(target.to),
+            schema: target.schema,
+            tables: selection.tables,
+            exclude: selection.exclude,
             reports: report,
             output: match format {
                 VerifyFormatArg::Text => Output::Text,
                 VerifyFormatArg::Json => Output::Json,
             },
             options: lite2pg::verify::Options {
-                jobs: jobs.filter(|j| *j > 0).unwrap_or_else(default_jobs),
+                jobs: running.jobs(),
                 sample,
                 max_mismatches,
                 pending: None,
                 only_keys: None,
                 schema_check: true,
             },
-            stall_timeout: std::time::Duration::from_secs(stall_timeout.max(1)),
+            stall_timeout: running.stall_timeout(),
         })),
         Cmd::Sync {
-            db,
-            to,
-            schema,
+            target,
+            translation,
+            running,
             interval,
             once,
             replace,
-            jobs,
             quiet,
-            stall_timeout,
-            identifiers,
-            type_conflicts,
+            lag_file,
         } => Request::Sync(Box::new(SyncRequest {
-            source: db,
-            target: live_target(to),
-            options: options(schema, identifiers, type_conflicts),
-            interval: std::time::Duration::from_millis(interval.max(1)),
+            options: translation.options(&target.schema),
+            target: target.live(),
+            source: target.db,
+            interval: Duration::from_millis(interval),
             once,
             replace,
-            jobs: jobs.filter(|j| *j > 0).unwrap_or_else(default_jobs),
+            jobs: running.jobs(),
             quiet,
-            stall_timeout: std::time::Duration::from_secs(stall_timeout.max(1)),
+            stall_timeout: running.stall_timeout(),
+            lag_file,
         })),
-        Cmd::Status {
-            db,
-            to,
-            schema,
-            format,
-        } => Request::Status(StatusRequest {
-            source: db,
-            target: live_target(to),
-            schema,
+        Cmd::Status { target, format } => Request::Status(StatusRequest {
+            target: target.live(),
+            source: target.db,
+            schema: target.schema,
             json: matches!(format, VerifyFormatArg::Json),
         }),
         Cmd::Cutover {
-            db,
-            to,
-            schema,
-            max_freeze,
-            verify,
+            target,
+            switching,
             allow_orphans,
-            format,
-        } => Request::Cutover(Box::new(SwitchRequest {
-            source: db,
-            target: live_target(to),
-            schema,
-            max_freeze: freeze(max_freeze),
-            verify_full: matches!(verify, VerifyScope::Full),
-            allow_orphans,
-            json: matches!(format, VerifyFormatArg::Json),
-        })),
+        } => Request::Cutover(Box::new(switching.request(&target, allow_orphans))),
         Cmd::Rollback {
-            db,
-            to,
-            schema,
+            target,
+            switching,
             run,
-            max_freeze,
-            verify,
-            format,
         } => match run {
-            Some(run) => Request::RollbackRun(live_target(to), run),
-            None => Request::Rollback(Box::new(SwitchRequest {
-                source: db,
-                target: live_target(to),
-                schema,
-                max_freeze: freeze(max_freeze),
-                verify_full: matches!(verify, VerifyScope::Full),
-                allow_orphans: true,
-                json: matches!(format, VerifyFormatArg::Json),
-            })),
+            Some(run) => Request::RollbackRun(target.live(), run),
+            None => Request::Rollback(Box::new(switching.request(&target, true))),
         },
-        Cmd::Finish { db, to, schema } => Request::Finish(FinishRequest {
-            source: db,
-            target: live_target(to),
-            schema,
+        Cmd::Finish { target } => Request::Finish(FinishRequest {
+            target: target.live(),
+            source: target.db,
+            schema: target.schema,
         }),
         Cmd::Demo { keep, report } => Request::Demo(DemoRequest {
             keep,

@@ -227,6 +227,7 @@ pub fn demo(req: &DemoRequest) -> Result<i32> {
         quiet: false,
         stall_timeout: std::time::Duration::from_secs(60),
         source_copy: None,
+        chunk_rows: crate::copy::CHUNK_ROWS,
     };
     let (report, _) = crate::migrate::migrate_with_report(&request)?;
     if report.rows_rejected > 0 {

@@ -363,3 +363,58 @@ fn clap_is_used_only_by_the_cli() {
         .collect();
     assert!(users.is_empty(), "clap outside src/cli.rs: {users:?}");
 }
+
+/// Files that may read a `LITE2PG_*` variable besides the binary, with why.
+const ENV_READERS: &[(&str, &str)] = &[
+    (
+        "src/failpoint.rs",
+        "crash and delay points are armed from the environment of the process under test",
+    ),
+    (
+        "src/embedded.rs",
+        "LITE2PG_PG_BIN says where the server binaries are, like PATH; the test harness \
+         starts its cluster through the library, not the binary",
+    ),
+];
+
+#[test]
+fn knobs_arrive_in_requests_not_from_the_environment() {
+    let mut files = Vec::new();
+    rust_files(Path::new("src"), &mut files);
+    let mut readers = Vec::new();
+    for f in files {
+        let name = f.to_string_lossy().replace('\\', "/");
+        if name == "src/cli.rs" || name == "src/main.rs" {
+            continue;
+        }
+        // Strings are the point here, so read the raw text (comments excluded).
+        let text = std::fs::read_to_string(&f).expect("a readable source file");
+        let reads = text
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("//"))
+            .any(|l| l.contains("\"LITE2PG_"));
+        if reads && !ENV_READERS.iter().any(|(r, _)| *r == name) {
+            readers.push(name);
+        }
+    }
+    assert!(
+        readers.is_empty(),
+        "these read LITE2PG_* variables: make them request fields set in src/cli.rs: {readers:?}"
+    );
+}
+
+#[test]
+fn copy_in_is_called_only_by_the_copy_stage() {
+    let tree = Tree::read();
+    let callers: Vec<&String> = tree
+        .code
+        .iter()
+        .filter(|(f, code)| code.contains(".copy_in(") && !f.starts_with("src/copy/"))
+        .map(|(f, _)| f)
+        .collect();
+    assert!(
+        callers.is_empty(),
+        "COPY FROM STDIN outside src/copy/ (use copy::copy_in::send, which checks the row \
+         count): {callers:?}"
+    );
+}

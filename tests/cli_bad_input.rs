@@ -166,3 +166,48 @@ fn wal_database_is_read_with_its_sidecar_and_nothing_is_created_beside_it() {
         "no -shm or other file created"
     );
 }
+
+/// Runs the binary with `args` and no target variables, expecting clap's usage error.
+fn usage_error(args: &[&str], needle: &str) {
+    let out = Command::new(env!("CARGO_BIN_EXE_lite2pg"))
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("run lite2pg");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+    assert!(err.contains(needle), "{args:?}: {err}");
+}
+
+#[test]
+fn out_of_range_options_are_usage_errors_not_silent_changes() {
+    // Each used to be replaced or clamped without a word: --jobs 0 by the core count,
+    // --max-freeze by a millisecond or a day, --stall-timeout 0 by one second.
+    usage_error(&["migrate", "x.db", "--jobs", "0"], "--jobs");
+    usage_error(&["verify", "x.db", "--jobs", "0"], "--jobs");
+    usage_error(&["sync", "x.db", "--jobs", "0"], "--jobs");
+    usage_error(
+        &["migrate", "x.db", "--stall-timeout", "0"],
+        "--stall-timeout",
+    );
+    usage_error(&["verify", "x.db", "--sample", "0"], "outside (0, 1]");
+    usage_error(&["verify", "x.db", "--sample", "1.5"], "outside (0, 1]");
+    usage_error(&["verify", "x.db", "--sample", "half"], "not a number");
+    usage_error(
+        &["cutover", "x.db", "--max-freeze", "0"],
+        "outside (0, 86400]",
+    );
+    usage_error(
+        &["cutover", "x.db", "--max-freeze=-1"],
+        "outside (0, 86400]",
+    );
+    usage_error(
+        &["rollback", "x.db", "--max-freeze", "90000"],
+        "outside (0, 86400]",
+    );
+    usage_error(
+        &["rollback", "x.db", "--max-freeze", "inf"],
+        "outside (0, 86400]",
+    );
+    usage_error(&["sync", "x.db", "--interval", "0"], "--interval");
+}

@@ -20,13 +20,13 @@
 use std::collections::{HashMap, HashSet};
 
 use bytes::Bytes;
-use futures_util::SinkExt;
 use rusqlite::types::Value;
 use serde_json::Value as Json;
 
 use super::sqlite::{self as cap, CaptureTable, Change};
-use crate::copy::encode::{self, begin_tuple, Codec, HEADER, TRAILER};
-use crate::copy::{keys, CopyColumn};
+use crate::copy::copy_in::CopyFailure;
+use crate::copy::encode::{self, begin_tuple, Codec};
+use crate::copy::{self, keys, CopyColumn};
 use crate::error::{Error, Result};
 use crate::model::Schema;
 use crate::pg::{qualified, quote_ident, Client};
@@ -454,11 +454,18 @@ impl Applier {
         let fail = |what: &str, e: String| {
             Error::Refused(format!("reading SQLite's change log ({what}): {e}"))
         };
+        let sqlite_fail = |what: &str, e: rusqlite::Error| {
+            crate::sqlite::open::classify_conn(
+                conn,
+                &format!("reading the change log ({what})"),
+                &e,
+            )
+        };
         conn.execute_batch("BEGIN")
-            .map_err(|e| fail("begin", e.to_string()))?;
+            .map_err(|e| sqlite_fail("begin", e))?;
         let result = (|| {
-            let digest = schema_digest(conn, &self.specs_sources())
-                .map_err(|e| fail("schema", e.to_string()))?;
+            let digest =
+                schema_digest(conn, &self.specs_sources()).map_err(|e| sqlite_fail("schema", e))?;
             if digest != self.digest {
                 return Err(Error::Refused(
                     "the SQLite schema of the synced tables changed since capture was armed \
@@ -516,12 +523,10 @@ impl Applier {
     fn stage_rows(&self, i: usize, w: &TableWork) -> Result<Staged> {
         let spec = &self.specs[i];
         let mut st = Staged::default();
-        let mut stmt = self.sqlite.prepare_cached(&spec.select).map_err(|e| {
-            Error::Refused(format!(
-                "reading table {} for sync: {e}",
-                quote_ident(&spec.source)
-            ))
-        })?;
+        let mut stmt = self
+            .sqlite
+            .prepare_cached(&spec.select)
+            .map_err(|e| read_error(&self.sqlite, &spec.source, &e))?;
         let ncols = spec.columns.len();
         for key in &w.keys {
             // A key PostgreSQL cannot hold cannot be there to delete.
@@ -542,18 +547,10 @@ impl Applier {
             st.key_json.push(keys::display(&spec.sqlite_key, key));
             let mut rows = stmt
                 .query(rusqlite::params_from_iter(key.iter()))
-                .map_err(|e| {
-                    Error::Refused(format!(
-                        "reading table {} for sync: {e}",
-                        quote_ident(&spec.source)
-                    ))
-                })?;
-            let row = rows.next().map_err(|e| {
-                Error::Refused(format!(
-                    "reading table {} for sync: {e}",
-                    quote_ident(&spec.source)
-                ))
-            })?;
+                .map_err(|e| read_error(&self.sqlite, &spec.source, &e))?;
+            let row = rows
+                .next()
+                .map_err(|e| read_error(&self.sqlite, &spec.source, &e))?;
             let Some(row) = row else {
                 st.gone += 1;
                 continue;
@@ -562,12 +559,9 @@ impl Applier {
             begin_tuple(&mut st.rows, ncols as u16);
             let mut refused = None;
             for (n, c) in spec.columns.iter().enumerate() {
-                let v = row.get_ref(n).map_err(|e| {
-                    Error::Refused(format!(
-                        "reading table {} for sync: {e}",
-                        quote_ident(&spec.source)
-                    ))
-                })?;
+                let v = row
+                    .get_ref(n)
+                    .map_err(|e| read_error(&self.sqlite, &spec.source, &e))?;
                 if let Err(why) = encode::encode(v, c.codec, &mut st.rows) {
                     refused = Some((c.target.clone(), why));
                     break;
@@ -608,6 +602,7 @@ impl Applier {
                 &spec.keys_table,
                 &spec.pg_key,
                 &st.keys,
+                st.key_rows,
             )?;
             if spec.int_key() {
                 self.client.query(
@@ -639,6 +634,7 @@ impl Applier {
                 &spec.stage,
                 &targets,
                 &st.rows,
+                st.row_count,
             )?;
             let cols = targets
                 .iter()
@@ -740,35 +736,29 @@ struct Staged {
     rejects: Vec<(Json, String, String)>,
 }
 
+/// Copies `rows` encoded tuples into `table` through the copier's one COPY function.
 fn copy_in(
     client: &mut Client,
     context: &str,
     table: &str,
     columns: &[String],
     tuples: &[u8],
+    rows: u64,
 ) -> Result<()> {
-    let sql = format!(
-        "COPY {table} ({}) FROM STDIN (FORMAT binary)",
-        columns
-            .iter()
-            .map(|c| quote_ident(c))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    let mut data = Vec::with_capacity(HEADER.len() + tuples.len() + TRAILER.len());
-    data.extend_from_slice(HEADER);
-    data.extend_from_slice(tuples);
-    data.extend_from_slice(TRAILER);
+    let sql = copy::copy_in::statement(table, columns);
+    let data = Bytes::copy_from_slice(tuples);
     let target = client.target().to_string();
     client
-        .with(|c| async move {
-            let sink = c.copy_in::<_, Bytes>(sql.as_str()).await?;
-            futures_util::pin_mut!(sink);
-            sink.send(Bytes::from(data)).await?;
-            sink.finish().await
-        })
+        .with(|c| async move { copy::copy_in::send(c, &sql, data, rows).await })
         .map(|_| ())
-        .map_err(|e| crate::pg::classify(&target, context, &e))
+        .map_err(|e| match e {
+            CopyFailure::Pg(e) => crate::pg::classify(&target, context, &e),
+            count => Error::Postgres {
+                context: context.to_string(),
+                message: count.describe(),
+                sqlstate: None,
+            },
+        })
 }
 
 /// The unique indexes of `spec`'s table other than its key, as (key expressions, predicate),
@@ -835,4 +825,13 @@ pub fn schema_digest(conn: &rusqlite::Connection, tables: &[String]) -> rusqlite
 /// Seconds since the unix epoch of a julian day.
 pub fn julian_to_unix(jd: f64) -> f64 {
     (jd - 2_440_587.5) * 86_400.0
+}
+
+/// A SQLite error met while reading `table`'s current rows, through the one classifier.
+fn read_error(conn: &rusqlite::Connection, table: &str, e: &rusqlite::Error) -> Error {
+    crate::sqlite::open::classify_conn(
+        conn,
+        &format!("reading table {} for sync", quote_ident(table)),
+        e,
+    )
 }

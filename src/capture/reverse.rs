@@ -425,8 +425,9 @@ impl Reverse {
     }
 
     fn write_sqlite(&mut self, work: &[TableRows]) -> Result<()> {
+        let path = std::path::PathBuf::from(self.sqlite.path().unwrap_or("the SQLite database"));
         let fail = |e: rusqlite::Error| {
-            Error::Refused(format!("writing PostgreSQL's changes into SQLite: {e}"))
+            crate::sqlite::open::classify_in(&path, "writing PostgreSQL's changes into SQLite", &e)
         };
         let tx = self
             .sqlite

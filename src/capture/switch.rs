@@ -38,6 +38,9 @@ pub struct SwitchRequest {
     pub allow_orphans: bool,
     /// Print JSON instead of text.
     pub json: bool,
+    /// Drain and verify while writers still run, so the freeze does only the rest (off
+    /// only in the benchmark's worst case).
+    pub predrain: bool,
 }
 
 /// What a switch did, printed and recorded in `lite2pg.sync_events`.
@@ -615,9 +618,9 @@ pub fn cutover(req: &SwitchRequest) -> Result<i32> {
         return conclude(req, &client, &ctx.schema_name, &report, 1);
     }
     // Drained while the application still writes, so the freeze has little left to do.
-    // (LITE2PG_CUTOVER_PREDRAIN=0 leaves it all to the freeze: the benchmark's worst case.)
+    // (`predrain` off leaves it all to the freeze: the benchmark's worst case.)
     let mut applier = ctx.forward()?;
-    if std::env::var("LITE2PG_CUTOVER_PREDRAIN").as_deref() != Ok("0") {
+    if req.predrain {
         report.drained_before = drain_forward(&mut applier, None)?;
         if !req.verify_full {
             report.verified_before = verify_before_freeze(&ctx, &client)?;
@@ -1067,8 +1070,13 @@ pub fn rollback_run(target: &TargetChoice, run: &str) -> Result<i32> {
             &sql,
         )
         .map_err(|e| match e {
-            Error::Postgres { context, message } => Error::Postgres {
+            Error::Postgres {
                 context,
+                message,
+                sqlstate,
+            } => Error::Postgres {
+                context,
+                sqlstate,
                 message: format!(
                     "{message}; nothing was dropped: remove what depends on these tables first"
                 ),

@@ -17,6 +17,7 @@ use serde::Serialize;
 use super::apply::{self, Applier};
 use super::reverse::Reverse;
 use super::sqlite as cap;
+use crate::error::sqlstate::Policy;
 use crate::error::{Error, Result};
 use crate::migrate::{MigrateRequest, Mode};
 use crate::pg::{connect_target, quote_ident, Client, Target, TargetChoice};
@@ -43,6 +44,8 @@ pub struct SyncRequest {
     pub quiet: bool,
     /// Give up (exit 3) when the server answers no ping for this long.
     pub stall_timeout: Duration,
+    /// Benchmarks: append each applied change's age at commit (seconds, one per line) here.
+    pub lag_file: Option<PathBuf>,
 }
 
 /// The sync state of one target schema, as `status` shows it.
@@ -173,6 +176,9 @@ pub(crate) fn recorded_plan(client: &Client, run_id: &str) -> Result<Plan> {
     Ok(plan)
 }
 
+/// How often a step that met a transient conflict is run again before sync stops.
+const MAX_RETRIES: u32 = 5;
+
 /// Opens the live SQLite file to write lite2pg's own objects (triggers, the log).
 pub(crate) fn open_writable(path: &std::path::Path) -> Result<rusqlite::Connection> {
     crate::sqlite::open::open_live(path, false)
@@ -183,7 +189,7 @@ pub(crate) fn sqlite_err<'a>(
     what: &str,
 ) -> impl Fn(rusqlite::Error) -> Error + 'a {
     let what = what.to_string();
-    move |e| Error::source(path, format!("{what}: {e}"))
+    move |e| crate::sqlite::open::classify_in(path, &what, &e)
 }
 
 /// Arms capture, takes the consistent copy, records the state, and migrates the copy.
@@ -243,6 +249,7 @@ fn initial_migration(req: &SyncRequest, client: &mut Client, restart: bool) -> R
         quiet: req.quiet,
         stall_timeout: req.stall_timeout,
         source_copy: Some(copy.clone()),
+        chunk_rows: crate::copy::CHUNK_ROWS,
     };
     let (report, _) = crate::migrate::migrate_with_report(&migrate)?;
     if report.exit_code != 0 {
@@ -476,19 +483,22 @@ pub fn sync(req: &SyncRequest) -> Result<i32> {
     let mut current = follower(&ctx, &ctx.primary, req.quiet)?;
     let trimmer = open_writable(&req.source)?;
     // Benchmarks: each applied change's age at commit, one line of seconds per change.
-    let mut lag_file = match std::env::var_os("LITE2PG_LAG_FILE") {
+    let mut lag_file = match &req.lag_file {
         Some(p) => Some(
             std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
-                .open(&p)
-                .map_err(|e| Error::io("opening LITE2PG_LAG_FILE", e))?,
+                .open(p)
+                .map_err(|e| Error::io(format!("opening the lag file {}", p.display()), e))?,
         ),
         None => None,
     };
     let mut last_trim = Instant::now();
     let mut applied_total = 0u64;
     let started = Instant::now();
+    // A step is one transaction on each side (the applier contract), so a step that lost a
+    // deadlock or a serialization conflict is simply run again.
+    let mut retries = 0;
     loop {
         if stop.load(Ordering::SeqCst) {
             break;
@@ -525,6 +535,11 @@ pub fn sync(req: &SyncRequest) -> Result<i32> {
                     }
                     (batch.changes, None)
                 }
+                Err(e) if e.policy() == Policy::Retry && retries < MAX_RETRIES => {
+                    retries += 1;
+                    std::thread::sleep(Duration::from_millis(50 << retries));
+                    continue;
+                }
                 Err(e) => {
                     record_error(applier.client(), &schema_name, &e.to_string());
                     return Err(e);
@@ -543,12 +558,18 @@ pub fn sync(req: &SyncRequest) -> Result<i32> {
                     }
                     (batch.changes, None)
                 }
+                Err(e) if e.policy() == Policy::Retry && retries < MAX_RETRIES => {
+                    retries += 1;
+                    std::thread::sleep(Duration::from_millis(50 << retries));
+                    continue;
+                }
                 Err(e) => {
                     record_error(rev.client(), &schema_name, &e.to_string());
                     return Err(e);
                 }
             },
         };
+        retries = 0;
         if let Some(primary) = switch_to {
             current = follower(&ctx, primary, req.quiet)?;
             continue;
@@ -584,7 +605,7 @@ fn write_lags(f: &mut std::fs::File, made_at: &[f64]) -> Result<()> {
         text.push_str(&format!("{:.4}\n", now - apply::julian_to_unix(*at)));
     }
     f.write_all(text.as_bytes())
-        .map_err(|e| Error::io("writing LITE2PG_LAG_FILE", e))
+        .map_err(|e| Error::io("writing the lag file", e))
 }
 
 pub(crate) fn record_error(client: &mut Client, schema: &str, message: &str) {

@@ -15,6 +15,7 @@
 //! in halves under savepoints until the refused rows are found; those go to the reject list
 //! with PostgreSQL's reason, the rest is written.
 
+pub mod copy_in;
 pub mod encode;
 pub mod keys;
 pub mod numeric;
@@ -133,6 +134,15 @@ pub struct Chunk {
     pub rejects: Vec<Reject>,
 }
 
+/// How a copy runs.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// Parallel COPY streams.
+    pub workers: usize,
+    /// Rows per chunk at most ([`CHUNK_ROWS`] but in tests of many chunks).
+    pub chunk_rows: u64,
+}
+
 /// Copies every gap of every job, reading through `conn` (a connection of its own, which
 /// becomes the reader thread's). Returns when all chunks are committed, or with the first
 /// error (committed chunks stay; `--resume` continues from them).
@@ -142,9 +152,13 @@ pub fn run(
     jobs: Vec<TableJob>,
     target: &Target,
     run_id: uuid::Uuid,
-    workers: usize,
+    settings: Settings,
     progress: Arc<Progress>,
 ) -> Result<()> {
+    let Settings {
+        workers,
+        chunk_rows,
+    } = settings;
     let jobs = Arc::new(jobs);
     let stop = Arc::new(AtomicBool::new(false));
     let (tx, rx) = tokio::sync::mpsc::channel::<Chunk>(1);
@@ -155,7 +169,9 @@ pub fn run(
         let source = source.to_path_buf();
         std::thread::Builder::new()
             .name("lite2pg-reader".into())
-            .spawn(move || reader::read_all(&conn, &source, &jobs, tx, &progress, &stop))
+            .spawn(move || {
+                reader::read_all(&conn, &source, &jobs, tx, &progress, &stop, chunk_rows)
+            })
             .map_err(|e| Error::Environment(format!("cannot start the reader thread: {e}")))?
     };
     let sunk = sink::run(

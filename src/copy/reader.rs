@@ -8,7 +8,7 @@ use tokio::sync::mpsc::Sender;
 
 use super::encode::{self, begin_tuple};
 use super::keys::{self, Key, ORD_STEP};
-use super::{Chunk, Progress, Reject, RowKeys, TableJob, CHUNK_BYTES, CHUNK_ROWS};
+use super::{Chunk, Progress, Reject, RowKeys, TableJob, CHUNK_BYTES};
 use crate::error::{Error, Result};
 use crate::pg::quote_ident;
 use crate::sqlite::open::classify;
@@ -22,6 +22,7 @@ pub fn read_all(
     tx: Sender<Chunk>,
     progress: &Progress,
     stop: &AtomicBool,
+    chunk_rows: u64,
 ) -> Result<()> {
     // One read transaction for the whole copy: every table comes from the same snapshot.
     conn.execute_batch("BEGIN; SELECT count(*) FROM sqlite_master;")
@@ -31,7 +32,7 @@ pub fn read_all(
             if stop.load(Ordering::SeqCst) {
                 return Ok(());
             }
-            let sent = read_gap(conn, i, job, gap, &tx, progress).map_err(|e| {
+            let sent = read_gap(conn, i, job, gap, &tx, progress, chunk_rows).map_err(|e| {
                 Error::source(
                     path,
                     format!("reading table {}: {e}", quote_ident(&job.source)),
@@ -44,18 +45,6 @@ pub fn read_all(
         progress.read_done(i);
     }
     Ok(())
-}
-
-/// Rows per chunk: [`CHUNK_ROWS`], or `LITE2PG_CHUNK_ROWS` (for tests of many chunks).
-fn chunk_rows() -> u64 {
-    static ROWS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-    *ROWS.get_or_init(|| {
-        std::env::var("LITE2PG_CHUNK_ROWS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .filter(|n| *n > 0)
-            .unwrap_or(CHUNK_ROWS)
-    })
 }
 
 /// The name that reaches the rowid of `job`'s table, avoiding columns that shadow it.
@@ -153,6 +142,7 @@ fn read_gap(
     gap: &keys::Gap,
     tx: &Sender<Chunk>,
     progress: &Progress,
+    chunk_rows: u64,
 ) -> std::result::Result<bool, String> {
     let sql = select_sql(job, gap)?;
     let mut stmt = conn.prepare(&sql).map_err(|e| e.to_string())?;
@@ -235,7 +225,7 @@ fn read_gap(
                 }
             }
         }
-        if b.chunk.data.len() >= CHUNK_BYTES || b.chunk.read >= chunk_rows() {
+        if b.chunk.data.len() >= CHUNK_BYTES || b.chunk.read >= chunk_rows {
             let key = owned_key()?;
             b.chunk.hi = Some(key.clone());
             progress.read(table, b.chunk.read);

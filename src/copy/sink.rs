@@ -9,15 +9,14 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use futures_util::SinkExt;
 use tokio::sync::mpsc::Receiver;
 use tokio::sync::Mutex;
-use tokio_postgres::Transaction;
 use uuid::Uuid;
 
-use super::encode::{HEADER, TRAILER};
+use super::copy_in::{self, CopyFailure};
 use super::keys::{self, Key};
 use super::{Chunk, Progress, Reject, RowKeys, TableJob};
+use crate::error::sqlstate;
 use crate::error::{Error, Result};
 use crate::pg::{classify, connect_async, describe, quote_ident, Target};
 
@@ -66,12 +65,8 @@ pub fn run(
 }
 
 fn copy_sql(job: &TableJob) -> String {
-    let cols: Vec<String> = job.columns.iter().map(|c| quote_ident(&c.target)).collect();
-    format!(
-        "COPY {} ({}) FROM STDIN (FORMAT binary)",
-        job.qualified,
-        cols.join(", ")
-    )
+    let cols: Vec<String> = job.columns.iter().map(|c| c.target.clone()).collect();
+    copy_in::statement(&job.qualified, &cols)
 }
 
 async fn worker(
@@ -113,27 +108,22 @@ enum Failure {
     Other(Error),
 }
 
-fn is_data_error(e: &tokio_postgres::Error) -> bool {
-    e.code()
-        .map(|c| c.code().starts_with("22") || c.code().starts_with("23"))
-        .unwrap_or(false)
+fn copy_failure(context: String, e: CopyFailure) -> Failure {
+    match e {
+        CopyFailure::Pg(e) => Failure::Pg(context, e),
+        count @ CopyFailure::Count { .. } => Failure::Other(Error::Postgres {
+            context,
+            message: count.describe(),
+            sqlstate: None,
+        }),
+    }
 }
 
-async fn copy_range(
-    tx: &Transaction<'_>,
-    sql: &str,
-    data: &Bytes,
-    start: usize,
-    end: usize,
-) -> std::result::Result<u64, tokio_postgres::Error> {
-    let sink = tx.copy_in(sql).await?;
-    futures_util::pin_mut!(sink);
-    sink.send(Bytes::from_static(HEADER)).await?;
-    if end > start {
-        sink.send(data.slice(start..end)).await?;
-    }
-    sink.send(Bytes::from_static(TRAILER)).await?;
-    sink.finish().await
+/// A value the target refuses (a data exception or a violated constraint), by the one
+/// SQLSTATE table: the chunk is split to find the row, not the run stopped.
+fn is_data_error(e: &tokio_postgres::Error) -> bool {
+    let code = e.code().map(|c| c.code());
+    code.is_some() && sqlstate::classify(code).kind == sqlstate::Kind::Data
 }
 
 fn row_key(job: &TableJob, keys_: &RowKeys, i: usize) -> serde_json::Value {
@@ -174,7 +164,7 @@ async fn write_chunk(
         .savepoint("lite2pg_chunk")
         .await
         .map_err(|e| Failure::Pg(ctx("starting a chunk"), e))?;
-    let attempt = copy_range(&first, &sql, &data, 0, data.len()).await;
+    let attempt = copy_in::send(&first, &sql, data.clone(), rows as u64).await;
     match attempt {
         Ok(n) => {
             first
@@ -183,7 +173,7 @@ async fn write_chunk(
                 .map_err(|e| Failure::Pg(ctx("COPY"), e))?;
             written = n;
         }
-        Err(e) if is_data_error(&e) => {
+        Err(CopyFailure::Pg(e)) if is_data_error(&e) => {
             first
                 .rollback()
                 .await
@@ -195,14 +185,15 @@ async fn write_chunk(
                     .savepoint("lite2pg_rows")
                     .await
                     .map_err(|e| Failure::Pg(ctx("isolating refused rows"), e))?;
-                match copy_range(&sp, &sql, &data, end(a), end(b)).await {
+                let range = data.slice(end(a)..end(b));
+                match copy_in::send(&sp, &sql, range, (b - a) as u64).await {
                     Ok(n) => {
                         sp.commit()
                             .await
                             .map_err(|e| Failure::Pg(ctx("isolating refused rows"), e))?;
                         written += n;
                     }
-                    Err(e) if is_data_error(&e) => {
+                    Err(CopyFailure::Pg(e)) if is_data_error(&e) => {
                         sp.rollback()
                             .await
                             .map_err(|e| Failure::Pg(ctx("isolating refused rows"), e))?;
@@ -229,11 +220,11 @@ async fn write_chunk(
                             stack.push((a, m));
                         }
                     }
-                    Err(e) => return Err(Failure::Pg(ctx("isolating refused rows"), e)),
+                    Err(e) => return Err(copy_failure(ctx("isolating refused rows"), e)),
                 }
             }
         }
-        Err(e) => return Err(Failure::Pg(ctx("COPY"), e)),
+        Err(e) => return Err(copy_failure(ctx("COPY"), e)),
     }
     let rejected = chunk.rejects.len() as i64;
     let expected = (rows - (chunk.rejects.len() - encoder_rejects)) as u64;
@@ -241,6 +232,7 @@ async fn write_chunk(
         return Err(Failure::Other(Error::Postgres {
             context: ctx("COPY"),
             message: format!("PostgreSQL reports {written} rows written, {expected} were sent"),
+            sqlstate: None,
         }));
     }
     let lo = chunk.lo.as_ref().map(keys::to_json);

@@ -82,6 +82,8 @@ pub struct MigrateRequest {
     /// A consistent copy of `source` to read instead of the file itself (`sync` takes one
     /// right after arming capture); `None`: read the file as `migrate` does.
     pub source_copy: Option<PathBuf>,
+    /// Rows per COPY chunk at most ([`copy::CHUNK_ROWS`]; tests lower it).
+    pub chunk_rows: u64,
 }
 
 /// The default number of parallel streams: the machine's cores.
@@ -388,7 +390,10 @@ fn phases_and_report(
                     jobs,
                     target,
                     run_id,
-                    req.jobs,
+                    copy::Settings {
+                        workers: req.jobs,
+                        chunk_rows: req.chunk_rows,
+                    },
                     progress.clone(),
                 )
             });

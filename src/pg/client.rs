@@ -4,6 +4,7 @@ use tokio::runtime::Runtime;
 use tokio_postgres::{NoTls, Row};
 
 use super::Target;
+use crate::error::sqlstate::{self, Kind};
 use crate::error::{Error, Result};
 
 /// A connection plus the single-threaded runtime that drives it.
@@ -97,12 +98,36 @@ pub async fn connect_async(target: &Target) -> Result<tokio_postgres::Client> {
     Ok(client)
 }
 
-/// The server's message with its SQLSTATE, never the bare driver text.
+/// The server's message with its SQLSTATE and the object it names, never the bare driver
+/// text.
 pub fn describe(e: &tokio_postgres::Error) -> String {
-    match e.as_db_error() {
-        Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
-        None => e.to_string(),
+    let Some(db) = e.as_db_error() else {
+        return e.to_string();
+    };
+    let mut objects = Vec::new();
+    if let Some(t) = db.table() {
+        let t = match db.schema() {
+            Some(s) => super::qualified(s, t),
+            None => super::quote_ident(t),
+        };
+        objects.push(format!("table {t}"));
     }
+    if let Some(c) = db.column() {
+        objects.push(format!("column {}", super::quote_ident(c)));
+    }
+    if let Some(c) = db.constraint() {
+        objects.push(format!("constraint {}", super::quote_ident(c)));
+    }
+    let mut out = format!("{} (SQLSTATE {}", db.message(), db.code().code());
+    if !objects.is_empty() {
+        out.push_str("; ");
+        out.push_str(&objects.join(", "));
+    }
+    if let Some(d) = db.detail() {
+        out.push_str(&format!("; {d}"));
+    }
+    out.push(')');
+    out
 }
 
 impl Client {
@@ -144,74 +169,29 @@ impl Client {
     }
 }
 
-/// Whether a server error means the session is gone: connection exceptions (class 08) and
-/// the server shutting down or restarting (57P01-57P03).
-fn session_lost(code: &str) -> bool {
-    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
-}
-
-/// Sorts a driver error into a lost connection (exit 3, resumable) or a refused statement.
+/// Sorts a driver error by its SQLSTATE ([`crate::error::sqlstate`]): a lost session
+/// becomes [`Error::Connect`] (exit 3, resumable), anything else [`Error::Postgres`]
+/// carrying the code, the object the server names and the remedy.
 pub fn classify(target: &str, context: &str, e: &tokio_postgres::Error) -> Error {
-    let lost = e.is_closed()
-        || match e.as_db_error() {
-            None => true,
-            Some(db) => session_lost(db.code().code()),
-        };
-    if lost {
-        Error::Connect {
+    let code = if e.is_closed() {
+        None
+    } else {
+        e.as_db_error().map(|db| db.code().code().to_string())
+    };
+    let class = sqlstate::classify(code.as_deref());
+    if class.kind == Kind::Connection {
+        return Error::Connect {
             target: target.to_string(),
             problem: format!("connection lost during {context}: {}", describe(e)),
-        }
-    } else {
-        let code = e.as_db_error().map(|db| db.code().code()).unwrap_or("");
-        let message = match remedy(code) {
-            Some(what) => format!("{}; {what}", describe(e)),
-            None => describe(e),
         };
-        Error::Postgres {
-            context: context.to_string(),
-            message,
-        }
     }
-}
-
-/// What to do about errors that are the target's setup, not the data: said once, here,
-/// for every statement lite2pg sends.
-fn remedy(code: &str) -> Option<&'static str> {
-    Some(match code {
-        "42501" => {
-            "the role lite2pg connects as lacks this privilege: connect as the database owner, \
-             or grant it (lite2pg needs CREATE on the database for its control schema `lite2pg` \
-             and on the target schema, or ownership of existing tables for --data-only)"
-        }
-        "25006" => {
-            "the target accepts no writes (a hot standby, or default_transaction_read_only is \
-             on): point --to at the primary"
-        }
-        "53100" => {
-            "the server's disk is full: free space on the server, then run again with --resume"
-        }
-        "53200" => "the server ran out of memory: lower --jobs, or give the server more memory",
-        _ => return None,
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{remedy, session_lost};
-
-    #[test]
-    fn privilege_and_read_only_errors_say_what_to_do() {
-        assert!(remedy("42501").unwrap().contains("privilege"));
-        assert!(remedy("25006").unwrap().contains("primary"));
-        assert!(remedy("23505").is_none());
-    }
-
-    #[test]
-    fn server_shutdown_and_connection_errors_count_as_a_lost_session() {
-        assert!(session_lost("57P01"));
-        assert!(session_lost("08006"));
-        assert!(!session_lost("23505"));
-        assert!(!session_lost("42P01"));
+    let message = match class.hint {
+        Some(what) => format!("{}; {what}", describe(e)),
+        None => describe(e),
+    };
+    Error::Postgres {
+        context: context.to_string(),
+        message,
+        sqlstate: code,
     }
 }

@@ -81,6 +81,7 @@ pub fn prepare(client: &mut Client) -> Result<()> {
         .map_err(|e| Error::Postgres {
             context: format!("creating or upgrading the control schema lite2pg in {target}"),
             message: e.to_string(),
+            sqlstate: None,
         });
     client.batch_execute(
         "releasing the control-schema lock",

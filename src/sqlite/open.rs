@@ -293,7 +293,25 @@ fn copy_with_sidecar(from: &Path, to: &Path) -> Result<()> {
 
 /// Turns a SQLite error into one line a user can act on.
 pub fn classify(path: &Path, e: &rusqlite::Error) -> Error {
+    classify_in(path, "", e)
+}
+
+/// [`classify_in`] for an error on an open connection, named by the file it has open.
+pub fn classify_conn(conn: &Connection, context: &str, e: &rusqlite::Error) -> Error {
+    let path = Path::new(conn.path().unwrap_or("the SQLite database"));
+    classify_in(path, context, e)
+}
+
+/// The one classifier of SQLite errors, `context` saying what lite2pg was doing: a file
+/// that cannot serve as a source (corrupt, not SQLite, locked, unreadable) is the user's
+/// to fix (exit 2); a full disk or an I/O failure is the environment's (exit 3).
+pub fn classify_in(path: &Path, context: &str, e: &rusqlite::Error) -> Error {
     use rusqlite::ErrorCode::*;
+    let during = if context.is_empty() {
+        String::new()
+    } else {
+        format!("{context}: ")
+    };
     let problem = match e.sqlite_error_code() {
         Some(DatabaseCorrupt) => {
             "database disk image is malformed (corrupt file); try `sqlite3 FILE .recover` \
@@ -310,7 +328,10 @@ pub fn classify(path: &Path, e: &rusqlite::Error) -> Error {
             "cannot open the file (missing, or its directory is not readable)".into()
         }
         Some(PermissionDenied) => "permission denied".into(),
+        Some(DiskFull) | Some(SystemIoFailure) | Some(OutOfMemory) => {
+            return Error::Environment(format!("{}: {during}{e}", path.display()));
+        }
         _ => format!("cannot read: {e}"),
     };
-    Error::source(path, problem)
+    Error::source(path, format!("{during}{problem}"))
 }

@@ -6,7 +6,7 @@ use std::time::{Instant, SystemTime};
 
 use super::report::{self, TableStatus, TableVerify, VerifyReport};
 use super::{compare_tables, Options};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::pg::{connect_target, Client, TargetChoice};
 use crate::plan::{Plan, PlanOptions};
 use crate::sqlite::open::open_consistent;
@@ -114,12 +114,6 @@ pub fn verify(req: &VerifyRequest) -> Result<i32> {
 /// Runs `lite2pg verify` and returns its report (also printed and written as asked).
 pub fn verify_with_report(req: &VerifyRequest) -> Result<VerifyReport> {
     let target = req.target.require("verify")?;
-    if !(req.options.sample > 0.0 && req.options.sample <= 1.0) {
-        return Err(Error::Usage(format!(
-            "--sample {} must be in (0, 1]",
-            req.options.sample
-        )));
-    }
     let started_at = crate::sqlite::temporal::rfc3339(SystemTime::now());
     let t0 = Instant::now();
     let src = open_consistent(&req.source)?;

@@ -480,11 +480,14 @@ pub fn postgres_part(
     let mut parser = CopyParser::default();
     let mut canon = Vec::with_capacity(256);
     let mut ends = Vec::with_capacity(n);
-    let outcome: std::result::Result<(), String> = client.with(|c| async {
-        let stream = c.copy_out(copy.as_str()).await.map_err(|e| pg_text(&e))?;
+    let outcome: std::result::Result<(), Error> = client.with(|c| async {
+        let stream = c
+            .copy_out(copy.as_str())
+            .await
+            .map_err(|e| crate::pg::classify(&target, &context, &e))?;
         futures_util::pin_mut!(stream);
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| pg_text(&e))?;
+            let chunk = chunk.map_err(|e| crate::pg::classify(&target, &context, &e))?;
             parser.feed(&chunk, |fields| {
                 canon.clear();
                 ends.clear();
@@ -507,28 +510,16 @@ pub fn postgres_part(
                     }
                 };
                 work.take(&canon, &ends, key, sink);
+            })
+            .map_err(|message| Error::Postgres {
+                context: context.clone(),
+                message,
+                sqlstate: Some("XX000".into()),
             })?;
         }
         Ok(())
     });
-    outcome.map_err(|message| {
-        if message.starts_with("connection") {
-            Error::Connect {
-                target,
-                problem: format!("{message} during {context}"),
-            }
-        } else {
-            Error::Postgres { context, message }
-        }
-    })
-}
-
-fn pg_text(e: &tokio_postgres::Error) -> String {
-    if e.is_closed() || e.as_db_error().is_none() {
-        format!("connection lost: {}", crate::pg::describe(e))
-    } else {
-        crate::pg::describe(e)
-    }
+    outcome
 }
 
 /// An incremental reader of PostgreSQL's binary COPY stream.

@@ -1,8 +1,11 @@
 //! The library's error type: every failure names the object it concerns and what to do.
 //!
 //! Each variant maps to one of the exit codes promised in DESIGN.md (rule 7), so the
-//! binary never has to guess: `Input` is the user's to fix (2), `Environment` is the
-//! machine's or the network's (3).
+//! binary never has to guess: `Source` and `Usage` are the user's to fix (2), `Connect` and
+//! `Environment` are the machine's or the network's (3), and a server error is classified
+//! by its SQLSTATE in one table ([`sqlstate`]).
+
+pub mod sqlstate;
 
 use std::path::PathBuf;
 
@@ -36,8 +39,10 @@ pub enum Error {
     Postgres {
         /// Which object or phase the statement belonged to.
         context: String,
-        /// The server's message, with SQLSTATE.
+        /// The server's message, with SQLSTATE, the object it names and the remedy.
         message: String,
+        /// The SQLSTATE, which decides the exit code and whether to retry.
+        sqlstate: Option<String>,
     },
     /// The local environment lacks something (server binaries, a writable temp dir, ...).
     #[error("{0}")]
@@ -62,9 +67,21 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Source { .. } | Error::Usage(_) => 2,
-            Error::Connect { .. } | Error::Postgres { .. } | Error::Environment(_) => 3,
+            Error::Postgres { sqlstate, .. } => sqlstate::classify(sqlstate.as_deref()).exit_code(),
+            Error::Connect { .. } | Error::Environment(_) => 3,
             Error::Io { .. } => 3,
             Error::Refused(_) => 1,
+        }
+    }
+
+    /// What to do about this error: retry the step, resume later, or stop.
+    pub fn policy(&self) -> sqlstate::Policy {
+        match self {
+            Error::Postgres { sqlstate, .. } => sqlstate::classify(sqlstate.as_deref()).policy,
+            Error::Connect { .. } | Error::Environment(_) | Error::Io { .. } => {
+                sqlstate::Policy::Resume
+            }
+            _ => sqlstate::Policy::Stop,
         }
     }
 
