@@ -6,8 +6,10 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use lite2pg::capture::switch::{FinishRequest, SwitchRequest};
-use lite2pg::capture::sync::{StatusRequest, SyncRequest};
+use lite2pg::capture::finish::FinishRequest;
+use lite2pg::capture::status::StatusRequest;
+use lite2pg::capture::switch::SwitchRequest;
+use lite2pg::capture::sync::SyncRequest;
 use lite2pg::copy::CHUNK_ROWS;
 use lite2pg::demo::DemoRequest;
 use lite2pg::migrate::{default_jobs, MigrateRequest, Mode};

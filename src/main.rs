@@ -9,13 +9,11 @@ fn main() {
         cli::Request::Verify(req) => lite2pg::verify::verify(&req),
         cli::Request::Demo(req) => lite2pg::demo::demo(&req),
         cli::Request::Sync(req) => lite2pg::capture::sync::sync(&req),
-        cli::Request::Status(req) => lite2pg::capture::sync::status(&req),
-        cli::Request::Cutover(req) => lite2pg::capture::switch::cutover(&req),
-        cli::Request::Rollback(req) => lite2pg::capture::switch::rollback(&req),
-        cli::Request::RollbackRun(target, run) => {
-            lite2pg::capture::switch::rollback_run(&target, &run)
-        }
-        cli::Request::Finish(req) => lite2pg::capture::switch::finish(&req),
+        cli::Request::Status(req) => lite2pg::capture::status::status(&req),
+        cli::Request::Cutover(req) => lite2pg::capture::cutover::cutover(&req),
+        cli::Request::Rollback(req) => lite2pg::capture::rollback::rollback(&req),
+        cli::Request::RollbackRun(target, run) => lite2pg::migrate::rollback_run(&target, &run),
+        cli::Request::Finish(req) => lite2pg::capture::finish::finish(&req),
     };
     let code = match result {
         Ok(code) => code,

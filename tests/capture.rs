@@ -4,7 +4,7 @@
 
 mod common;
 
-use lite2pg::capture::sqlite::{arm, disarm, high_water, read_changes, CaptureTable, Op};
+use lite2pg::capture::sqlite_log::{arm, disarm, high_water, read_changes, CaptureTable, Op};
 use rusqlite::types::Value;
 
 fn tables() -> Vec<CaptureTable> {
@@ -24,7 +24,7 @@ fn tables() -> Vec<CaptureTable> {
     ]
 }
 
-fn summary(c: &lite2pg::capture::sqlite::Change) -> String {
+fn summary(c: &lite2pg::capture::sqlite_log::Change) -> String {
     let k = |k: &Option<Vec<Value>>| match k {
         None => "-".to_string(),
         Some(v) => format!("{v:?}"),

@@ -21,8 +21,10 @@ use std::collections::{HashMap, HashSet};
 use rusqlite::types::Value;
 use serde_json::Value as Json;
 
-use super::apply::TableSpec;
-use super::sqlite as cap;
+use super::applier::{Applied, Applier};
+use super::forward::TableSpec;
+use super::sqlite_log as cap;
+use super::Side;
 use crate::error::{Error, Result};
 use crate::pg::{quote_ident, Client};
 use crate::plan::{Conversion, PgType};
@@ -166,8 +168,27 @@ pub struct ReverseBatch {
     pub rows_deleted: u64,
 }
 
+impl Applied for ReverseBatch {
+    fn changes(&self) -> usize {
+        self.changes
+    }
+}
+
+impl Applier for Reverse {
+    type Batch = ReverseBatch;
+    const FOLLOWS: Side = Side::Postgresql;
+
+    fn client(&mut self) -> &mut Client {
+        &mut self.client
+    }
+
+    fn step_in_txn(&mut self, limit: usize) -> Result<Option<ReverseBatch>> {
+        self.apply_batch(limit)
+    }
+}
+
 impl Reverse {
-    /// Prepares a reverse applier over `specs` (from [`super::apply::specs`]), writing into
+    /// Prepares a reverse applier over `specs` (from [`super::forward::specs`]), writing into
     /// `sqlite` (a read-write connection to the application's file).
     pub fn new(
         client: Client,
@@ -275,42 +296,14 @@ impl Reverse {
         })
     }
 
-    /// The PostgreSQL session.
-    pub fn client(&mut self) -> &mut Client {
-        &mut self.client
-    }
-
-    /// Applies the next batch of at most `limit` PostgreSQL changes to SQLite. `Ok(None)`:
-    /// SQLite is the primary again, there is nothing to apply this way.
-    pub fn step(&mut self, limit: usize) -> Result<Option<ReverseBatch>> {
-        self.client
-            .batch_execute("starting the reverse apply transaction", "BEGIN")?;
-        let out = self.step_in_txn(limit);
-        match out {
-            Ok(Some(b)) => {
-                self.client
-                    .batch_execute("committing the consumed changes", "COMMIT")?;
-                Ok(Some(b))
-            }
-            Ok(None) => {
-                self.client.batch_execute("ending", "ROLLBACK")?;
-                Ok(None)
-            }
-            Err(e) => {
-                let _ = self.client.batch_execute("rolling back", "ROLLBACK");
-                Err(e)
-            }
-        }
-    }
-
-    fn step_in_txn(&mut self, limit: usize) -> Result<Option<ReverseBatch>> {
+    fn apply_batch(&mut self, limit: usize) -> Result<Option<ReverseBatch>> {
         let rows = self.client.query(
             "reading the sync state",
             "SELECT primary_side FROM lite2pg.sync_state WHERE target_schema = $1 FOR UPDATE",
             &[&self.schema_name],
         )?;
-        let primary: Option<String> = rows.first().map(|r| r.get(0));
-        if primary.as_deref() != Some("postgresql") {
+        let primary = rows.first().map(|r| Side::parse(r.get(0))).transpose()?;
+        if primary != Some(Side::Postgresql) {
             return Ok(None);
         }
         let limit = limit as i64;

@@ -267,7 +267,14 @@ fn worker(target: &Target, run: Uuid, state: &(Mutex<State>, Condvar)) {
             }
         };
         crate::failpoint::hit("build.before");
-        let outcome = run_step(&mut client, run, build.phase, &build.object, &build.sql);
+        let outcome = run_step(
+            &mut client,
+            run,
+            build.phase,
+            &build.object,
+            &build.sql,
+            None,
+        );
         let Ok(mut st) = lock.lock() else { return };
         if let Some(n) = st.running.get_mut(&build.table) {
             *n = n.saturating_sub(1);

@@ -17,6 +17,7 @@ mod phases;
 mod rejects;
 mod run_report;
 mod start;
+mod undo;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -36,6 +37,7 @@ use crate::translate::{load_from, plan_checked};
 use crate::verify::MismatchKind;
 pub use run_report::{ForeignKeyReport, RunReport};
 use run_report::{PhaseTiming, TableReport};
+pub use undo::rollback_run;
 
 /// Which parts of the migration run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

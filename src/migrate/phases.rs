@@ -13,7 +13,7 @@ use super::builds::Built;
 use super::run_report::ForeignKeyReport;
 use crate::error::{Error, Result};
 use crate::pg::control::run_step;
-use crate::pg::{quote_ident, Client};
+use crate::pg::{orphans, quote_ident, Client};
 use crate::plan::{Constraint, Finding, Severity, Statement, TablePlan};
 
 /// What every phase needs.
@@ -40,7 +40,14 @@ impl Ctx<'_> {
             if self.is_done(phase, &s.object) {
                 continue;
             }
-            match run_step(self.client, self.run, phase, &s.object, &s.sql) {
+            match run_step(
+                self.client,
+                self.run,
+                phase,
+                &s.object,
+                &s.sql,
+                s.creates.as_ref(),
+            ) {
                 Ok(_) => {}
                 Err(Error::Postgres { message, .. }) if s.optional => {
                     self.findings
@@ -98,7 +105,7 @@ pub fn attach_keys(ctx: &mut Ctx<'_>, stmts: &[Statement], built: &[Built]) -> R
             if *primary { "PRIMARY KEY" } else { "UNIQUE" },
             quote_ident(name)
         );
-        match run_step(ctx.client, ctx.run, "indexes", &s.object, &sql) {
+        match run_step(ctx.client, ctx.run, "indexes", &s.object, &sql, None) {
             Ok(_) => {}
             Err(Error::Postgres { message, .. }) => {
                 ctx.findings
@@ -131,7 +138,7 @@ pub fn foreign_keys(
         };
         if !ctx.is_done("foreign_keys", &s.object) {
             let sql = format!("{} NOT VALID", s.sql);
-            match run_step(ctx.client, ctx.run, "foreign_keys", &s.object, &sql) {
+            match run_step(ctx.client, ctx.run, "foreign_keys", &s.object, &sql, None) {
                 Ok(_) => {}
                 Err(Error::Postgres { message, .. }) => {
                     ctx.findings
@@ -160,7 +167,7 @@ pub fn foreign_keys(
             sample_keys: Vec::new(),
         };
         if !ctx.is_done("validate", &s.object) {
-            match run_step(ctx.client, ctx.run, "validate", &s.object, &validate) {
+            match run_step(ctx.client, ctx.run, "validate", &s.object, &validate, None) {
                 Ok(_) => {}
                 Err(Error::Postgres { message, .. }) => {
                     let identity = tables
@@ -168,14 +175,14 @@ pub fn foreign_keys(
                         .find(|(q, _)| q == table)
                         .map(|(_, t)| identity_columns(t))
                         .unwrap_or_else(|| columns.clone());
-                    let (count, samples) = orphans(
-                        ctx.client,
+                    let fk = orphans::ForeignKey {
                         table,
                         columns,
                         ref_table,
                         ref_columns,
-                        &identity,
-                    )?;
+                    };
+                    let count = orphans::count(ctx.client, &fk, None)?;
+                    let samples = orphans::sample(ctx.client, &fk, &identity, 5)?;
                     report.status = "not_valid".into();
                     report.orphans = count;
                     report.sample_keys = samples.clone();
@@ -211,54 +218,4 @@ fn identity_columns(t: &TablePlan) -> Vec<String> {
         crate::plan::RowIdentity::AddedRowid { column } => vec![column.clone()],
         crate::plan::RowIdentity::None => t.columns.iter().map(|c| c.target.clone()).collect(),
     }
-}
-
-fn orphans(
-    client: &Client,
-    table: &str,
-    columns: &[String],
-    ref_table: &str,
-    ref_columns: &[String],
-    identity: &[String],
-) -> Result<(i64, Vec<serde_json::Value>)> {
-    let not_null: Vec<String> = columns
-        .iter()
-        .map(|c| format!("c.{} IS NOT NULL", quote_ident(c)))
-        .collect();
-    let joins: Vec<String> = columns
-        .iter()
-        .zip(ref_columns)
-        .map(|(c, r)| format!("p.{} = c.{}", quote_ident(r), quote_ident(c)))
-        .collect();
-    let filter = format!(
-        "FROM {table} c WHERE {} AND NOT EXISTS (SELECT 1 FROM {ref_table} p WHERE {})",
-        not_null.join(" AND "),
-        joins.join(" AND ")
-    );
-    let count: i64 = client
-        .query(
-            "counting orphan rows",
-            &format!("SELECT count(*) {filter}"),
-            &[],
-        )?
-        .first()
-        .map(|r| r.get(0))
-        .unwrap_or(0);
-    let ids: Vec<String> = identity
-        .iter()
-        .map(|c| format!("c.{}", quote_ident(c)))
-        .collect();
-    let samples = client
-        .query(
-            "sampling orphan rows",
-            &format!(
-                "SELECT row_to_json(k)::text FROM (SELECT {} {filter} LIMIT 5) k",
-                ids.join(", ")
-            ),
-            &[],
-        )?
-        .iter()
-        .filter_map(|r| serde_json::from_str(&r.get::<_, String>(0)).ok())
-        .collect();
-    Ok((count, samples))
 }

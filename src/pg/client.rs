@@ -169,6 +169,32 @@ impl Client {
     }
 }
 
+/// Runs `body` on `owner` inside a transaction on the client `client` reaches: `BEGIN`, then
+/// `COMMIT` when the body returns `Some`, `ROLLBACK` when it returns `None` or fails (the
+/// body's error is the one returned). `what` names the work in messages.
+pub fn in_transaction<S: ?Sized, T>(
+    owner: &mut S,
+    client: fn(&mut S) -> &mut Client,
+    what: &str,
+    body: impl FnOnce(&mut S) -> Result<Option<T>>,
+) -> Result<Option<T>> {
+    client(owner).batch_execute(&format!("starting {what}"), "BEGIN")?;
+    match body(owner) {
+        Ok(Some(out)) => {
+            client(owner).batch_execute(&format!("committing {what}"), "COMMIT")?;
+            Ok(Some(out))
+        }
+        Ok(None) => {
+            client(owner).batch_execute(&format!("ending {what}"), "ROLLBACK")?;
+            Ok(None)
+        }
+        Err(e) => {
+            let _ = client(owner).batch_execute(&format!("rolling back {what}"), "ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
 /// Sorts a driver error by its SQLSTATE ([`crate::error::sqlstate`]): a lost session
 /// becomes [`Error::Connect`] (exit 3, resumable), anything else [`Error::Postgres`]
 /// carrying the code, the object the server names and the remedy.

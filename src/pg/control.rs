@@ -7,11 +7,37 @@ use std::collections::{HashMap, HashSet};
 use serde_json::Value as Json;
 use uuid::Uuid;
 
-use super::Client;
+use super::{Client, TargetChoice};
 use crate::error::{Error, Result};
 
 mod embedded {
     refinery::embed_migrations!("migrations");
+}
+
+/// Whether the target holds lite2pg's control schema (with the sync tables).
+pub fn control_schema_exists(client: &Client) -> Result<bool> {
+    Ok(client
+        .query(
+            "looking for lite2pg's control schema",
+            "SELECT to_regclass('lite2pg.sync_state') IS NOT NULL",
+            &[],
+        )?
+        .first()
+        .map(|r| r.get::<_, bool>(0))
+        .unwrap_or(false))
+}
+
+/// A connection to a target that has lite2pg's control schema (else a usage error ending
+/// with `otherwise`, which says what that means for the command).
+pub fn connect_to_control(target: &TargetChoice, otherwise: &str) -> Result<Client> {
+    let client = super::connect_target(&target.require("this command")?)?;
+    if !control_schema_exists(&client)? {
+        return Err(Error::Usage(format!(
+            "{} has no lite2pg control schema: {otherwise}",
+            client.target()
+        )));
+    }
+    Ok(client)
 }
 
 /// Name of the control schema.
@@ -346,6 +372,66 @@ pub fn rejects(client: &Client, id: Uuid, offset: i64, limit: i64) -> Result<Vec
         .collect())
 }
 
+/// An object a statement creates, by kind, schema and unquoted name.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Created {
+    /// What it is.
+    pub kind: ObjectKind,
+    /// The schema it is in (empty for a schema or an extension).
+    pub schema: String,
+    /// Its name, unquoted.
+    pub name: String,
+}
+
+/// The kinds of object a run creates and `rollback --run` removes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ObjectKind {
+    /// `CREATE SCHEMA`.
+    Schema,
+    /// `CREATE EXTENSION`.
+    Extension,
+    /// `CREATE TABLE`.
+    Table,
+    /// `CREATE VIEW`.
+    View,
+}
+
+impl ObjectKind {
+    /// The name stored in `lite2pg.objects.kind`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ObjectKind::Schema => "schema",
+            ObjectKind::Extension => "extension",
+            ObjectKind::Table => "table",
+            ObjectKind::View => "view",
+        }
+    }
+
+    /// Reads a stored kind.
+    pub fn parse(s: &str) -> Option<ObjectKind> {
+        [
+            ObjectKind::Schema,
+            ObjectKind::Extension,
+            ObjectKind::Table,
+            ObjectKind::View,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+impl Created {
+    /// The object `kind` named `name` in `schema`.
+    pub fn new(kind: ObjectKind, schema: &str, name: &str) -> Option<Created> {
+        Some(Created {
+            kind,
+            schema: schema.to_string(),
+            name: name.to_string(),
+        })
+    }
+}
+
 /// Runs `sql` and records it as a finished step of run `id` in the same transaction, so a
 /// step is either done and recorded or neither. Returns the seconds it took.
 pub fn run_step(
@@ -354,7 +440,11 @@ pub fn run_step(
     phase: &str,
     object: &str,
     sql: &str,
+    creates: Option<&Created>,
 ) -> Result<f64> {
+    let kind = creates.map(|c| c.kind.as_str());
+    let schema_name = creates.map(|c| c.schema.as_str());
+    let name = creates.map(|c| c.name.as_str());
     let target = client.target().to_string();
     let started = std::time::Instant::now();
     client
@@ -363,9 +453,19 @@ pub fn run_step(
             tx.batch_execute(sql).await?;
             let seconds = started.elapsed().as_secs_f64();
             tx.execute(
-                "INSERT INTO lite2pg.objects (run_id, phase, object, sql, seconds) \
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (run_id, phase, object) DO NOTHING",
-                &[&id, &phase, &object, &sql, &seconds],
+                "INSERT INTO lite2pg.objects (run_id, phase, object, sql, seconds, kind, \
+                 schema_name, name) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 ON CONFLICT (run_id, phase, object) DO NOTHING",
+                &[
+                    &id,
+                    &phase,
+                    &object,
+                    &sql,
+                    &seconds,
+                    &kind,
+                    &schema_name,
+                    &name,
+                ],
             )
             .await?;
             tx.commit().await

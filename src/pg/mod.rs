@@ -5,12 +5,15 @@
 
 mod client;
 pub mod control;
+pub mod orphans;
 mod quote;
 mod target;
 pub mod tls;
 mod watchdog;
 
-pub use client::{classify, connect, connect_async, connect_target, describe, Client};
+pub use client::{
+    classify, connect, connect_async, connect_target, describe, in_transaction, Client,
+};
 pub use quote::{mask_url, qualified, quote_ident, quote_literal};
 pub use target::{Target, TargetChoice};
 pub use watchdog::Watchdog;

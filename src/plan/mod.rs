@@ -9,6 +9,7 @@ mod types;
 pub mod validate;
 
 pub use render::{render_json, render_sql, render_text};
+pub use crate::pg::control::{Created, ObjectKind};
 pub use types::{Conversion, IdentPolicy, PgType, TypeConflicts};
 
 use serde::Serialize;
@@ -190,7 +191,12 @@ pub struct Statement {
     /// The constraint it adds, for phases that build it in steps.
     #[serde(skip)]
     pub constraint: Option<Constraint>,
+    /// The object it creates that `rollback --run` drops, recorded with the run in typed
+    /// columns (schemas, extensions, tables and views; keys and indexes go with their table).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creates: Option<Created>,
 }
+
 
 /// A key or foreign-key constraint, taken apart so `migrate` can build it in steps: a unique
 /// index first and then the constraint on it; a foreign key `NOT VALID` and then validated.

@@ -24,7 +24,9 @@ pub use load::{load, load_from};
 use std::collections::HashMap;
 
 use crate::model::Schema;
-use crate::plan::{Ddl, Finding, Plan, PlanOptions, Severity, Statement, FORMAT_VERSION};
+use crate::plan::{
+    Created, Ddl, Finding, ObjectKind, Plan, PlanOptions, Severity, Statement, FORMAT_VERSION,
+};
 use crate::sqlite::profile::TableProfile;
 
 use crate::plan::PgType;
@@ -296,6 +298,7 @@ pub fn build_plan(
             ),
             optional: false,
             constraint: None,
+            creates: Created::new(ObjectKind::Schema, "", &opts.schema),
         });
     }
     if uses_citext {
@@ -304,6 +307,7 @@ pub fn build_plan(
             sql: "CREATE EXTENSION IF NOT EXISTS citext".into(),
             optional: false,
             constraint: None,
+            creates: Created::new(ObjectKind::Extension, "", "citext"),
         });
     }
     for b in &built {

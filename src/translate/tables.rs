@@ -12,7 +12,8 @@ use crate::model::{IndexOrigin, IndexTarget, Table};
 use crate::pg::{qualified, quote_ident};
 use crate::plan::PgType;
 use crate::plan::{
-    ColumnPlan, Constraint, Ddl, PlanOptions, RowIdentity, Severity, Statement, TablePlan,
+    ColumnPlan, Constraint, Created, Ddl, ObjectKind, PlanOptions, RowIdentity, Severity,
+    Statement, TablePlan,
 };
 use crate::sqlite::profile::TableProfile;
 use crate::sqlite::Affinity;
@@ -297,6 +298,7 @@ pub fn translate_table(
         sql: format!("CREATE TABLE {qname} (\n    {}\n)", defs.join(",\n    ")),
         optional: false,
         constraint: None,
+        creates: Created::new(ObjectKind::Table, &opts.schema, target),
     };
     let used = [profile.max_rowid, t.sequence].into_iter().flatten().max();
     let next_id = rowid_column
@@ -311,6 +313,7 @@ pub fn translate_table(
             ),
             optional: false,
             constraint: None,
+            creates: None,
         }),
         _ => None,
     };
@@ -391,6 +394,7 @@ pub fn emit_indexes(
                 cols.join(", ")
             ),
             optional: false,
+            creates: None,
             constraint: Some(Constraint::Key {
                 table: qname.clone(),
                 name: name.clone(),
@@ -416,6 +420,7 @@ pub fn emit_indexes(
                 cols.join(", ")
             ),
             optional: false,
+            creates: None,
             constraint: Some(Constraint::Key {
                 table: qname.clone(),
                 name: name.clone(),
@@ -434,6 +439,7 @@ pub fn emit_indexes(
                 quote_ident(column)
             ),
             optional: false,
+            creates: None,
             constraint: Some(Constraint::Key {
                 table: qname.clone(),
                 name: name.clone(),
@@ -538,6 +544,7 @@ pub fn emit_indexes(
                     keys.join(", ")
                 ),
                 optional: false,
+                creates: None,
                 constraint: Some(Constraint::Key {
                     table: qname.clone(),
                     name: name.clone(),
@@ -568,6 +575,7 @@ pub fn emit_indexes(
             object: format!("index {}", quote_ident(&wanted)),
             sql,
             optional: idx.origin == IndexOrigin::Create && !idx.unique,
+            creates: None,
             constraint: Some(Constraint::Index {
                 table: qname.clone(),
             }),
@@ -693,6 +701,7 @@ pub fn emit_foreign_keys(
                 object: format!("foreign key {}", quote_ident(&name)),
                 sql,
                 optional: false,
+                creates: None,
                 constraint: Some(Constraint::Foreign {
                     table: qualified(&opts.schema, &b.plan.target),
                     name: name.clone(),

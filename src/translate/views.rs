@@ -17,7 +17,7 @@ use super::tables::BuiltTable;
 use super::Findings;
 use crate::model::Schema;
 use crate::pg::{qualified, quote_ident};
-use crate::plan::{Ddl, PlanOptions, Statement, ViewPlan};
+use crate::plan::{Created, Ddl, ObjectKind, PlanOptions, Statement, ViewPlan};
 use crate::sqlite::ddl_text;
 use crate::sqlite::ddl_text::misprinted;
 
@@ -177,6 +177,7 @@ pub fn translate_views(
                         ),
                         optional: true,
                         constraint: None,
+                        creates: Created::new(ObjectKind::View, &opts.schema, target),
                     });
                     // Later views see this one's columns by their own (lower-cased) names.
                     let scope = Scope {

@@ -23,7 +23,9 @@ use bytes::Bytes;
 use rusqlite::types::Value;
 use serde_json::Value as Json;
 
-use super::sqlite::{self as cap, CaptureTable, Change};
+use super::applier::{Applied, Applier};
+use super::sqlite_log::{self as cap, CaptureTable, Change};
+use super::Side;
 use crate::copy::copy_in::CopyFailure;
 use crate::copy::encode::{self, begin_tuple, Codec};
 use crate::copy::{self, keys, CopyColumn};
@@ -31,9 +33,6 @@ use crate::error::{Error, Result};
 use crate::model::Schema;
 use crate::pg::{qualified, quote_ident, Client};
 use crate::plan::{Plan, RowIdentity, TablePlan};
-
-/// Changes read per batch.
-pub const BATCH: usize = 20_000;
 
 /// How one captured table is applied.
 #[derive(Debug, Clone)]
@@ -263,9 +262,32 @@ pub struct Batch {
     pub made_at: Vec<f64>,
 }
 
+impl Applied for Batch {
+    fn changes(&self) -> usize {
+        self.changes
+    }
+}
+
+impl Applier for Forward {
+    type Batch = Batch;
+    const FOLLOWS: Side = Side::Sqlite;
+
+    fn client(&mut self) -> &mut Client {
+        &mut self.client
+    }
+
+    fn step_in_txn(&mut self, limit: usize) -> Result<Option<Batch>> {
+        let out = self.apply_batch(limit)?;
+        if out.is_some() {
+            crate::failpoint::hit("sync.before_commit");
+        }
+        Ok(out)
+    }
+}
+
 /// The applier of one sync process: a PostgreSQL session with its temp tables, and a
 /// read-only SQLite connection.
-pub struct Applier {
+pub struct Forward {
     client: Client,
     sqlite: rusqlite::Connection,
     schema_name: String,
@@ -283,7 +305,7 @@ struct TableWork {
     seen: HashSet<String>,
 }
 
-impl Applier {
+impl Forward {
     /// Prepares `client` (temp tables, unique indexes, FK handling) to apply `specs`.
     /// `digest` is the schema digest recorded when capture was armed.
     pub fn new(
@@ -292,7 +314,7 @@ impl Applier {
         schema_name: &str,
         mut specs: Vec<TableSpec>,
         digest: String,
-    ) -> Result<Applier> {
+    ) -> Result<Forward> {
         // Loop prevention on the PostgreSQL side, and no FK checks: SQLite already decided.
         let replica = client
             .batch_execute(
@@ -335,7 +357,7 @@ impl Applier {
             .enumerate()
             .map(|(i, s)| (s.source.clone(), i))
             .collect();
-        Ok(Applier {
+        Ok(Forward {
             client,
             sqlite,
             schema_name: schema_name.to_string(),
@@ -352,36 +374,7 @@ impl Applier {
         self.replica
     }
 
-    /// The PostgreSQL session, for state queries between batches.
-    pub fn client(&mut self) -> &mut Client {
-        &mut self.client
-    }
-
-    /// Applies the next batch of at most `limit` changes; returns what it did (zero changes:
-    /// the log is drained), or `None` when PostgreSQL is the primary (a cutover happened).
-    pub fn step(&mut self, limit: usize) -> Result<Option<Batch>> {
-        self.client
-            .batch_execute("starting the apply transaction", "BEGIN")?;
-        let out = self.step_in_txn(limit);
-        match out {
-            Ok(None) => {
-                self.client.batch_execute("ending", "ROLLBACK")?;
-                Ok(None)
-            }
-            Ok(Some(b)) => {
-                crate::failpoint::hit("sync.before_commit");
-                self.client
-                    .batch_execute("committing the applied batch", "COMMIT")?;
-                Ok(Some(b))
-            }
-            Err(e) => {
-                let _ = self.client.batch_execute("rolling back", "ROLLBACK");
-                Err(e)
-            }
-        }
-    }
-
-    fn step_in_txn(&mut self, limit: usize) -> Result<Option<Batch>> {
+    fn apply_batch(&mut self, limit: usize) -> Result<Option<Batch>> {
         if !self.replica {
             self.client
                 .batch_execute("deferring foreign keys", "SET CONSTRAINTS ALL DEFERRED")?;
@@ -399,8 +392,7 @@ impl Applier {
             ))
         })?;
         let applied: i64 = row.get(0);
-        let primary: String = row.get(1);
-        if primary != "sqlite" {
+        if Side::parse(row.get(1))? != Side::Sqlite {
             return Ok(None);
         }
         let read = self.read_batch(applied, limit)?;

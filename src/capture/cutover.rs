@@ -1,0 +1,182 @@
+//! `lite2pg cutover`: PostgreSQL becomes the primary.
+//!
+//! Before the freeze, while the application still writes: drain SQLite's log, compare the
+//! rows written since the last verification, arm PostgreSQL's capture (inert until the
+//! state flips), count orphans. In the freeze (`BEGIN IMMEDIATE` on SQLite): drain the
+//! rest, check orphans and verify just what was written since, set the sequences, flip the
+//! state in PostgreSQL and put guards on SQLite, commit SQLite then PostgreSQL.
+
+use std::time::Instant;
+
+use super::checks::{
+    all_tables, orphan_refusal, orphans, tables_to_verify, touched_keys, verify_before_freeze,
+    verify_tables,
+};
+use super::context::{open_writable, sqlite_err, Ctx};
+use super::pg_log as capg;
+use super::sequences::set_sequences;
+use super::sqlite_log as cap;
+use super::switch::{conclude, drain, past, undone, utc_now, SwitchReport, SwitchRequest};
+use super::Side;
+use crate::error::{Error, Result};
+use crate::pg::quote_ident;
+
+/// `lite2pg cutover`: makes PostgreSQL the primary. Exit 0 switched, 1 refused and undone.
+pub fn cutover(req: &SwitchRequest) -> Result<i32> {
+    let target = req.target.require("cutover")?;
+    let (ctx, client) = Ctx::load(target, &req.source, &req.schema)?;
+    let mut report = SwitchReport::new("cutover", Side::Sqlite);
+    if ctx.primary != Side::Sqlite {
+        return Err(Error::Usage(format!(
+            "PostgreSQL is the primary of schema {} already; `lite2pg rollback` switches back",
+            quote_ident(&ctx.schema_name)
+        )));
+    }
+    let rejected: i64 = client
+        .query(
+            "counting rows sync could not carry",
+            "SELECT count(*) FROM lite2pg.sync_rejects WHERE target_schema = $1",
+            &[&ctx.schema_name],
+        )?
+        .first()
+        .map(|r| r.get(0))
+        .unwrap_or(0);
+    if rejected > 0 {
+        report.reason = Some(format!(
+            "{rejected} row(s) hold values PostgreSQL cannot store (lite2pg.sync_rejects lists \
+             them; `lite2pg status` counts them): fix them in SQLite and let sync carry them"
+        ));
+        return conclude(req, &client, &ctx.schema_name, &report, 1);
+    }
+    // Drained while the application still writes, so the freeze has little left to do.
+    // (`predrain` off leaves it all to the freeze: the benchmark's worst case.)
+    let mut applier = ctx.forward()?;
+    if req.predrain {
+        report.drained_before = drain(&mut applier, None)?;
+        if !req.verify_full {
+            report.verified_before = verify_before_freeze(&ctx, &client)?;
+            // What changed while that ran.
+            report.drained_before += drain(&mut applier, None)?;
+        }
+    }
+    let capture = ctx.capture_tables();
+    // PostgreSQL's capture, created now and inert until the state says PostgreSQL is the
+    // primary: the freeze then runs no DDL, which could wait on autovacuum's table locks.
+    let mut arm = String::from(capg::FUNCTIONS);
+    for s in &ctx.specs {
+        arm.push_str(&capg::arm_sql(
+            s.qualified(),
+            &ctx.schema_name,
+            &s.target,
+            &s.pg_key,
+        ));
+    }
+    client.batch_execute("arming change capture in PostgreSQL", &arm)?;
+    let orphans_before = orphans(&client, &ctx, &all_tables(&ctx), None)?;
+    if !orphans_before.is_empty() && !req.allow_orphans {
+        report.orphans = orphans_before;
+        report.reason = Some(orphan_refusal(&report.orphans));
+        return conclude(req, &client, &ctx.schema_name, &report, 1);
+    }
+    let at = utc_now(&client)?;
+    let message = format!(
+        "lite2pg: this database was cut over to PostgreSQL at {at}; write there, or run \
+         lite2pg rollback"
+    );
+    let mut sqlite = open_writable(&req.source)?;
+    let started = Instant::now();
+    let tx = sqlite
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(sqlite_err(
+            &req.source,
+            "blocking writers (BEGIN IMMEDIATE)",
+        ))?;
+    let deadline = started + req.max_freeze;
+    let outcome = (|| -> Result<()> {
+        crate::failpoint::hit("cutover.frozen");
+        let mut step = Instant::now();
+        let mut lap = |name: &str, report: &mut SwitchReport| {
+            report
+                .freeze_steps
+                .push((name.to_string(), step.elapsed().as_secs_f64()));
+            step = Instant::now();
+        };
+        report.drained_during = drain(&mut applier, Some(deadline))?;
+        lap("drain", &mut report);
+        let verify = tables_to_verify(&client, &ctx, req.verify_full)?;
+        // Everything was checked before the freeze; now the rows written since.
+        let touched = touched_keys(&client, &ctx)?;
+        report.orphans = orphans(&client, &ctx, &verify, Some(&touched))?;
+        lap("orphans", &mut report);
+        if !report.orphans.is_empty() && !req.allow_orphans {
+            return Err(Error::Refused(orphan_refusal(&report.orphans)));
+        }
+        past(deadline, "the orphan check")?;
+        verify_tables(
+            &ctx,
+            &client,
+            &verify,
+            (!req.verify_full).then_some(&touched),
+        )?;
+        report.verified_tables = verify;
+        lap("verify", &mut report);
+        past(deadline, "the verification")?;
+        report.sequences = set_sequences(&client, &ctx, &tx)?;
+        lap("sequences", &mut report);
+        // PostgreSQL side, in one transaction that commits after SQLite's: the state flip
+        // turns capture on and any guards a rollback left off.
+        client.batch_execute("switching the primary", "BEGIN")?;
+        client.query(
+            "recording the switch",
+            "UPDATE lite2pg.sync_state SET primary_side = 'postgresql', cutover_at = now(), \
+             touched = '{}', updated_at = now() WHERE target_schema = $1",
+            &[&ctx.schema_name],
+        )?;
+        client.query(
+            "forgetting the verified keys",
+            "DELETE FROM lite2pg.sync_touched_keys WHERE target_schema = $1",
+            &[&ctx.schema_name],
+        )?;
+        lap("postgresql side", &mut report);
+        // SQLite side: capture off, guards on, the log emptied (all of it is applied).
+        let names: Vec<String> = ctx.specs.iter().map(|s| s.source.clone()).collect();
+        let mut lite = cap::drop_capture_sql(capture);
+        lite.push_str(&cap::guard_sql(&names, &message));
+        lite.push_str(&format!("DELETE FROM {};\n", cap::CHANGES));
+        tx.execute_batch(&lite)
+            .map_err(sqlite_err(&req.source, "installing the write guards"))?;
+        lap("sqlite side", &mut report);
+        crate::failpoint::hit("cutover.before_commit");
+        past(deadline, "the switch")
+    })();
+    match outcome {
+        Ok(()) => {
+            tx.commit()
+                .map_err(sqlite_err(&req.source, "committing the guards"))?;
+            report.freeze_s = started.elapsed().as_secs_f64();
+            if let Err(e) = client.batch_execute("committing the switch", "COMMIT") {
+                // SQLite is guarded but PostgreSQL did not take over: undo the guards.
+                let undo = cap::arm_sql(capture)
+                    + &cap::unguard_sql(
+                        &ctx.specs
+                            .iter()
+                            .map(|s| s.source.clone())
+                            .collect::<Vec<_>>(),
+                    );
+                let _ = sqlite.execute_batch(&undo);
+                return Err(e);
+            }
+            report.ok = true;
+            report.primary = Side::Postgresql;
+            conclude(req, &client, &ctx.schema_name, &report, 0)
+        }
+        Err(e) => {
+            let _ = tx.rollback();
+            report.freeze_s = started.elapsed().as_secs_f64();
+            let _ = client.batch_execute("undoing the switch", "ROLLBACK");
+            report.reason = Some(e.to_string());
+            conclude(req, &client, &ctx.schema_name, &report, 1)?;
+            undone(e)
+        }
+    }
+}

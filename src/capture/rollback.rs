@@ -1,0 +1,129 @@
+//! `lite2pg rollback`: SQLite becomes the primary again, with PostgreSQL's writes.
+//!
+//! The mirror of cutover: drain PostgreSQL's log, block its writers (`LOCK TABLE … IN
+//! EXCLUSIVE MODE`, readers still read), drain the rest, verify, guard PostgreSQL, then on
+//! SQLite remove the guards, re-arm capture and move `sqlite_sequence` past PostgreSQL's
+//! ids; PostgreSQL commits first, so a failure between the commits leaves both sides guarded
+//! (no divergence) and running rollback again completes it.
+
+use std::time::Instant;
+
+use super::checks::{tables_to_verify, touched_keys, verify_tables};
+use super::context::{open_writable, sqlite_err, Ctx};
+use super::pg_log as capg;
+use super::sequences::restore_sqlite_sequence;
+use super::sqlite_log as cap;
+use super::switch::{conclude, drain, past, undone, SwitchReport, SwitchRequest};
+use super::Side;
+use crate::error::{Error, Result};
+use crate::pg::quote_ident;
+
+/// `lite2pg rollback`: makes SQLite the primary again. Exit 0 switched, 1 refused and undone.
+pub fn rollback(req: &SwitchRequest) -> Result<i32> {
+    let target = req.target.require("rollback")?;
+    let (ctx, client) = Ctx::load(target, &req.source, &req.schema)?;
+    let mut report = SwitchReport::new("rollback", Side::Postgresql);
+    if ctx.primary != Side::Postgresql {
+        return Err(Error::Usage(format!(
+            "SQLite is the primary of schema {} already (no cutover to roll back); to remove a \
+             migration's tables before any cutover, use `lite2pg rollback --run ID`",
+            quote_ident(&ctx.schema_name)
+        )));
+    }
+    let mut rev = ctx.reverse()?;
+    report.drained_before = drain(&mut rev, None)?;
+    let capture = ctx.capture_tables();
+    let tables: Vec<String> = ctx
+        .specs
+        .iter()
+        .map(|s| s.qualified().to_string())
+        .collect();
+    let started = Instant::now();
+    let deadline = started + req.max_freeze;
+    let timeout = format!("{}ms", req.max_freeze.as_millis().max(1));
+    client.batch_execute("blocking PostgreSQL's writers", "BEGIN")?;
+    let outcome = (|| -> Result<()> {
+        client.query(
+            "limiting the wait for locks",
+            "SELECT set_config('lock_timeout', $1, true)",
+            &[&timeout],
+        )?;
+        // EXCLUSIVE blocks writers and lets readers (and the drain) through.
+        client.batch_execute(
+            "blocking PostgreSQL's writers (LOCK TABLE … IN EXCLUSIVE MODE)",
+            &format!("LOCK TABLE {} IN EXCLUSIVE MODE", tables.join(", ")),
+        )?;
+        report.drained_during = drain(&mut rev, Some(deadline))?;
+        let verify = tables_to_verify(&client, &ctx, req.verify_full)?;
+        past(deadline, "the drain")?;
+        let touched = if req.verify_full {
+            None
+        } else {
+            Some(touched_keys(&client, &ctx)?)
+        };
+        verify_tables(&ctx, &client, &verify, touched.as_ref())?;
+        report.verified_tables = verify;
+        past(deadline, "the verification")?;
+        // Guards, active once the state says SQLite is the primary; capture goes inert
+        // then. (CREATE OR REPLACE TRIGGER takes a lock the EXCLUSIVE one held already
+        // covers; dropping a trigger would have to wait for every reader.)
+        let mut sql = String::from(capg::FUNCTIONS);
+        for s in &ctx.specs {
+            sql.push_str(&capg::guard_sql(s.qualified(), &ctx.schema_name));
+        }
+        client.batch_execute("guarding the PostgreSQL tables", &sql)?;
+        Ok(())
+    })();
+    if let Err(e) = outcome {
+        let _ = client.batch_execute("undoing the rollback", "ROLLBACK");
+        report.freeze_s = started.elapsed().as_secs_f64();
+        report.reason = Some(e.to_string());
+        conclude(req, &client, &ctx.schema_name, &report, 1)?;
+        return undone(e);
+    }
+    // SQLite: guards off, capture on, AUTOINCREMENT counters past PostgreSQL's ids.
+    let mut sqlite = open_writable(&req.source)?;
+    let tx = sqlite
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(sqlite_err(&req.source, "taking SQLite's write lock"))?;
+    let names: Vec<String> = ctx.specs.iter().map(|s| s.source.clone()).collect();
+    let lite = cap::unguard_sql(&names) + &cap::arm_sql(capture);
+    let sqlite_side = (|| -> Result<i64> {
+        tx.execute_batch(&lite)
+            .map_err(sqlite_err(&req.source, "re-arming capture"))?;
+        restore_sqlite_sequence(&client, &ctx, &tx)?;
+        cap::high_water(&tx).map_err(sqlite_err(&req.source, "reading the log's position"))
+    })();
+    let high_water = match sqlite_side {
+        Ok(hw) => hw,
+        Err(e) => {
+            let _ = tx.rollback();
+            let _ = client.batch_execute("undoing the rollback", "ROLLBACK");
+            report.reason = Some(e.to_string());
+            report.freeze_s = started.elapsed().as_secs_f64();
+            return conclude(req, &client, &ctx.schema_name, &report, 1);
+        }
+    };
+    client.query(
+        "recording the switch back",
+        "UPDATE lite2pg.sync_state SET primary_side = 'sqlite', rollback_at = now(), \
+         applied_seq = $2, touched = '{}', updated_at = now() WHERE target_schema = $1",
+        &[&ctx.schema_name, &high_water],
+    )?;
+    client.query(
+        "forgetting the verified keys",
+        "DELETE FROM lite2pg.sync_touched_keys WHERE target_schema = $1",
+        &[&ctx.schema_name],
+    )?;
+    // PostgreSQL first: a failure between the commits leaves both sides guarded (no
+    // divergence), and running rollback again completes it.
+    client.batch_execute("committing the switch back", "COMMIT")?;
+    tx.commit().map_err(sqlite_err(
+        &req.source,
+        "committing SQLite's side of the rollback",
+    ))?;
+    report.freeze_s = started.elapsed().as_secs_f64();
+    report.ok = true;
+    report.primary = Side::Sqlite;
+    conclude(req, &client, &ctx.schema_name, &report, 0)
+}

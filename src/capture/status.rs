@@ -1,0 +1,172 @@
+//! `lite2pg status`: the dual-write state of one target schema, as text or JSON: the
+//! primary, the direction, pending changes and lag, rows applied, rows sync could not carry,
+//! and the applier's last error.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use super::context::{connect_to_control, sqlite_err};
+use super::sqlite_log as cap;
+use super::Side;
+use crate::error::{Error, Result};
+use crate::pg::{quote_ident, TargetChoice};
+
+/// The sync state of one target schema, as `status` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    /// Target schema.
+    pub schema: String,
+    /// The SQLite file.
+    pub source: String,
+    /// `sqlite→pg` or `pg→sqlite`.
+    pub direction: String,
+    /// Which side the application writes to.
+    pub primary: Side,
+    /// The migrate run that created the tables.
+    pub run_id: Option<String>,
+    /// Last applied SQLite change position.
+    pub applied_seq: i64,
+    /// Changes waiting to be applied.
+    pub pending_changes: i64,
+    /// Age of the oldest waiting change, seconds (0 when none wait).
+    pub lag_seconds: f64,
+    /// Rows written by the applier, forward and back.
+    pub applied_rows: i64,
+    /// Rows written into SQLite after a cutover.
+    pub reverse_rows: i64,
+    /// When the applier last committed, RFC 3339.
+    pub last_applied_at: Option<String>,
+    /// Rows whose current values the applier could not carry.
+    pub rejected_rows: i64,
+    /// The applier's last error, if it has not succeeded since.
+    pub last_error: Option<String>,
+    /// When the primary switched to PostgreSQL.
+    pub cutover_at: Option<String>,
+    /// When it switched back.
+    pub rollback_at: Option<String>,
+}
+
+/// A validated `status` request.
+#[derive(Debug, Clone)]
+pub struct StatusRequest {
+    /// The SQLite file.
+    pub source: PathBuf,
+    /// Where to.
+    pub target: TargetChoice,
+    /// Target schema.
+    pub schema: String,
+    /// Print JSON instead of text.
+    pub json: bool,
+}
+
+/// Reads the sync state of a schema.
+pub fn status_of(req: &StatusRequest) -> Result<Status> {
+    let client = connect_to_control(&req.target, "nothing is being synced there")?;
+    let rows = client.query(
+        "reading the sync state",
+        "SELECT source, primary_side, run_id::text, applied_seq, applied_rows, reverse_rows, \
+                to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), \
+                last_error, \
+                to_char(cutover_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), \
+                to_char(rollback_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), \
+                (SELECT count(*) FROM lite2pg.sync_rejects r WHERE r.target_schema = s.target_schema), \
+                (SELECT count(*) FROM lite2pg.pg_changes c WHERE c.target_schema = s.target_schema), \
+                coalesce((SELECT extract(epoch FROM clock_timestamp() - min(c.at))::float8 \
+                          FROM lite2pg.pg_changes c WHERE c.target_schema = s.target_schema), 0) \
+         FROM lite2pg.sync_state s WHERE target_schema = $1",
+        &[&req.schema],
+    )?;
+    let r = rows.first().ok_or_else(|| {
+        Error::Usage(format!(
+            "schema {} is not being synced (no `lite2pg sync` has started there)",
+            quote_ident(&req.schema)
+        ))
+    })?;
+    let primary = Side::parse(r.get(1))?;
+    let applied_seq: i64 = r.get(3);
+    let (pending, lag) = if primary == Side::Sqlite {
+        let src = crate::sqlite::open_source(&req.source)?;
+        let (n, oldest) = cap::pending(&src.conn, applied_seq)
+            .map_err(sqlite_err(&req.source, "reading the change log"))?;
+        let now: f64 = src
+            .conn
+            .query_row("SELECT julianday('now')", [], |r| r.get(0))
+            .map_err(sqlite_err(&req.source, "reading the clock"))?;
+        (
+            n,
+            oldest
+                .map(|o| ((now - o) * 86_400.0).max(0.0))
+                .unwrap_or(0.0),
+        )
+    } else {
+        (r.get(11), r.get(12))
+    };
+    Ok(Status {
+        schema: req.schema.clone(),
+        source: r.get(0),
+        direction: primary.direction().into(),
+        primary,
+        run_id: r.get(2),
+        applied_seq,
+        pending_changes: pending,
+        lag_seconds: lag,
+        applied_rows: r.get(4),
+        reverse_rows: r.get(5),
+        last_applied_at: r.get(6),
+        rejected_rows: r.get(10),
+        last_error: r.get(7),
+        cutover_at: r.get(8),
+        rollback_at: r.get(9),
+    })
+}
+
+/// `lite2pg status`: prints the state; exit 0, or 1 when the applier's last batch failed or
+/// rows wait that it cannot carry.
+pub fn status(req: &StatusRequest) -> Result<i32> {
+    let s = status_of(req)?;
+    let text = if req.json {
+        serde_json::to_string_pretty(&s).unwrap_or_default() + "\n"
+    } else {
+        render_status(&s)
+    };
+    crate::output::write(None, &text)?;
+    Ok(if s.last_error.is_some() || s.rejected_rows > 0 {
+        1
+    } else {
+        0
+    })
+}
+
+fn render_status(s: &Status) -> String {
+    let mut out = format!(
+        "schema {}  ({})\n  primary:          {}\n  direction:        {}\n  pending changes:  {}\n  \
+         lag:              {:.1} s\n  applied rows:     {} forward, {} back\n  last applied at:  {}\n",
+        quote_ident(&s.schema),
+        s.source,
+        s.primary,
+        s.direction,
+        s.pending_changes,
+        s.lag_seconds,
+        s.applied_rows,
+        s.reverse_rows,
+        s.last_applied_at.as_deref().unwrap_or("never"),
+    );
+    if let Some(t) = &s.cutover_at {
+        out.push_str(&format!("  cutover at:       {t}\n"));
+    }
+    if let Some(t) = &s.rollback_at {
+        out.push_str(&format!("  rolled back at:   {t}\n"));
+    }
+    if s.rejected_rows > 0 {
+        out.push_str(&format!(
+            "  not carried:      {} row(s) (lite2pg.sync_rejects lists them; fix them in SQLite \
+             and sync carries them)\n",
+            s.rejected_rows
+        ));
+    }
+    if let Some(e) = &s.last_error {
+        out.push_str(&format!("  last error:       {e}\n"));
+    }
+    out
+}
