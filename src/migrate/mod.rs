@@ -31,12 +31,11 @@ use crate::embedded::EmbeddedPg;
 use crate::error::{Error, Result};
 use crate::model::Schema;
 use crate::pg::{connect_target, control, qualified, quote_ident, Client, Target, TargetChoice};
-use crate::plan::{Plan, PlanOptions, Severity};
+use crate::plan::{Plan, PlanOptions};
 use crate::sqlite::Source;
 use crate::translate::{load_from, plan_checked};
-use crate::verify::MismatchKind;
+use run_report::PhaseTiming;
 pub use run_report::{ForeignKeyReport, RunReport};
-use run_report::{PhaseTiming, TableReport};
 pub use undo::rollback_run;
 
 /// Which parts of the migration run.
@@ -198,18 +197,27 @@ fn run(req: &MigrateRequest, target: &Target, rehearsal: bool) -> Result<(RunRep
 
     let (run_id, resumed) = start::begin(req, &client, &plan, target, &display)?;
 
-    let outcome = phases_and_report(
+    let job = Job {
         req,
-        &src,
+        src: &src,
         target,
-        rehearsal,
-        &plan,
-        &schema,
-        &mut client,
+        plan: &plan,
+        schema: &schema,
         run_id,
-        resumed,
-        &mut timer,
-    );
+    };
+    let outcome = run_phases(&job, &mut client, &mut timer).map(|ran| {
+        run_report::assemble(
+            run_report::Run {
+                id: run_id,
+                source: &req.source,
+                target,
+                plan: &plan,
+                rehearsal,
+                resumed,
+            },
+            ran,
+        )
+    });
     match outcome {
         Ok(mut report) => {
             report.started_at = crate::sqlite::temporal::rfc3339(started_at);
@@ -274,21 +282,42 @@ fn autovacuum(client: &mut Client, plan: &Plan, on: bool) -> Result<()> {
     client.batch_execute(what, &sql)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn phases_and_report(
-    req: &MigrateRequest,
-    src: &Source,
-    target: &Target,
-    rehearsal: bool,
-    plan: &Plan,
-    schema: &Schema,
-    client: &mut Client,
+/// What one run works on, passed to each phase.
+struct Job<'a> {
+    req: &'a MigrateRequest,
+    src: &'a Source,
+    target: &'a Target,
+    plan: &'a Plan,
+    schema: &'a Schema,
     run_id: Uuid,
-    resumed: bool,
-    timer: &mut Timer,
-) -> Result<RunReport> {
+}
+
+/// What the phases produced, for the run report.
+pub(crate) struct Ran {
+    /// Things worth knowing (snapshot copies, objects that existed already).
+    pub notes: Vec<String>,
+    /// Findings raised while running (refused objects, orphans).
+    pub findings: Vec<crate::plan::Finding>,
+    /// Each foreign key's outcome.
+    pub fk_reports: Vec<ForeignKeyReport>,
+    /// Copy totals by target table.
+    pub totals: HashMap<String, control::CopyTotals>,
+    /// The verification's tables and schema differences, when it ran.
+    pub verification: Option<(
+        Vec<crate::verify::TableVerify>,
+        Vec<crate::verify::report::SchemaFinding>,
+    )>,
+    /// Where the rejected rows were written, when there were any.
+    pub reject_file: Option<String>,
+}
+
+/// Runs every phase the request's mode asks for, in order: schema, data with the index
+/// builds alongside, keys, foreign keys, views, sequences, verification, then the reject
+/// file.
+fn run_phases(job: &Job<'_>, client: &mut Client, timer: &mut Timer) -> Result<Ran> {
+    let (req, plan, run_id) = (job.req, job.plan, job.run_id);
     let done = control::done_steps(client, run_id)?;
-    let mut notes: Vec<String> = src.snapshot_note.iter().cloned().collect();
+    let mut notes: Vec<String> = job.src.snapshot_note.iter().cloned().collect();
     let mut ctx = phases::Ctx {
         client,
         run: run_id,
@@ -298,22 +327,100 @@ fn phases_and_report(
     let ddl = &plan.ddl;
     if req.mode != Mode::DataOnly {
         control::set_phase(ctx.client, run_id, "schema")?;
-        timer.time("schema", || {
-            // A schema or extension that was there before is not this run's to record (a
-            // later `rollback --run` must not drop it).
-            let mut prelude = Vec::new();
-            for s in &ddl.prelude {
-                if start::already_there(ctx.client, s)? {
-                    notes.push(format!("{} existed already; left as it was", s.object));
-                } else {
-                    prelude.push(s.clone());
-                }
-            }
-            ctx.run_all("schema", &prelude)?;
-            ctx.run_all("schema", &ddl.tables)?;
-            autovacuum(ctx.client, plan, false)
-        })?;
+        timer.time("schema", || create_schema(&mut ctx, plan, &mut notes))?;
     }
+    let built = load_data(job, &mut ctx, timer)?;
+    let mut fk_reports = Vec::new();
+    if req.mode != Mode::DataOnly {
+        timer.time("attach keys", || {
+            phases::attach_keys(&mut ctx, &ddl.indexes, &built)
+        })?;
+        control::set_phase(ctx.client, run_id, "foreign_keys")?;
+        let tables: Vec<(String, &crate::plan::TablePlan)> = plan
+            .tables
+            .iter()
+            .map(|t| (qualified(&plan.options.schema, &t.target), t))
+            .collect();
+        fk_reports = timer.time("foreign_keys", || {
+            phases::foreign_keys(&mut ctx, &ddl.foreign_keys, &tables)
+        })?;
+        control::set_phase(ctx.client, run_id, "views")?;
+        timer.time("views", || ctx.run_all("views", &ddl.views))?;
+    }
+    control::set_phase(ctx.client, run_id, "sequences")?;
+    timer.time("sequences", || ctx.run_all("sequences", &ddl.sequences))?;
+
+    let totals = control::copy_totals(ctx.client, run_id)?;
+    let verification = if req.verify && req.mode != Mode::SchemaOnly {
+        control::set_phase(ctx.client, run_id, "verify")?;
+        let opts = crate::verify::Options {
+            jobs: req.jobs,
+            ..Default::default()
+        };
+        Some(timer.time("verify", || {
+            crate::verify::compare_tables(job.src, plan, job.target, ctx.client, &opts)
+        })?)
+    } else {
+        None
+    };
+    // After the verification, which would otherwise share the server with autovacuum
+    // workers starting on every freshly loaded table.
+    if req.mode != Mode::DataOnly {
+        autovacuum(ctx.client, plan, true)?;
+    }
+    let rows_rejected: i64 = totals.values().map(|t| t.rejected).sum();
+    let reject_file = if rows_rejected > 0 {
+        let path = req
+            .reject_file
+            .clone()
+            .unwrap_or_else(|| default_reject_file(&req.source));
+        rejects::write(ctx.client, run_id, &path)?;
+        Some(path.display().to_string())
+    } else {
+        None
+    };
+    if req.mode == Mode::SchemaOnly {
+        notes.push("--schema-only: no data was copied".into());
+    }
+    if !req.verify {
+        notes.push("--no-verify: the rows were not compared".into());
+    }
+    Ok(Ran {
+        notes,
+        findings: ctx.findings,
+        fk_reports,
+        totals,
+        verification,
+        reject_file,
+    })
+}
+
+/// The schema phase: the prelude (schema, extension) unless it existed already, the
+/// tables, and autovacuum paused on them.
+fn create_schema(ctx: &mut phases::Ctx<'_>, plan: &Plan, notes: &mut Vec<String>) -> Result<()> {
+    // A schema or extension that was there before is not this run's to record (a later
+    // `rollback --run` must not drop it).
+    let mut prelude = Vec::new();
+    for s in &plan.ddl.prelude {
+        if start::already_there(ctx.client, s)? {
+            notes.push(format!("{} existed already; left as it was", s.object));
+        } else {
+            prelude.push(s.clone());
+        }
+    }
+    ctx.run_all("schema", &prelude)?;
+    ctx.run_all("schema", &plan.ddl.tables)?;
+    autovacuum(ctx.client, plan, false)
+}
+
+/// The data phase: the build pool starts each table's indexes as soon as its rows are all
+/// in, while the copier streams every table; returns the builds once all are done.
+fn load_data(
+    job: &Job<'_>,
+    ctx: &mut phases::Ctx<'_>,
+    timer: &mut Timer,
+) -> Result<Vec<builds::Built>> {
+    let (req, plan) = (job.req, job.plan);
     let sizes: HashMap<String, u64> = plan
         .tables
         .iter()
@@ -343,7 +450,7 @@ fn phases_and_report(
     let index_stmts: &[crate::plan::Statement] = if req.mode == Mode::DataOnly {
         &[]
     } else {
-        &ddl.indexes
+        &plan.ddl.indexes
     };
     let work = builds::plan_builds(index_stmts, &analyze, &cost, &ctx.done);
     // Per table, build work per row copied: tables whose builds cost most for their size
@@ -352,11 +459,11 @@ fn phases_and_report(
     for b in &work {
         *build_cost.entry(b.table.clone()).or_default() += b.cost;
     }
-    let pool = builds::Pool::start(target, run_id, req.jobs, work);
+    let pool = builds::Pool::start(job.target, job.run_id, req.jobs, work);
     if req.mode != Mode::SchemaOnly {
-        control::set_phase(ctx.client, run_id, "data")?;
-        let done_chunks = control::done_chunks(ctx.client, run_id)?;
-        let mut jobs = jobs::jobs_for(plan, schema, &done_chunks)?;
+        control::set_phase(ctx.client, job.run_id, "data")?;
+        let done_chunks = control::done_chunks(ctx.client, job.run_id)?;
+        let mut jobs = jobs::jobs_for(plan, job.schema, &done_chunks)?;
         jobs.sort_by_key(|j| {
             let rows = sizes.get(&j.qualified).copied().unwrap_or(0).max(1);
             let cost = build_cost.get(&j.qualified).copied().unwrap_or(0);
@@ -385,13 +492,13 @@ fn phases_and_report(
         ));
         let copied = timer.time("data", || {
             let display = progress.display(req.quiet);
-            let out = src.reopen().and_then(|conn| {
+            let out = job.src.reopen().and_then(|conn| {
                 copy::run(
                     conn,
                     &req.source,
                     jobs,
-                    target,
-                    run_id,
+                    job.target,
+                    job.run_id,
                     copy::Settings {
                         workers: req.jobs,
                         chunk_rows: req.chunk_rows,
@@ -408,161 +515,8 @@ fn phases_and_report(
             return Err(e);
         }
     }
-    let mut fk_reports = Vec::new();
-    control::set_phase(ctx.client, run_id, "indexes")?;
-    let built = timer.time("indexes", || pool.finish(true))?;
-    if req.mode != Mode::DataOnly {
-        timer.time("attach keys", || {
-            phases::attach_keys(&mut ctx, &ddl.indexes, &built)
-        })?;
-        control::set_phase(ctx.client, run_id, "foreign_keys")?;
-        let tables: Vec<(String, &crate::plan::TablePlan)> = plan
-            .tables
-            .iter()
-            .map(|t| (qualified(&plan.options.schema, &t.target), t))
-            .collect();
-        fk_reports = timer.time("foreign_keys", || {
-            phases::foreign_keys(&mut ctx, &ddl.foreign_keys, &tables)
-        })?;
-        control::set_phase(ctx.client, run_id, "views")?;
-        timer.time("views", || ctx.run_all("views", &ddl.views))?;
-    }
-    control::set_phase(ctx.client, run_id, "sequences")?;
-    timer.time("sequences", || ctx.run_all("sequences", &ddl.sequences))?;
-
-    let totals = control::copy_totals(ctx.client, run_id)?;
-    let verification = if req.verify && req.mode != Mode::SchemaOnly {
-        control::set_phase(ctx.client, run_id, "verify")?;
-        let opts = crate::verify::Options {
-            jobs: req.jobs,
-            ..Default::default()
-        };
-        Some(timer.time("verify", || {
-            crate::verify::compare_tables(src, plan, target, ctx.client, &opts)
-        })?)
-    } else {
-        None
-    };
-    // After the verification, which would otherwise share the server with autovacuum
-    // workers starting on every freshly loaded table.
-    if req.mode != Mode::DataOnly {
-        autovacuum(ctx.client, plan, true)?;
-    }
-    let rows_rejected: i64 = totals.values().map(|t| t.rejected).sum();
-    let reject_file = if rows_rejected > 0 {
-        let path = req
-            .reject_file
-            .clone()
-            .unwrap_or_else(|| default_reject_file(&req.source));
-        rejects::write(ctx.client, run_id, &path)?;
-        Some(path.display().to_string())
-    } else {
-        None
-    };
-    let mut tables = Vec::new();
-    for tp in &plan.tables {
-        let t = totals.get(&tp.target).cloned().unwrap_or_default();
-        let checked = verification
-            .as_ref()
-            .and_then(|(v, _)| v.iter().find(|v| v.target_name == tp.target));
-        let source_rows = checked.and_then(|v| v.source_rows).map(|n| n as i64);
-        let target_rows = checked.and_then(|v| v.target_rows).map(|n| n as i64);
-        let verdict = match checked {
-            None => "not_verified".to_string(),
-            Some(v) if v.status == crate::verify::TableStatus::Match => "match".into(),
-            // Rejected rows are missing by design; they are in the reject file.
-            Some(v)
-                if v.mismatch_count == t.rejected as u64
-                    && v.mismatches
-                        .iter()
-                        .all(|m| m.kind == MismatchKind::MissingInTarget) =>
-            {
-                format!("match except the {} rejected row(s)", t.rejected)
-            }
-            Some(v) => format!("mismatch: {} row(s) differ", v.mismatch_count),
-        };
-        tables.push(TableReport {
-            source: tp.source.clone(),
-            target: tp.target.clone(),
-            rows_read: t.read,
-            rows_written: t.written,
-            rows_rejected: t.rejected,
-            bytes: t.bytes,
-            seconds: t.seconds,
-            rows_per_s: if t.seconds > 0.0 {
-                t.written as f64 / t.seconds
-            } else {
-                0.0
-            },
-            source_rows,
-            target_rows,
-            verification: verdict,
-        });
-    }
-    if req.mode == Mode::SchemaOnly {
-        notes.push("--schema-only: no data was copied".into());
-    }
-    if !req.verify {
-        notes.push("--no-verify: the rows were not compared".into());
-    }
-    let mut findings = plan.findings.clone();
-    findings.extend(ctx.findings);
-    // A foreign key left NOT VALID and an object PostgreSQL refused are reported already,
-    // with their reasons: the schema check would only say it again.
-    let schema_findings: Vec<crate::verify::report::SchemaFinding> = verification
-        .as_ref()
-        .map(|(_, s)| s.clone())
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|f| {
-            let not_valid = f.found.starts_with("NOT VALID")
-                && fk_reports
-                    .iter()
-                    .any(|fk| f.object.contains(&format!("\"{}\"", fk.name)));
-            let refused = findings
-                .iter()
-                .any(|r| r.code == "migrate.refused" && r.object.ends_with(&f.object));
-            !not_valid && !refused
-        })
-        .collect();
-    let mismatches: Vec<crate::verify::TableVerify> = verification
-        .as_ref()
-        .map(|(v, _)| {
-            v.iter()
-                .filter(|t| t.status != crate::verify::TableStatus::Match)
-                .cloned()
-                .collect()
-        })
-        .unwrap_or_default();
-    let ok = rows_rejected == 0
-        && tables
-            .iter()
-            .all(|t| !t.verification.starts_with("mismatch"))
-        && schema_findings.is_empty()
-        && fk_reports.iter().all(|f| f.status == "valid")
-        && !findings.iter().any(|f| f.severity == Severity::Error);
-    Ok(RunReport {
-        run_id: run_id.to_string(),
-        source: req.source.display().to_string(),
-        target: target.display().to_string(),
-        schema: plan.options.schema.clone(),
-        rehearsal,
-        resumed,
-        started_at: String::new(),
-        duration_s: 0.0,
-        ok,
-        verified: verification.is_some(),
-        exit_code: if ok { 0 } else { 1 },
-        phases: Vec::new(),
-        tables,
-        foreign_keys: fk_reports,
-        rows_rejected,
-        reject_file,
-        findings,
-        schema_findings,
-        mismatches,
-        notes,
-    })
+    control::set_phase(ctx.client, job.run_id, "indexes")?;
+    timer.time("indexes", || pool.finish(true))
 }
 
 fn default_reject_file(source: &Path) -> PathBuf {

@@ -324,3 +324,133 @@ pub fn write(r: &RunReport, path: &Path) -> Result<()> {
     std::fs::write(path, text)
         .map_err(|e| Error::io(format!("writing the report {}", path.display()), e))
 }
+
+/// The run a report is about.
+pub(crate) struct Run<'a> {
+    /// Its id.
+    pub id: uuid::Uuid,
+    /// The SQLite file.
+    pub source: &'a Path,
+    /// The target, password masked.
+    pub target: &'a crate::pg::Target,
+    /// The plan it applied.
+    pub plan: &'a crate::plan::Plan,
+    /// Into a throwaway server.
+    pub rehearsal: bool,
+    /// Continued a killed run.
+    pub resumed: bool,
+}
+
+/// Builds the run report from what the phases produced: each table's counts and verdict,
+/// the findings, the schema differences not already reported, and whether the run is ok.
+/// Timing fields are filled by the caller.
+pub(crate) fn assemble(run: Run<'_>, ran: super::Ran) -> RunReport {
+    let plan = run.plan;
+    let rows_rejected: i64 = ran.totals.values().map(|t| t.rejected).sum();
+    let tables: Vec<TableReport> = plan
+        .tables
+        .iter()
+        .map(|tp| table_report(tp, &ran))
+        .collect();
+    let mut findings = plan.findings.clone();
+    findings.extend(ran.findings);
+    // A foreign key left NOT VALID and an object PostgreSQL refused are reported already,
+    // with their reasons: the schema check would only say it again.
+    let schema_findings: Vec<crate::verify::report::SchemaFinding> = ran
+        .verification
+        .as_ref()
+        .map(|(_, s)| s.clone())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|f| {
+            let not_valid = f.found.starts_with("NOT VALID")
+                && ran
+                    .fk_reports
+                    .iter()
+                    .any(|fk| f.object.contains(&format!("\"{}\"", fk.name)));
+            let refused = findings
+                .iter()
+                .any(|r| r.code == "migrate.refused" && r.object.ends_with(&f.object));
+            !not_valid && !refused
+        })
+        .collect();
+    let mismatches: Vec<crate::verify::TableVerify> = ran
+        .verification
+        .as_ref()
+        .map(|(v, _)| {
+            v.iter()
+                .filter(|t| t.status != crate::verify::TableStatus::Match)
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    let ok = rows_rejected == 0
+        && tables
+            .iter()
+            .all(|t| !t.verification.starts_with("mismatch"))
+        && schema_findings.is_empty()
+        && ran.fk_reports.iter().all(|f| f.status == "valid")
+        && !findings.iter().any(|f| f.severity == Severity::Error);
+    RunReport {
+        run_id: run.id.to_string(),
+        source: run.source.display().to_string(),
+        target: run.target.display().to_string(),
+        schema: plan.options.schema.clone(),
+        rehearsal: run.rehearsal,
+        resumed: run.resumed,
+        started_at: String::new(),
+        duration_s: 0.0,
+        ok,
+        verified: ran.verification.is_some(),
+        exit_code: if ok { 0 } else { 1 },
+        phases: Vec::new(),
+        tables,
+        foreign_keys: ran.fk_reports,
+        rows_rejected,
+        reject_file: ran.reject_file,
+        findings,
+        schema_findings,
+        mismatches,
+        notes: ran.notes,
+    }
+}
+
+/// One table's line: what was copied, and the verification's verdict (rejected rows are
+/// missing by design: they are in the reject file).
+fn table_report(tp: &crate::plan::TablePlan, ran: &super::Ran) -> TableReport {
+    let t = ran.totals.get(&tp.target).cloned().unwrap_or_default();
+    let checked = ran
+        .verification
+        .as_ref()
+        .and_then(|(v, _)| v.iter().find(|v| v.target_name == tp.target));
+    let verdict = match checked {
+        None => "not_verified".to_string(),
+        Some(v) if v.status == crate::verify::TableStatus::Match => "match".into(),
+        Some(v)
+            if v.mismatch_count == t.rejected as u64
+                && v.mismatches
+                    .iter()
+                    .all(|m| m.kind == crate::verify::MismatchKind::MissingInTarget) =>
+        {
+            format!("match except the {} rejected row(s)", t.rejected)
+        }
+        Some(v) => format!("mismatch: {} row(s) differ", v.mismatch_count),
+    };
+    TableReport {
+        source: tp.source.clone(),
+        target: tp.target.clone(),
+        rows_read: t.read,
+        rows_written: t.written,
+        rows_rejected: t.rejected,
+        bytes: t.bytes,
+        seconds: t.seconds,
+        rows_per_s: if t.seconds > 0.0 {
+            t.written as f64 / t.seconds
+        } else {
+            0.0
+        },
+        source_rows: checked.and_then(|v| v.source_rows).map(|n| n as i64),
+        target_rows: checked.and_then(|v| v.target_rows).map(|n| n as i64),
+        verification: verdict,
+    }
+}

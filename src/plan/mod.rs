@@ -8,8 +8,8 @@ mod render;
 mod types;
 pub mod validate;
 
-pub use render::{render_json, render_sql, render_text};
 pub use crate::pg::control::{Created, ObjectKind};
+pub use render::{render_json, render_sql, render_text};
 pub use types::{Conversion, IdentPolicy, PgType, TypeConflicts};
 
 use serde::Serialize;
@@ -196,7 +196,6 @@ pub struct Statement {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub creates: Option<Created>,
 }
-
 
 /// A key or foreign-key constraint, taken apart so `migrate` can build it in steps: a unique
 /// index first and then the constraint on it; a foreign key `NOT VALID` and then validated.

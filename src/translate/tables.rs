@@ -6,7 +6,7 @@ use super::defaults::translate_default;
 use super::expr::translate;
 use super::names::Namer;
 use super::scope::{Position, Scope, ScopeColumn};
-use super::types::choose;
+use super::types::{choose, TypeChoice};
 use super::Findings;
 use crate::model::{IndexOrigin, IndexTarget, Table};
 use crate::pg::{qualified, quote_ident};
@@ -15,7 +15,7 @@ use crate::plan::{
     ColumnPlan, Constraint, Created, Ddl, ObjectKind, PlanOptions, RowIdentity, Severity,
     Statement, TablePlan,
 };
-use crate::sqlite::profile::TableProfile;
+use crate::sqlite::profile::{ColumnProfile, TableProfile};
 use crate::sqlite::Affinity;
 
 /// The most columns a PostgreSQL table can have.
@@ -57,7 +57,9 @@ fn col_obj(table: &str, col: &str) -> String {
     format!("column {}.{}", quote_ident(table), quote_ident(col))
 }
 
-/// Translates one table's definition (phase 1 DDL and the column decisions).
+/// Translates one table's definition (phase 1 DDL and the column decisions): names, then
+/// types ([`choose_types`]), column definitions ([`column_def`]), the row identity
+/// ([`row_identity`]), CHECKs, and the identity restart.
 pub fn translate_table(
     t: &Table,
     target: &str,
@@ -67,13 +69,6 @@ pub fn translate_table(
     f: &mut Findings,
 ) -> BuiltTable {
     let mut cols = Namer::new(opts.identifiers);
-    let mut scope = Scope::default();
-    let mut plans = Vec::new();
-    let mut defs = Vec::new();
-    let mut types = HashMap::new();
-    let mut uses_citext = false;
-    let mut rejected = 0;
-
     if let Some(module) = &t.virtual_module {
         f.add(
             Severity::Warning,
@@ -86,7 +81,6 @@ pub fn translate_table(
             ),
         );
     }
-
     let names: Vec<String> = t
         .columns
         .iter()
@@ -96,7 +90,140 @@ pub fn translate_table(
             n
         })
         .collect();
+    let Typed {
+        choices,
+        scope,
+        mut types,
+    } = choose_types(t, profile, opts, overrides, &names, f);
+    let pk_nulls = t
+        .columns
+        .iter()
+        .enumerate()
+        .any(|(i, c)| c.pk_position > 0 && choices[i].1.counts.null > 0);
 
+    let mut defs = Vec::new();
+    let mut plans = Vec::new();
+    let mut rejected = 0;
+    for (i, c) in t.columns.iter().enumerate() {
+        let (def, plan, null_rejects) =
+            column_def(t, c, &names[i], &choices[i], &scope, pk_nulls, f);
+        defs.push(def);
+        rejected += null_rejects + plan.rejected_rows;
+        plans.push(plan);
+    }
+    let uses_citext = plans.iter().any(|p| p.ty == PgType::Citext);
+
+    let pk_targets: Vec<String> = t
+        .primary_key
+        .iter()
+        .filter_map(|k| scope.target(k))
+        .collect();
+    let identity = row_identity(t, &names, &pk_targets, pk_nulls, &mut cols, f);
+    if let Some((def, plan)) = identity.added {
+        types.insert(plan.target.clone(), PgType::BigInt);
+        defs.push(def);
+        plans.push(plan);
+    }
+    defs.extend(checks(t, &scope, f));
+
+    if plans.len() > PG_MAX_COLUMNS {
+        f.add(
+            Severity::Error,
+            "table.too_many_columns",
+            obj(&t.name),
+            format!(
+                "{} columns: a PostgreSQL table holds at most {PG_MAX_COLUMNS}, so PostgreSQL \
+                 will refuse it; split the table (or leave it out with --exclude) before migrating",
+                plans.len()
+            ),
+        );
+    }
+    let qname = qualified(&opts.schema, target);
+    let create = Statement {
+        object: obj(target),
+        sql: format!("CREATE TABLE {qname} (\n    {}\n)", defs.join(",\n    ")),
+        optional: false,
+        constraint: None,
+        creates: Created::new(ObjectKind::Table, &opts.schema, target),
+    };
+    let rowid_column = identity.rowid_column;
+    let used = [profile.max_rowid, t.sequence].into_iter().flatten().max();
+    let next_id = rowid_column
+        .as_ref()
+        .map(|_| used.unwrap_or(0).saturating_add(1));
+    let sequence = match (&rowid_column, next_id) {
+        (Some(col), Some(n)) if n > 1 => Some(Statement {
+            object: format!("identity {}.{}", quote_ident(target), quote_ident(col)),
+            sql: format!(
+                "ALTER TABLE {qname} ALTER COLUMN {} RESTART WITH {n}",
+                quote_ident(col)
+            ),
+            optional: false,
+            constraint: None,
+            creates: None,
+        }),
+        _ => None,
+    };
+    if t.autoincrement {
+        f.add(Severity::Info, "key.autoincrement", obj(&t.name), format!(
+            "AUTOINCREMENT: identity continues at {} (past sqlite_sequence {} and the highest id), so ids are never reused",
+            next_id.unwrap_or(1), t.sequence.unwrap_or(0)));
+    }
+    if pk_nulls {
+        f.add(Severity::Warning, "key.null_in_primary_key", obj(&t.name),
+            "primary-key columns hold NULLs (SQLite allows it outside INTEGER PRIMARY KEY and WITHOUT ROWID): the key becomes a UNIQUE constraint, which allows NULLs as SQLite did");
+    }
+
+    let pk = match &identity.identity {
+        RowIdentity::PrimaryKey { columns } => columns.clone(),
+        _ => vec![],
+    };
+    let mut unique_sets = vec![];
+    if !t.primary_key.is_empty() {
+        unique_sets.push(pk_targets);
+    }
+    BuiltTable {
+        source: t.clone(),
+        plan: TablePlan {
+            source: t.name.clone(),
+            target: target.to_string(),
+            rows: profile.rows,
+            without_rowid: t.without_rowid,
+            row_identity: identity.identity,
+            columns: plans,
+            next_id,
+            rejected_rows: rejected,
+        },
+        create,
+        sequence,
+        scope,
+        pk,
+        unique_sets,
+        uses_citext,
+        rowid_column,
+        types,
+    }
+}
+
+/// Every column's type choice with its profile, and the scope expressions see.
+struct Typed {
+    choices: Vec<(TypeChoice, ColumnProfile)>,
+    scope: Scope,
+    types: HashMap<String, PgType>,
+}
+
+/// Chooses each column's type from its declared type and profile (a foreign key may force
+/// text to match its partners), and reports the decisions.
+fn choose_types(
+    t: &Table,
+    profile: &TableProfile,
+    opts: &PlanOptions,
+    overrides: &HashMap<super::ColumnKey, PgType>,
+    names: &[String],
+    f: &mut Findings,
+) -> Typed {
+    let mut scope = Scope::default();
+    let mut types = HashMap::new();
     let mut choices = Vec::new();
     for (i, c) in t.columns.iter().enumerate() {
         let p = profile.columns.get(i).cloned().unwrap_or_default();
@@ -138,139 +265,181 @@ pub fn translate_table(
     scope
         .qualified
         .insert(t.name.to_ascii_lowercase(), scope.columns.clone());
-
-    let pk_nulls = t
-        .columns
-        .iter()
-        .enumerate()
-        .any(|(i, c)| c.pk_position > 0 && choices[i].1.counts.null > 0);
-
-    for (i, c) in t.columns.iter().enumerate() {
-        let (choice, p) = &choices[i];
-        let name = &names[i];
-        let mut def = format!("{} {}", quote_ident(name), choice.ty);
-        uses_citext |= choice.ty == PgType::Citext;
-        let mut generated = false;
-        if c.rowid_alias {
-            def.push_str(" GENERATED BY DEFAULT AS IDENTITY");
-        } else if let Some(g) = &c.generated {
-            match translate(&g.expr, &scope, Position::Generated) {
-                Ok(e) => {
-                    def.push_str(&format!(" GENERATED ALWAYS AS ({e}) STORED"));
-                    generated = true;
-                    if !g.stored {
-                        f.add(Severity::Info, "column.generated", col_obj(&t.name, &c.name),
-                            "VIRTUAL generated column becomes STORED (PostgreSQL 15 has only stored ones)");
-                    }
-                }
-                Err(why) => f.left_out(
-                    "column.generated_not_translated",
-                    col_obj(&t.name, &c.name),
-                    format!("generation expression not translated ({why}): the column is created as a plain column holding the copied values"),
-                    &g.expr,
-                ),
-            }
-        }
-        let not_null =
-            c.not_null || (c.pk_position > 0 && !pk_nulls && t.without_rowid) || c.rowid_alias;
-        if not_null && !c.rowid_alias {
-            if p.counts.null > 0 {
-                f.add(Severity::Error, "data.null_in_not_null", col_obj(&t.name, &c.name),
-                    format!("declared NOT NULL but {} row(s) hold NULL: NOT NULL is kept, those rows will be rejected", p.counts.null));
-                rejected += p.counts.null;
-            }
-            def.push_str(" NOT NULL");
-        }
-        if let (Some(d), false, false) = (&c.default, c.rowid_alias, generated) {
-            match translate_default(d, choice.ty, choice.conversion, &scope) {
-                Ok(Some(e)) => def.push_str(&format!(" DEFAULT {e}")),
-                Ok(None) => {}
-                Err(why) => f.left_out(
-                    "default.not_translated",
-                    col_obj(&t.name, &c.name),
-                    format!("default left out: {why}"),
-                    d,
-                ),
-            }
-        }
-        if let (PgType::Citext, Some(n)) = (choice.ty, varchar_len(&c.declared_type)) {
-            if c.collation.as_deref() == Some("NOCASE") {
-                def.push_str(&format!(
-                    " CHECK (char_length({}) <= {n})",
-                    quote_ident(name)
-                ));
-            }
-        }
-        defs.push(def);
-        rejected += choice.rejected;
-        plans.push(ColumnPlan {
-            source: c.name.clone(),
-            target: name.clone(),
-            declared_type: c.declared_type.clone(),
-            affinity: Affinity::of(&c.declared_type),
-            storage: p.counts,
-            pg_type: choice.ty.to_string(),
-            ty: choice.ty,
-            reason: choice.reason.clone(),
-            conversion: choice.conversion,
-            not_null,
-            generated,
-            identity: c.rowid_alias,
-            rejected_rows: choice.rejected,
-        });
+    Typed {
+        choices,
+        scope,
+        types,
     }
+}
 
-    // A row identity for tables without a key: the rowid, carried in an added column.
+/// One column's definition (type, identity or generation, NOT NULL, default, a length
+/// CHECK for NOCASE varchar) and its plan; also the rows a NOT NULL will reject.
+fn column_def(
+    t: &Table,
+    c: &crate::model::Column,
+    name: &str,
+    (choice, p): &(TypeChoice, ColumnProfile),
+    scope: &Scope,
+    pk_nulls: bool,
+    f: &mut Findings,
+) -> (String, ColumnPlan, u64) {
+    let mut def = format!("{} {}", quote_ident(name), choice.ty);
+    let mut generated = false;
+    let mut rejected = 0;
+    if c.rowid_alias {
+        def.push_str(" GENERATED BY DEFAULT AS IDENTITY");
+    } else if let Some(g) = &c.generated {
+        match translate(&g.expr, scope, Position::Generated) {
+            Ok(e) => {
+                def.push_str(&format!(" GENERATED ALWAYS AS ({e}) STORED"));
+                generated = true;
+                if !g.stored {
+                    f.add(Severity::Info, "column.generated", col_obj(&t.name, &c.name),
+                        "VIRTUAL generated column becomes STORED (PostgreSQL 15 has only stored ones)");
+                }
+            }
+            Err(why) => f.left_out(
+                "column.generated_not_translated",
+                col_obj(&t.name, &c.name),
+                format!("generation expression not translated ({why}): the column is created as a plain column holding the copied values"),
+                &g.expr,
+            ),
+        }
+    }
+    let not_null =
+        c.not_null || (c.pk_position > 0 && !pk_nulls && t.without_rowid) || c.rowid_alias;
+    if not_null && !c.rowid_alias {
+        if p.counts.null > 0 {
+            f.add(Severity::Error, "data.null_in_not_null", col_obj(&t.name, &c.name),
+                format!("declared NOT NULL but {} row(s) hold NULL: NOT NULL is kept, those rows will be rejected", p.counts.null));
+            rejected += p.counts.null;
+        }
+        def.push_str(" NOT NULL");
+    }
+    if let (Some(d), false, false) = (&c.default, c.rowid_alias, generated) {
+        match translate_default(d, choice.ty, choice.conversion, scope) {
+            Ok(Some(e)) => def.push_str(&format!(" DEFAULT {e}")),
+            Ok(None) => {}
+            Err(why) => f.left_out(
+                "default.not_translated",
+                col_obj(&t.name, &c.name),
+                format!("default left out: {why}"),
+                d,
+            ),
+        }
+    }
+    if let (PgType::Citext, Some(n)) = (choice.ty, varchar_len(&c.declared_type)) {
+        if c.collation.as_deref() == Some("NOCASE") {
+            def.push_str(&format!(
+                " CHECK (char_length({}) <= {n})",
+                quote_ident(name)
+            ));
+        }
+    }
+    let plan = ColumnPlan {
+        source: c.name.clone(),
+        target: name.to_string(),
+        declared_type: c.declared_type.clone(),
+        affinity: Affinity::of(&c.declared_type),
+        storage: p.counts,
+        pg_type: choice.ty.to_string(),
+        ty: choice.ty,
+        reason: choice.reason.clone(),
+        conversion: choice.conversion,
+        not_null,
+        generated,
+        identity: c.rowid_alias,
+        rejected_rows: choice.rejected,
+    };
+    (def, plan, rejected)
+}
+
+/// How a table's rows are told apart, and the column holding the rowid.
+struct Identity {
+    identity: RowIdentity,
+    rowid_column: Option<String>,
+    /// The column added to carry the rowid of a table without a usable key: its definition
+    /// and plan.
+    added: Option<(String, ColumnPlan)>,
+}
+
+/// The row identity: the primary key when it holds no NULL, else (rowid tables) the rowid
+/// carried in an added identity column, else none.
+fn row_identity(
+    t: &Table,
+    names: &[String],
+    pk_targets: &[String],
+    pk_nulls: bool,
+    cols: &mut Namer,
+    f: &mut Findings,
+) -> Identity {
     let alias = t
         .columns
         .iter()
         .position(|c| c.rowid_alias)
         .map(|i| names[i].clone());
-    let mut rowid_column = alias.clone();
-    let pk_targets: Vec<String> = t
-        .primary_key
-        .iter()
-        .filter_map(|k| scope.target(k))
-        .collect();
-    let row_identity = if !t.primary_key.is_empty() && !pk_nulls {
-        RowIdentity::PrimaryKey {
-            columns: pk_targets.clone(),
-        }
-    } else if !t.without_rowid {
-        let added = cols.derived(ROWID_COLUMN);
-        defs.push(format!(
-            "{} bigint GENERATED BY DEFAULT AS IDENTITY",
-            quote_ident(&added)
-        ));
-        types.insert(added.clone(), PgType::BigInt);
-        plans.push(ColumnPlan {
-            source: String::new(),
-            target: added.clone(),
-            declared_type: "rowid".into(),
-            affinity: Affinity::Integer,
-            storage: Default::default(),
-            pg_type: "bigint".into(),
-            ty: PgType::BigInt,
-            reason: "added: carries the SQLite rowid as the row identity of a table without a primary key".into(),
-            conversion: crate::plan::Conversion::AsIs,
-            not_null: true,
-            generated: false,
-            identity: true,
-            rejected_rows: 0,
-        });
-        f.add(Severity::Warning, "table.no_primary_key", obj(&t.name), format!(
-            "no primary key: column {} (unique, identity) is added to carry the SQLite rowid so rows \
-             can be verified, resumed and synced one by one; drop it after cutover if unwanted",
-            quote_ident(&added)));
-        rowid_column = Some(added.clone());
-        RowIdentity::AddedRowid { column: added }
-    } else {
-        RowIdentity::None
+    if !t.primary_key.is_empty() && !pk_nulls {
+        return Identity {
+            identity: RowIdentity::PrimaryKey {
+                columns: pk_targets.to_vec(),
+            },
+            rowid_column: alias,
+            added: None,
+        };
+    }
+    if t.without_rowid {
+        return Identity {
+            identity: RowIdentity::None,
+            rowid_column: alias,
+            added: None,
+        };
+    }
+    let added = cols.derived(ROWID_COLUMN);
+    let def = format!(
+        "{} bigint GENERATED BY DEFAULT AS IDENTITY",
+        quote_ident(&added)
+    );
+    let plan = ColumnPlan {
+        source: String::new(),
+        target: added.clone(),
+        declared_type: "rowid".into(),
+        affinity: Affinity::Integer,
+        storage: Default::default(),
+        pg_type: "bigint".into(),
+        ty: PgType::BigInt,
+        reason:
+            "added: carries the SQLite rowid as the row identity of a table without a primary key"
+                .into(),
+        conversion: crate::plan::Conversion::AsIs,
+        not_null: true,
+        generated: false,
+        identity: true,
+        rejected_rows: 0,
     };
+    f.add(
+        Severity::Warning,
+        "table.no_primary_key",
+        obj(&t.name),
+        format!(
+        "no primary key: column {} (unique, identity) is added to carry the SQLite rowid so rows \
+         can be verified, resumed and synced one by one; drop it after cutover if unwanted",
+        quote_ident(&added)),
+    );
+    Identity {
+        identity: RowIdentity::AddedRowid {
+            column: added.clone(),
+        },
+        rowid_column: Some(added),
+        added: Some((def, plan)),
+    }
+}
 
+/// The table's CHECK constraints that translate; the others are reported and left out.
+fn checks(t: &Table, scope: &Scope, f: &mut Findings) -> Vec<String> {
+    let mut out = Vec::new();
     for chk in &t.checks {
-        match translate(&chk.expr, &scope, Position::Check) {
-            Ok(e) => defs.push(format!("CHECK ({e})")),
+        match translate(&chk.expr, scope, Position::Check) {
+            Ok(e) => out.push(format!("CHECK ({e})")),
             Err(why) => f.left_out(
                 "check.not_translated",
                 format!("CHECK on {}", quote_ident(&t.name)),
@@ -279,83 +448,7 @@ pub fn translate_table(
             ),
         }
     }
-
-    if plans.len() > PG_MAX_COLUMNS {
-        f.add(
-            Severity::Error,
-            "table.too_many_columns",
-            obj(&t.name),
-            format!(
-                "{} columns: a PostgreSQL table holds at most {PG_MAX_COLUMNS}, so PostgreSQL \
-                 will refuse it; split the table (or leave it out with --exclude) before migrating",
-                plans.len()
-            ),
-        );
-    }
-    let qname = qualified(&opts.schema, target);
-    let create = Statement {
-        object: obj(target),
-        sql: format!("CREATE TABLE {qname} (\n    {}\n)", defs.join(",\n    ")),
-        optional: false,
-        constraint: None,
-        creates: Created::new(ObjectKind::Table, &opts.schema, target),
-    };
-    let used = [profile.max_rowid, t.sequence].into_iter().flatten().max();
-    let next_id = rowid_column
-        .as_ref()
-        .map(|_| used.unwrap_or(0).saturating_add(1));
-    let sequence = match (&rowid_column, next_id) {
-        (Some(col), Some(n)) if n > 1 => Some(Statement {
-            object: format!("identity {}.{}", quote_ident(target), quote_ident(col)),
-            sql: format!(
-                "ALTER TABLE {qname} ALTER COLUMN {} RESTART WITH {n}",
-                quote_ident(col)
-            ),
-            optional: false,
-            constraint: None,
-            creates: None,
-        }),
-        _ => None,
-    };
-    if t.autoincrement {
-        f.add(Severity::Info, "key.autoincrement", obj(&t.name), format!(
-            "AUTOINCREMENT: identity continues at {} (past sqlite_sequence {} and the highest id), so ids are never reused",
-            next_id.unwrap_or(1), t.sequence.unwrap_or(0)));
-    }
-    if pk_nulls {
-        f.add(Severity::Warning, "key.null_in_primary_key", obj(&t.name),
-            "primary-key columns hold NULLs (SQLite allows it outside INTEGER PRIMARY KEY and WITHOUT ROWID): the key becomes a UNIQUE constraint, which allows NULLs as SQLite did");
-    }
-
-    let pk = match &row_identity {
-        RowIdentity::PrimaryKey { columns } => columns.clone(),
-        _ => vec![],
-    };
-    let mut unique_sets = vec![];
-    if !t.primary_key.is_empty() {
-        unique_sets.push(pk_targets);
-    }
-    BuiltTable {
-        source: t.clone(),
-        plan: TablePlan {
-            source: t.name.clone(),
-            target: target.to_string(),
-            rows: profile.rows,
-            without_rowid: t.without_rowid,
-            row_identity,
-            columns: plans,
-            next_id,
-            rejected_rows: rejected,
-        },
-        create,
-        sequence,
-        scope,
-        pk,
-        unique_sets,
-        uses_citext,
-        rowid_column,
-        types,
-    }
+    out
 }
 
 fn varchar_len(declared: &str) -> Option<u32> {
