@@ -478,23 +478,7 @@ pub fn emit_indexes(
     let qname = qualified(&opts.schema, target);
     if !b.pk.is_empty() {
         let name = relations.derived(&format!("{target}_pkey"));
-        let cols: Vec<String> = b.pk.iter().map(|c| quote_ident(c)).collect();
-        ddl.indexes.push(Statement {
-            object: format!("primary key {}", quote_ident(&name)),
-            sql: format!(
-                "ALTER TABLE {qname} ADD CONSTRAINT {} PRIMARY KEY ({})",
-                quote_ident(&name),
-                cols.join(", ")
-            ),
-            optional: false,
-            creates: None,
-            constraint: Some(Constraint::Key {
-                table: qname.clone(),
-                name: name.clone(),
-                primary: true,
-                columns: b.pk.clone(),
-            }),
-        });
+        ddl.indexes.push(key_constraint(&qname, &name, true, &b.pk));
     } else if !t.primary_key.is_empty() {
         // NULLs in the key: carried as UNIQUE, see the finding.
         let plain: Vec<String> = t
@@ -503,177 +487,174 @@ pub fn emit_indexes(
             .filter_map(|k| b.scope.column(k))
             .map(|c| c.target.clone())
             .collect();
-        let cols: Vec<String> = plain.iter().map(|c| quote_ident(c)).collect();
         let name = relations.derived(&format!("{target}_key"));
-        ddl.indexes.push(Statement {
-            object: format!("unique {}", quote_ident(&name)),
-            sql: format!(
-                "ALTER TABLE {qname} ADD CONSTRAINT {} UNIQUE ({})",
-                quote_ident(&name),
-                cols.join(", ")
-            ),
-            optional: false,
-            creates: None,
-            constraint: Some(Constraint::Key {
-                table: qname.clone(),
-                name: name.clone(),
-                primary: false,
-                columns: plain,
-            }),
-        });
+        ddl.indexes
+            .push(key_constraint(&qname, &name, false, &plain));
     }
     if let RowIdentity::AddedRowid { column } = &b.plan.row_identity {
         let name = relations.derived(&format!("{target}_{column}_key"));
-        ddl.indexes.push(Statement {
-            object: format!("unique {}", quote_ident(&name)),
-            sql: format!(
-                "ALTER TABLE {qname} ADD CONSTRAINT {} UNIQUE ({})",
-                quote_ident(&name),
-                quote_ident(column)
-            ),
-            optional: false,
-            creates: None,
-            constraint: Some(Constraint::Key {
-                table: qname.clone(),
-                name: name.clone(),
-                primary: false,
-                columns: vec![column.clone()],
-            }),
-        });
+        let cols = [column.clone()];
+        ddl.indexes
+            .push(key_constraint(&qname, &name, false, &cols));
     }
     for idx in &t.indexes {
-        if idx.origin == IndexOrigin::PrimaryKey {
-            continue;
+        if idx.origin != IndexOrigin::PrimaryKey {
+            emit_index(b, idx, &qname, relations, ddl, f);
         }
-        let mut keys = Vec::new();
-        let mut plain_cols = Vec::new();
-        let mut failed = None;
-        for item in &idx.items {
-            let (expr, plain) = match &item.target {
-                IndexTarget::Column(c) => match b.scope.column(c) {
-                    Some(sc) => {
-                        let coll = item.collation.as_str();
-                        match (coll, sc.ty) {
-                            ("NOCASE", ty) if ty.is_text() && ty != PgType::Citext => (
-                                format!("(CAST({} AS citext))", quote_ident(&sc.target)),
-                                None,
-                            ),
-                            ("BINARY", PgType::Citext) => {
-                                (format!("(CAST({} AS text))", quote_ident(&sc.target)), None)
-                            }
-                            _ => (quote_ident(&sc.target), Some(sc.target.clone())),
-                        }
+    }
+}
+
+/// `ADD CONSTRAINT … PRIMARY KEY | UNIQUE` on plain `columns`, which `migrate` builds as a
+/// unique index first.
+fn key_constraint(qname: &str, name: &str, primary: bool, columns: &[String]) -> Statement {
+    let kind = if primary { "PRIMARY KEY" } else { "UNIQUE" };
+    let printed: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
+    Statement {
+        object: format!(
+            "{} {}",
+            if primary { "primary key" } else { "unique" },
+            quote_ident(name)
+        ),
+        sql: format!(
+            "ALTER TABLE {qname} ADD CONSTRAINT {} {kind} ({})",
+            quote_ident(name),
+            printed.join(", ")
+        ),
+        optional: false,
+        creates: None,
+        constraint: Some(Constraint::Key {
+            table: qname.to_string(),
+            name: name.to_string(),
+            primary,
+            columns: columns.to_vec(),
+        }),
+    }
+}
+
+/// One index's key items, printed, and the plain columns among them; `Err` says why the
+/// index cannot be carried.
+fn index_keys(
+    b: &BuiltTable,
+    idx: &crate::model::Index,
+) -> Result<(Vec<String>, Vec<String>), String> {
+    let mut keys = Vec::new();
+    let mut plain_cols = Vec::new();
+    for item in &idx.items {
+        let (expr, plain) = match &item.target {
+            IndexTarget::Column(c) => {
+                let sc = b
+                    .scope
+                    .column(c)
+                    .ok_or_else(|| format!("unknown column {c}"))?;
+                match (item.collation.as_str(), sc.ty) {
+                    ("NOCASE", ty) if ty.is_text() && ty != PgType::Citext => (
+                        format!("(CAST({} AS citext))", quote_ident(&sc.target)),
+                        None,
+                    ),
+                    ("BINARY", PgType::Citext) => {
+                        (format!("(CAST({} AS text))", quote_ident(&sc.target)), None)
                     }
-                    None => {
-                        failed = Some(format!("unknown column {c}"));
-                        break;
-                    }
-                },
-                IndexTarget::Rowid => match &b.rowid_column {
-                    Some(r) => (quote_ident(r), Some(r.clone())),
-                    None => {
-                        failed = Some("indexes the rowid of a table without one".into());
-                        break;
-                    }
-                },
-                IndexTarget::Expr(e) => match translate(e, &b.scope, Position::IndexKey) {
-                    Ok(s) => (format!("({s})"), None),
-                    Err(why) => {
-                        failed = Some(why);
-                        break;
-                    }
-                },
-            };
-            plain_cols.extend(plain);
-            keys.push(if item.desc {
-                format!("{expr} DESC")
-            } else {
-                expr
-            });
-        }
-        let what = match idx.origin {
-            IndexOrigin::Create => format!("index {}", quote_ident(&idx.name)),
-            _ => format!("UNIQUE constraint on {}", quote_ident(&t.name)),
+                    _ => (quote_ident(&sc.target), Some(sc.target.clone())),
+                }
+            }
+            IndexTarget::Rowid => {
+                let r = b
+                    .rowid_column
+                    .as_ref()
+                    .ok_or("indexes the rowid of a table without one")?;
+                (quote_ident(r), Some(r.clone()))
+            }
+            IndexTarget::Expr(e) => (
+                format!("({})", translate(e, &b.scope, Position::IndexKey)?),
+                None,
+            ),
         };
-        if let Some(why) = failed {
+        plain_cols.extend(plain);
+        keys.push(if item.desc {
+            format!("{expr} DESC")
+        } else {
+            expr
+        });
+    }
+    Ok((keys, plain_cols))
+}
+
+/// One SQLite index (or UNIQUE constraint): a constraint when it is a UNIQUE on plain
+/// columns, else `CREATE [UNIQUE] INDEX`, with its predicate; left out and reported when a
+/// key or the predicate cannot be translated.
+fn emit_index(
+    b: &BuiltTable,
+    idx: &crate::model::Index,
+    qname: &str,
+    relations: &mut Namer,
+    ddl: &mut Ddl,
+    f: &mut Findings,
+) {
+    let (t, target) = (&b.source, &b.plan.target);
+    let what = match idx.origin {
+        IndexOrigin::Create => format!("index {}", quote_ident(&idx.name)),
+        _ => format!("UNIQUE constraint on {}", quote_ident(&t.name)),
+    };
+    let sql_text = idx.sql.as_deref().unwrap_or("");
+    let (keys, plain_cols) = match index_keys(b, idx) {
+        Ok(k) => k,
+        Err(why) => {
             f.left_out(
                 "index.not_translated",
                 what,
                 format!("left out: {why}"),
-                idx.sql.as_deref().unwrap_or(""),
+                sql_text,
             );
-            continue;
+            return;
         }
-        let predicate = match &idx.predicate {
-            Some(p) => {
-                match translate(p, &b.scope, Position::Predicate) {
-                    Ok(s) => Some(s),
-                    Err(why) => {
-                        let sev_msg = if idx.unique {
-                            format!("partial UNIQUE index left out (its predicate cannot be translated: {why}); uniqueness is not enforced")
-                        } else {
-                            format!("partial index left out (its predicate cannot be translated: {why})")
-                        };
-                        f.left_out(
-                            "index.not_translated",
-                            what,
-                            sev_msg,
-                            idx.sql.as_deref().unwrap_or(""),
-                        );
-                        continue;
-                    }
-                }
+    };
+    let predicate = match &idx.predicate {
+        Some(p) => match translate(p, &b.scope, Position::Predicate) {
+            Ok(s) => Some(s),
+            Err(why) => {
+                let msg = if idx.unique {
+                    format!("partial UNIQUE index left out (its predicate cannot be translated: {why}); uniqueness is not enforced")
+                } else {
+                    format!("partial index left out (its predicate cannot be translated: {why})")
+                };
+                f.left_out("index.not_translated", what, msg, sql_text);
+                return;
             }
-            None => None,
-        };
-        let all_plain = plain_cols.len() == idx.items.len();
-        if idx.origin == IndexOrigin::Unique && all_plain {
-            let name = relations.derived(&format!("{target}_{}_key", plain_cols.join("_")));
-            ddl.indexes.push(Statement {
-                object: format!("unique {}", quote_ident(&name)),
-                sql: format!(
-                    "ALTER TABLE {qname} ADD CONSTRAINT {} UNIQUE ({})",
-                    quote_ident(&name),
-                    keys.join(", ")
-                ),
-                optional: false,
-                creates: None,
-                constraint: Some(Constraint::Key {
-                    table: qname.clone(),
-                    name: name.clone(),
-                    primary: false,
-                    columns: plain_cols.clone(),
-                }),
-            });
-            continue;
-        }
-        let wanted = match idx.origin {
-            IndexOrigin::Create => {
-                let (n, how) = relations.map(&idx.name);
-                f.renamed("index", &idx.name, &n, how);
-                n
-            }
-            _ => relations.derived(&format!("{target}_key")),
-        };
-        let unique = if idx.unique { "UNIQUE " } else { "" };
-        let mut sql = format!(
-            "CREATE {unique}INDEX {} ON {qname} ({})",
-            quote_ident(&wanted),
-            keys.join(", ")
-        );
-        if let Some(p) = predicate {
-            sql.push_str(&format!(" WHERE {p}"));
-        }
-        ddl.indexes.push(Statement {
-            object: format!("index {}", quote_ident(&wanted)),
-            sql,
-            optional: idx.origin == IndexOrigin::Create && !idx.unique,
-            creates: None,
-            constraint: Some(Constraint::Index {
-                table: qname.clone(),
-            }),
-        });
+        },
+        None => None,
+    };
+    if idx.origin == IndexOrigin::Unique && plain_cols.len() == idx.items.len() {
+        let name = relations.derived(&format!("{target}_{}_key", plain_cols.join("_")));
+        ddl.indexes
+            .push(key_constraint(qname, &name, false, &plain_cols));
+        return;
     }
+    let wanted = match idx.origin {
+        IndexOrigin::Create => {
+            let (n, how) = relations.map(&idx.name);
+            f.renamed("index", &idx.name, &n, how);
+            n
+        }
+        _ => relations.derived(&format!("{target}_key")),
+    };
+    let unique = if idx.unique { "UNIQUE " } else { "" };
+    let mut sql = format!(
+        "CREATE {unique}INDEX {} ON {qname} ({})",
+        quote_ident(&wanted),
+        keys.join(", ")
+    );
+    if let Some(p) = predicate {
+        sql.push_str(&format!(" WHERE {p}"));
+    }
+    ddl.indexes.push(Statement {
+        object: format!("index {}", quote_ident(&wanted)),
+        sql,
+        optional: idx.origin == IndexOrigin::Create && !idx.unique,
+        creates: None,
+        constraint: Some(Constraint::Index {
+            table: qname.to_string(),
+        }),
+    });
 }
 
 fn unique_targets(b: &BuiltTable) -> Vec<Vec<String>> {
