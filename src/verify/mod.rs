@@ -362,7 +362,9 @@ fn read_part(
     }
 }
 
-/// Compares every planned table of `plan` in `target` with the SQLite source.
+/// Compares every planned table of `plan` in `target` with the SQLite source: the schema
+/// against the plan, then pass 1 (range digests of both sides), then pass 2 (the differing
+/// ranges row by row).
 pub fn compare_tables(
     src: &Source,
     plan: &Plan,
@@ -376,12 +378,44 @@ pub fn compare_tables(
     } else {
         Vec::new()
     };
-    let sample = Sample::of(opts.sample);
+    let (mut results, mut specs, result_of) = comparable_tables(src, plan, &cat)?;
+    let bits: Vec<u32> = specs
+        .iter()
+        .map(|s| range_bits(s.1.max(s.3 * 20)))
+        .collect();
+    key_ranges(src, &mut specs, &bits, opts)?;
     let open = src.reopener();
-    let source_path = src.path.clone();
+    let pass = Pass {
+        open: &open,
+        target,
+        opts,
+        sample: Sample::of(opts.sample),
+        source_path: &src.path,
+        specs: &specs,
+        bits: &bits,
+    };
+    let digests = pass.digests()?;
+    for (i, &at) in result_of.iter().enumerate() {
+        let diff = differing_ranges(&digests, i, bits[i], &mut results[at]);
+        if !diff.is_empty() {
+            pass.rows(i, &diff, &digests, &mut results[at])?;
+        }
+    }
+    Ok((results, schema_findings))
+}
+
+/// A table the passes compare: its spec, estimated rows, largest rowid, heap blocks.
+type Compared = (TableSpec, u64, u64, u64);
+
+/// A verdict per planned table (a table missing in PostgreSQL, or one that cannot be
+/// compared, is decided here), the tables to compare, and where each one's verdict is.
+fn comparable_tables(
+    src: &Source,
+    plan: &Plan,
+    cat: &HashMap<String, CatalogTable>,
+) -> Result<(Vec<TableVerify>, Vec<Compared>, Vec<usize>)> {
     let mut results: Vec<TableVerify> = Vec::new();
-    // (spec, estimated rows, max rowid, heap blocks) per comparable table.
-    let mut specs: Vec<(TableSpec, u64, u64, u64)> = Vec::new();
+    let mut specs: Vec<Compared> = Vec::new();
     let mut result_of: Vec<usize> = Vec::new();
     for t in &plan.tables {
         let mut tv = TableVerify::new(&t.source, &t.target);
@@ -409,10 +443,12 @@ pub fn compare_tables(
         }
         results.push(tv);
     }
-    let bits: Vec<u32> = specs
-        .iter()
-        .map(|s| range_bits(s.1.max(s.3 * 20)))
-        .collect();
+    Ok((results, specs, result_of))
+}
+
+/// Ranges by key value for tables keyed by one integer (index range scans in pass 2), and
+/// the keys to compare when `opts` restricts them.
+fn key_ranges(src: &Source, specs: &mut [Compared], bits: &[u32], opts: &Options) -> Result<()> {
     for (i, (spec, ..)) in specs.iter_mut().enumerate() {
         if let [k] = spec.key[..] {
             if spec.columns[k].col.kind == Kind::Int {
@@ -426,64 +462,86 @@ pub fn compare_tables(
             }
         }
     }
+    Ok(())
+}
 
-    // Pass 1: range digests of both sides.
-    let digests: Mutex<HashMap<(usize, bool), Digests>> = Mutex::new(HashMap::new());
-    let all: Vec<usize> = (0..specs.len()).collect();
-    run_tasks(
-        &open,
-        target,
-        opts.jobs,
-        tasks(&specs, opts.jobs, &all),
-        |task, conn, client| {
-            let spec = &specs[task.table].0;
-            let mut d = Digests::new(bits[task.table]);
-            read_part(
-                task,
-                spec,
-                conn,
-                client,
-                sample,
-                &mut Sink::Digest(&mut d),
-                &source_path,
-            )?;
-            if let Ok(mut all) = digests.lock() {
-                all.entry((task.table, task.side == Side::Sqlite))
-                    .or_insert_with(|| Digests::new(bits[task.table]))
-                    .merge(&d);
-            }
-            Ok(())
-        },
-    )?;
-    let digests = digests.into_inner().unwrap_or_default();
+/// Range digests of both sides, by (table, is SQLite).
+type AllDigests = HashMap<(usize, bool), Digests>;
 
-    // Which ranges differ, per table.
-    let mut differing: Vec<Vec<usize>> = Vec::new();
-    for (i, (_, _, _, _)) in specs.iter().enumerate() {
-        let empty = Digests::new(bits[i]);
-        let s = digests.get(&(i, true)).unwrap_or(&empty);
-        let p = digests.get(&(i, false)).unwrap_or(&empty);
-        let tv = &mut results[result_of[i]];
-        tv.source_rows = Some(s.rows());
-        tv.target_rows = Some(p.rows());
-        tv.ranges_compared = s.counts.len() as u64;
-        let diff: Vec<usize> = (0..s.counts.len())
-            .filter(|&r| s.counts[r] != p.counts[r] || s.sums[r] != p.sums[r])
-            .collect();
-        tv.ranges_differing = diff.len() as u64;
-        tv.status = if diff.is_empty() {
-            TableStatus::Match
-        } else {
-            TableStatus::Mismatch
-        };
-        differing.push(diff);
+/// The ranges whose digests differ for table `i`, with its row counts and status recorded
+/// in `tv`.
+fn differing_ranges(digests: &AllDigests, i: usize, bits: u32, tv: &mut TableVerify) -> Vec<usize> {
+    let empty = Digests::new(bits);
+    let s = digests.get(&(i, true)).unwrap_or(&empty);
+    let p = digests.get(&(i, false)).unwrap_or(&empty);
+    tv.source_rows = Some(s.rows());
+    tv.target_rows = Some(p.rows());
+    tv.ranges_compared = s.counts.len() as u64;
+    let diff: Vec<usize> = (0..s.counts.len())
+        .filter(|&r| s.counts[r] != p.counts[r] || s.sums[r] != p.sums[r])
+        .collect();
+    tv.ranges_differing = diff.len() as u64;
+    tv.status = if diff.is_empty() {
+        TableStatus::Match
+    } else {
+        TableStatus::Mismatch
+    };
+    diff
+}
+
+/// What both passes read with: connections to each side, the tables and their ranges.
+struct Pass<'a> {
+    open: &'a (dyn Fn() -> Result<rusqlite::Connection> + Sync),
+    target: &'a Target,
+    opts: &'a Options,
+    sample: Sample,
+    source_path: &'a std::path::Path,
+    specs: &'a [Compared],
+    bits: &'a [u32],
+}
+
+impl Pass<'_> {
+    /// Pass 1: range digests of every table on both sides.
+    fn digests(&self) -> Result<AllDigests> {
+        let digests: Mutex<AllDigests> = Mutex::new(HashMap::new());
+        let all: Vec<usize> = (0..self.specs.len()).collect();
+        run_tasks(
+            self.open,
+            self.target,
+            self.opts.jobs,
+            tasks(self.specs, self.opts.jobs, &all),
+            |task, conn, client| {
+                let spec = &self.specs[task.table].0;
+                let mut d = Digests::new(self.bits[task.table]);
+                read_part(
+                    task,
+                    spec,
+                    conn,
+                    client,
+                    self.sample,
+                    &mut Sink::Digest(&mut d),
+                    self.source_path,
+                )?;
+                if let Ok(mut all) = digests.lock() {
+                    all.entry((task.table, task.side == Side::Sqlite))
+                        .or_insert_with(|| Digests::new(self.bits[task.table]))
+                        .merge(&d);
+                }
+                Ok(())
+            },
+        )?;
+        Ok(digests.into_inner().unwrap_or_default())
     }
 
-    // Pass 2: the differing ranges row by row, in batches that fit in memory.
-    for (i, diff) in differing.iter().enumerate() {
-        if diff.is_empty() {
-            continue;
-        }
+    /// Pass 2 for table `i`: its differing ranges row by row, in batches that fit in
+    /// memory; the differing rows go into `tv`.
+    fn rows(
+        &self,
+        i: usize,
+        diff: &[usize],
+        digests: &AllDigests,
+        tv: &mut TableVerify,
+    ) -> Result<()> {
         let t0 = Instant::now();
         let s = digests.get(&(i, true));
         let p = digests.get(&(i, false));
@@ -503,23 +561,52 @@ pub fn compare_tables(
                 b.insert(r);
             }
         }
-        let spec = &specs[i].0;
-        let mut found = compare::Found::new(opts.max_mismatches);
+        let spec = &self.specs[i].0;
+        let mut found = compare::Found::new(self.opts.max_mismatches);
         for ranges in &batches {
-            let rows: Mutex<(Rows, Rows)> = Mutex::new((Rows::new(), Rows::new()));
-            let work = match &spec.int_key {
-                // Only the differing key ranges are read again, by index range scans.
-                Some(ir) => interval_tasks(i, ir, ranges),
-                None => tasks(&specs, opts.jobs, &[i]),
-            };
-            run_tasks(&open, target, opts.jobs, work, |task, conn, client| {
+            let (srows, prows) = self.read_rows(i, ranges)?;
+            compare::rows(spec, srows, prows, self.opts.pending.as_ref(), &mut found);
+        }
+        found.finish(tv);
+        if tv.mismatch_count == 0 && tv.pending_rows == 0 {
+            // The digests differed but no row does: only possible if a row changed between
+            // the passes (a live source); say so rather than claim a match.
+            tv.note = Some("range digests differed but the rows read again all match: the source changed while it was read".into());
+        }
+        tv.seconds += t0.elapsed().as_secs_f64();
+        Ok(())
+    }
+
+    /// The rows of table `i` in `ranges`, from each side.
+    fn read_rows(&self, i: usize, ranges: &HashSet<usize>) -> Result<(Rows, Rows)> {
+        let spec = &self.specs[i].0;
+        let rows: Mutex<(Rows, Rows)> = Mutex::new((Rows::new(), Rows::new()));
+        let work = match &spec.int_key {
+            // Only the differing key ranges are read again, by index range scans.
+            Some(ir) => interval_tasks(i, ir, ranges),
+            None => tasks(self.specs, self.opts.jobs, &[i]),
+        };
+        run_tasks(
+            self.open,
+            self.target,
+            self.opts.jobs,
+            work,
+            |task, conn, client| {
                 let mut mine = Rows::new();
                 let mut sink = Sink::Collect {
                     ranges,
-                    bits: bits[i],
+                    bits: self.bits[i],
                     rows: &mut mine,
                 };
-                read_part(task, spec, conn, client, sample, &mut sink, &source_path)?;
+                read_part(
+                    task,
+                    spec,
+                    conn,
+                    client,
+                    self.sample,
+                    &mut sink,
+                    self.source_path,
+                )?;
                 if let Ok(mut both) = rows.lock() {
                     let side = if task.side == Side::Sqlite {
                         &mut both.0
@@ -531,20 +618,10 @@ pub fn compare_tables(
                     }
                 }
                 Ok(())
-            })?;
-            let (srows, prows) = rows.into_inner().unwrap_or_default();
-            compare::rows(spec, srows, prows, opts.pending.as_ref(), &mut found);
-        }
-        let tv = &mut results[result_of[i]];
-        found.finish(tv);
-        if tv.mismatch_count == 0 && tv.pending_rows == 0 {
-            // The digests differed but no row does: only possible if a row changed between
-            // the passes (a live source); say so rather than claim a match.
-            tv.note = Some("range digests differed but the rows read again all match: the source changed while it was read".into());
-        }
-        tv.seconds += t0.elapsed().as_secs_f64();
+            },
+        )?;
+        Ok(rows.into_inner().unwrap_or_default())
     }
-    Ok((results, schema_findings))
 }
 
 /// Tasks reading the differing ranges of an integer-keyed table on both sides: adjacent
