@@ -196,6 +196,36 @@ pub struct SkippedObject {
     pub reason: String,
 }
 
+/// The names that reach a table's rowid, in the order SQLite lets a column shadow them.
+pub const ROWID_NAMES: [&str; 3] = ["rowid", "_rowid_", "oid"];
+
+/// The first rowid name that no column in `columns` shadows (`None`: all three are taken,
+/// and the rowid cannot be named).
+pub fn rowid_name<'a>(columns: impl IntoIterator<Item = &'a str> + Clone) -> Option<&'static str> {
+    ROWID_NAMES.into_iter().find(|r| {
+        !columns
+            .clone()
+            .into_iter()
+            .any(|c| c.eq_ignore_ascii_case(r))
+    })
+}
+
+impl Table {
+    /// The name that reaches this table's rowid ([`rowid_name`]).
+    pub fn rowid_name(&self) -> Option<&'static str> {
+        rowid_name(self.columns.iter().map(|c| c.name.as_str()))
+    }
+
+    /// Whether `name` reaches the rowid here rather than a column.
+    pub fn is_rowid_name(&self, name: &str) -> bool {
+        ROWID_NAMES.iter().any(|r| r.eq_ignore_ascii_case(name))
+            && !self
+                .columns
+                .iter()
+                .any(|c| c.name.eq_ignore_ascii_case(name))
+    }
+}
+
 /// A shell-style glob (`*`, `?`), ASCII case-insensitive like SQLite names.
 pub fn glob(pattern: &str, name: &str) -> bool {
     fn go(p: &[char], n: &[char]) -> bool {
@@ -235,6 +265,14 @@ pub fn select_tables(
 #[cfg(test)]
 mod tests {
     use super::glob;
+
+    #[test]
+    fn the_rowid_is_named_by_the_first_name_no_column_shadows() {
+        assert_eq!(super::rowid_name(["id", "v"]), Some("rowid"));
+        assert_eq!(super::rowid_name(["ROWID", "v"]), Some("_rowid_"));
+        assert_eq!(super::rowid_name(["rowid", "_rowid_"]), Some("oid"));
+        assert_eq!(super::rowid_name(["rowid", "_rowid_", "OID"]), None);
+    }
 
     #[test]
     fn table_globs_match_like_a_shell() {

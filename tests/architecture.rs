@@ -418,3 +418,86 @@ fn copy_in_is_called_only_by_the_copy_stage() {
          count): {callers:?}"
     );
 }
+
+/// Every function in `src/`, with its length in lines and the doc comment above it.
+fn functions() -> Vec<(String, String, usize, String)> {
+    let mut files = Vec::new();
+    rust_files(Path::new("src"), &mut files);
+    let mut out = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f).expect("a readable source file");
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            let trimmed = line.trim_start();
+            let indent = line.len() - trimmed.len();
+            let rest = trimmed
+                .strip_prefix("pub(crate) ")
+                .or_else(|| trimmed.strip_prefix("pub "))
+                .unwrap_or(trimmed);
+            let rest = rest.strip_prefix("async ").unwrap_or(rest);
+            let Some(name) = rest.strip_prefix("fn ") else {
+                continue;
+            };
+            let name: String = name.chars().take_while(|c| ident_char(*c)).collect();
+            let close = format!("{}}}", " ".repeat(indent));
+            let Some(end) = lines[i..].iter().position(|l| l.trim_end() == close) else {
+                continue;
+            };
+            let mut doc = Vec::new();
+            let mut k = i;
+            while k > 0 && lines[k - 1].trim_start().starts_with("///") {
+                k -= 1;
+                doc.push(lines[k].trim_start());
+            }
+            out.push((
+                f.to_string_lossy().into_owned(),
+                name,
+                end + 1,
+                doc.join(" "),
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn no_function_is_over_150_lines_without_a_stated_reason() {
+    let long: Vec<String> = functions()
+        .into_iter()
+        .filter(|(_, _, n, doc)| *n > 150 && !doc.contains("Length:"))
+        .map(|(f, name, n, _)| format!("{f}: {name} ({n} lines)"))
+        .collect();
+    assert!(
+        long.is_empty(),
+        "split these along their jobs, or say why not in a `/// Length:` line: {long:?}"
+    );
+}
+
+#[test]
+fn no_source_file_is_over_800_lines_and_the_median_is_at_most_250() {
+    let mut files = Vec::new();
+    rust_files(Path::new("src"), &mut files);
+    let mut sizes: Vec<(usize, String)> = files
+        .iter()
+        .map(|f| {
+            let text = std::fs::read_to_string(f).expect("a readable source file");
+            (text.lines().count(), f.to_string_lossy().into_owned())
+        })
+        .collect();
+    sizes.sort();
+    let n = sizes.len();
+    let median = if n % 2 == 1 {
+        sizes[n / 2].0 as f64
+    } else {
+        (sizes[n / 2 - 1].0 + sizes[n / 2].0) as f64 / 2.0
+    };
+    if show() {
+        println!(
+            "files {n}, median {median} lines, largest {:?}",
+            sizes.last()
+        );
+    }
+    let big: Vec<&(usize, String)> = sizes.iter().filter(|(l, _)| *l > 800).collect();
+    assert!(big.is_empty(), "files over 800 lines: {big:?}");
+    assert!(median <= 250.0, "median file {median} lines, over 250");
+}

@@ -6,8 +6,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::forward::{self, Forward};
+use super::forward::Forward;
 use super::reverse::Reverse;
+use super::spec;
 use super::sqlite_log as cap;
 use super::Side;
 use crate::error::{Error, Result};
@@ -122,7 +123,7 @@ pub(crate) struct Ctx {
     /// The migration's plan.
     pub plan: Plan,
     /// How each table is applied.
-    pub specs: Vec<forward::TableSpec>,
+    pub specs: Vec<spec::TableSpec>,
     /// Tables whose changes cannot be captured (virtual tables), compared whole at switches.
     pub unsynced: Vec<String>,
     /// The captured schema's digest.
@@ -155,10 +156,10 @@ impl Ctx {
         let src = crate::sqlite::open_source(source)?;
         let schema = crate::sqlite::introspect::introspect(&src)?;
         drop(src);
-        let forward::Specs { specs, unsynced } = forward::specs(&plan, &schema)?;
+        let spec::Specs { specs, unsynced } = spec::specs(&plan, &schema)?;
         let synced: std::collections::HashSet<&str> =
             specs.iter().map(|s| s.source.as_str()).collect();
-        let capture = forward::capture_tables(&schema)
+        let capture = spec::capture_tables(&schema)
             .into_iter()
             .filter(|t| synced.contains(t.name.as_str()))
             .collect();

@@ -13,13 +13,14 @@ use super::checks::{
     verify_tables,
 };
 use super::context::{open_writable, sqlite_err, Ctx};
+use super::forward::Forward;
 use super::pg_log as capg;
 use super::sequences::set_sequences;
 use super::sqlite_log as cap;
 use super::switch::{conclude, drain, past, undone, utc_now, SwitchReport, SwitchRequest};
 use super::Side;
 use crate::error::{Error, Result};
-use crate::pg::quote_ident;
+use crate::pg::{quote_ident, Client};
 
 /// `lite2pg cutover`: makes PostgreSQL the primary. Exit 0 switched, 1 refused and undone.
 pub fn cutover(req: &SwitchRequest) -> Result<i32> {
@@ -32,46 +33,12 @@ pub fn cutover(req: &SwitchRequest) -> Result<i32> {
             quote_ident(&ctx.schema_name)
         )));
     }
-    let rejected: i64 = client
-        .query(
-            "counting rows sync could not carry",
-            "SELECT count(*) FROM lite2pg.sync_rejects WHERE target_schema = $1",
-            &[&ctx.schema_name],
-        )?
-        .first()
-        .map(|r| r.get(0))
-        .unwrap_or(0);
-    if rejected > 0 {
-        report.reason = Some(format!(
-            "{rejected} row(s) hold values PostgreSQL cannot store (lite2pg.sync_rejects lists \
-             them; `lite2pg status` counts them): fix them in SQLite and let sync carry them"
-        ));
+    if let Some(reason) = rows_sync_could_not_carry(&client, &ctx)? {
+        report.reason = Some(reason);
         return conclude(req, &client, &ctx.schema_name, &report, 1);
     }
-    // Drained while the application still writes, so the freeze has little left to do.
-    // (`predrain` off leaves it all to the freeze: the benchmark's worst case.)
     let mut applier = ctx.forward()?;
-    if req.predrain {
-        report.drained_before = drain(&mut applier, None)?;
-        if !req.verify_full {
-            report.verified_before = verify_before_freeze(&ctx, &client)?;
-            // What changed while that ran.
-            report.drained_before += drain(&mut applier, None)?;
-        }
-    }
-    let capture = ctx.capture_tables();
-    // PostgreSQL's capture, created now and inert until the state says PostgreSQL is the
-    // primary: the freeze then runs no DDL, which could wait on autovacuum's table locks.
-    let mut arm = String::from(capg::FUNCTIONS);
-    for s in &ctx.specs {
-        arm.push_str(&capg::arm_sql(
-            s.qualified(),
-            &ctx.schema_name,
-            &s.target,
-            &s.pg_key,
-        ));
-    }
-    client.batch_execute("arming change capture in PostgreSQL", &arm)?;
+    before_freeze(req, &ctx, &client, &mut applier, &mut report)?;
     let orphans_before = orphans(&client, &ctx, &all_tables(&ctx), None)?;
     if !orphans_before.is_empty() && !req.allow_orphans {
         report.orphans = orphans_before;
@@ -91,64 +58,15 @@ pub fn cutover(req: &SwitchRequest) -> Result<i32> {
             &req.source,
             "blocking writers (BEGIN IMMEDIATE)",
         ))?;
-    let deadline = started + req.max_freeze;
-    let outcome = (|| -> Result<()> {
-        crate::failpoint::hit("cutover.frozen");
-        let mut step = Instant::now();
-        let mut lap = |name: &str, report: &mut SwitchReport| {
-            report
-                .freeze_steps
-                .push((name.to_string(), step.elapsed().as_secs_f64()));
-            step = Instant::now();
-        };
-        report.drained_during = drain(&mut applier, Some(deadline))?;
-        lap("drain", &mut report);
-        let verify = tables_to_verify(&client, &ctx, req.verify_full)?;
-        // Everything was checked before the freeze; now the rows written since.
-        let touched = touched_keys(&client, &ctx)?;
-        report.orphans = orphans(&client, &ctx, &verify, Some(&touched))?;
-        lap("orphans", &mut report);
-        if !report.orphans.is_empty() && !req.allow_orphans {
-            return Err(Error::Refused(orphan_refusal(&report.orphans)));
-        }
-        past(deadline, "the orphan check")?;
-        verify_tables(
-            &ctx,
-            &client,
-            &verify,
-            (!req.verify_full).then_some(&touched),
-        )?;
-        report.verified_tables = verify;
-        lap("verify", &mut report);
-        past(deadline, "the verification")?;
-        report.sequences = set_sequences(&client, &ctx, &tx)?;
-        lap("sequences", &mut report);
-        // PostgreSQL side, in one transaction that commits after SQLite's: the state flip
-        // turns capture on and any guards a rollback left off.
-        client.batch_execute("switching the primary", "BEGIN")?;
-        client.query(
-            "recording the switch",
-            "UPDATE lite2pg.sync_state SET primary_side = 'postgresql', cutover_at = now(), \
-             touched = '{}', updated_at = now() WHERE target_schema = $1",
-            &[&ctx.schema_name],
-        )?;
-        client.query(
-            "forgetting the verified keys",
-            "DELETE FROM lite2pg.sync_touched_keys WHERE target_schema = $1",
-            &[&ctx.schema_name],
-        )?;
-        lap("postgresql side", &mut report);
-        // SQLite side: capture off, guards on, the log emptied (all of it is applied).
-        let names: Vec<String> = ctx.specs.iter().map(|s| s.source.clone()).collect();
-        let mut lite = cap::drop_capture_sql(capture);
-        lite.push_str(&cap::guard_sql(&names, &message));
-        lite.push_str(&format!("DELETE FROM {};\n", cap::CHANGES));
-        tx.execute_batch(&lite)
-            .map_err(sqlite_err(&req.source, "installing the write guards"))?;
-        lap("sqlite side", &mut report);
-        crate::failpoint::hit("cutover.before_commit");
-        past(deadline, "the switch")
-    })();
+    let freeze = Freeze {
+        req,
+        ctx: &ctx,
+        client: &client,
+        deadline: started + req.max_freeze,
+        lap: Instant::now(),
+    };
+    let outcome = freeze.run(&mut applier, &tx, &message, &mut report);
+    let capture = ctx.capture_tables();
     match outcome {
         Ok(()) => {
             tx.commit()
@@ -178,5 +96,131 @@ pub fn cutover(req: &SwitchRequest) -> Result<i32> {
             conclude(req, &client, &ctx.schema_name, &report, 1)?;
             undone(e)
         }
+    }
+}
+
+/// Why cutover must wait: rows whose values sync could not carry into PostgreSQL.
+fn rows_sync_could_not_carry(client: &Client, ctx: &Ctx) -> Result<Option<String>> {
+    let rejected: i64 = client
+        .query(
+            "counting rows sync could not carry",
+            "SELECT count(*) FROM lite2pg.sync_rejects WHERE target_schema = $1",
+            &[&ctx.schema_name],
+        )?
+        .first()
+        .map(|r| r.get(0))
+        .unwrap_or(0);
+    Ok((rejected > 0).then(|| {
+        format!(
+            "{rejected} row(s) hold values PostgreSQL cannot store (lite2pg.sync_rejects lists \
+             them; `lite2pg status` counts them): fix them in SQLite and let sync carry them"
+        )
+    }))
+}
+
+/// The work done while the application still writes, so the freeze has little left: drain
+/// the log, compare what was written since the last verification, and arm PostgreSQL's
+/// capture (created now, inert until the state says PostgreSQL is the primary: the freeze
+/// then runs no DDL, which could wait on autovacuum's table locks).
+fn before_freeze(
+    req: &SwitchRequest,
+    ctx: &Ctx,
+    client: &Client,
+    applier: &mut Forward,
+    report: &mut SwitchReport,
+) -> Result<()> {
+    // (`predrain` off leaves it all to the freeze: the benchmark's worst case.)
+    if req.predrain {
+        report.drained_before = drain(applier, None)?;
+        if !req.verify_full {
+            report.verified_before = verify_before_freeze(ctx, client)?;
+            // What changed while that ran.
+            report.drained_before += drain(applier, None)?;
+        }
+    }
+    let mut arm = String::from(capg::FUNCTIONS);
+    for s in &ctx.specs {
+        arm.push_str(&capg::arm_sql(
+            s.qualified(),
+            &ctx.schema_name,
+            &s.target,
+            &s.pg_key,
+        ));
+    }
+    client.batch_execute("arming change capture in PostgreSQL", &arm)
+}
+
+/// The steps inside the write freeze, each timed and checked against the deadline.
+struct Freeze<'a> {
+    req: &'a SwitchRequest,
+    ctx: &'a Ctx,
+    client: &'a Client,
+    deadline: Instant,
+    lap: Instant,
+}
+
+impl Freeze<'_> {
+    /// Records how long the step just finished took.
+    fn lap(&mut self, name: &str, report: &mut SwitchReport) {
+        report
+            .freeze_steps
+            .push((name.to_string(), self.lap.elapsed().as_secs_f64()));
+        self.lap = Instant::now();
+    }
+
+    /// Drains, checks orphans, verifies, sets sequences, then prepares both commits: the
+    /// state flip in an open PostgreSQL transaction, capture off and guards on in SQLite's
+    /// (`tx`, holding the write lock).
+    fn run(
+        mut self,
+        applier: &mut Forward,
+        tx: &rusqlite::Transaction<'_>,
+        message: &str,
+        report: &mut SwitchReport,
+    ) -> Result<()> {
+        let (req, ctx, client) = (self.req, self.ctx, self.client);
+        crate::failpoint::hit("cutover.frozen");
+        report.drained_during = drain(applier, Some(self.deadline))?;
+        self.lap("drain", report);
+        let verify = tables_to_verify(client, ctx, req.verify_full)?;
+        // Everything was checked before the freeze; now the rows written since.
+        let touched = touched_keys(client, ctx)?;
+        report.orphans = orphans(client, ctx, &verify, Some(&touched))?;
+        self.lap("orphans", report);
+        if !report.orphans.is_empty() && !req.allow_orphans {
+            return Err(Error::Refused(orphan_refusal(&report.orphans)));
+        }
+        past(self.deadline, "the orphan check")?;
+        verify_tables(ctx, client, &verify, (!req.verify_full).then_some(&touched))?;
+        report.verified_tables = verify;
+        self.lap("verify", report);
+        past(self.deadline, "the verification")?;
+        report.sequences = set_sequences(client, ctx, tx)?;
+        self.lap("sequences", report);
+        // PostgreSQL side, in one transaction that commits after SQLite's: the state flip
+        // turns capture on and any guards a rollback left off.
+        client.batch_execute("switching the primary", "BEGIN")?;
+        client.query(
+            "recording the switch",
+            "UPDATE lite2pg.sync_state SET primary_side = 'postgresql', cutover_at = now(), \
+             touched = '{}', updated_at = now() WHERE target_schema = $1",
+            &[&ctx.schema_name],
+        )?;
+        client.query(
+            "forgetting the verified keys",
+            "DELETE FROM lite2pg.sync_touched_keys WHERE target_schema = $1",
+            &[&ctx.schema_name],
+        )?;
+        self.lap("postgresql side", report);
+        // SQLite side: capture off, guards on, the log emptied (all of it is applied).
+        let names: Vec<String> = ctx.specs.iter().map(|s| s.source.clone()).collect();
+        let mut lite = cap::drop_capture_sql(ctx.capture_tables());
+        lite.push_str(&cap::guard_sql(&names, message));
+        lite.push_str(&format!("DELETE FROM {};\n", cap::CHANGES));
+        tx.execute_batch(&lite)
+            .map_err(sqlite_err(&req.source, "installing the write guards"))?;
+        self.lap("sqlite side", report);
+        crate::failpoint::hit("cutover.before_commit");
+        past(self.deadline, "the switch")
     }
 }

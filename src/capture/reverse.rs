@@ -22,7 +22,7 @@ use rusqlite::types::Value;
 use serde_json::Value as Json;
 
 use super::applier::{Applied, Applier};
-use super::forward::TableSpec;
+use super::spec::TableSpec;
 use super::sqlite_log as cap;
 use super::Side;
 use crate::error::{Error, Result};
@@ -188,7 +188,7 @@ impl Applier for Reverse {
 }
 
 impl Reverse {
-    /// Prepares a reverse applier over `specs` (from [`super::forward::specs`]), writing into
+    /// Prepares a reverse applier over `specs` (from [`super::spec::specs`]), writing into
     /// `sqlite` (a read-write connection to the application's file).
     pub fn new(
         client: Client,
@@ -239,7 +239,7 @@ impl Reverse {
                 .map(|(i, (k, codec))| format!("(j ->> {i})::{} AS {}", codec.ty, quote_ident(k)))
                 .collect();
             let sqlite_col = |name: &str| {
-                if ["rowid", "_rowid_", "oid"].contains(&name) {
+                if crate::model::ROWID_NAMES.contains(&name) {
                     name.to_string()
                 } else {
                     quote_ident(name)

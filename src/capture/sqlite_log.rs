@@ -45,13 +45,7 @@ impl CaptureTable {
         }
         let mut key = Vec::new();
         if !table.without_rowid {
-            let taken = |r: &str| table.columns.iter().any(|c| c.name.eq_ignore_ascii_case(r));
-            key.push(
-                ["rowid", "_rowid_", "oid"]
-                    .into_iter()
-                    .find(|r| !taken(r))?
-                    .to_string(),
-            );
+            key.push(table.rowid_name()?.to_string());
             if table.columns.iter().any(|c| c.rowid_alias) {
                 return Some(CaptureTable {
                     name: table.name.clone(),
@@ -67,17 +61,6 @@ impl CaptureTable {
             key,
         })
     }
-}
-
-/// Whether `name` reaches the rowid (not a column) in [`CaptureTable::key`].
-pub fn is_rowid_name(table: &crate::model::Table, name: &str) -> bool {
-    ["rowid", "_rowid_", "oid"]
-        .iter()
-        .any(|r| r.eq_ignore_ascii_case(name))
-        && !table
-            .columns
-            .iter()
-            .any(|c| c.name.eq_ignore_ascii_case(name))
 }
 
 /// What happened to a row.
@@ -111,7 +94,7 @@ pub struct Change {
 fn key_expr(row: &str, key: &[String]) -> String {
     key.iter()
         .map(|c| {
-            let col = if ["rowid", "_rowid_", "oid"].contains(&c.as_str()) {
+            let col = if crate::model::ROWID_NAMES.contains(&c.as_str()) {
                 c.clone()
             } else {
                 quote_ident(c)
@@ -400,6 +383,31 @@ pub fn decode_key(s: &str) -> Result<Vec<Value>, String> {
             Some(_) => return Err(format!("unexpected text after a value in key {s}")),
         }
     }
+}
+
+/// sha256 over the `CREATE TABLE` text of `tables` in the SQLite file: any change to a synced
+/// table's definition changes it.
+pub fn schema_digest(conn: &Connection, tables: &[String]) -> rusqlite::Result<String> {
+    use sha2::{Digest, Sha256};
+    let mut names: Vec<&String> = tables.iter().collect();
+    names.sort();
+    let mut h = Sha256::new();
+    let mut stmt =
+        conn.prepare_cached("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?1")?;
+    for n in names {
+        let sql: Option<String> =
+            stmt.query_row([n], |r| r.get(0))
+                .map(Some)
+                .or_else(|e| match e {
+                    rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                    e => Err(e),
+                })?;
+        h.update(n.as_bytes());
+        h.update([0]);
+        h.update(sql.unwrap_or_default().as_bytes());
+        h.update([0]);
+    }
+    Ok(crate::copy::keys::hex(&h.finalize()))
 }
 
 #[cfg(test)]

@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 use super::applier::{Applier, BATCH};
 use super::context::{load_state, lock_sync, open_writable, sqlite_err, Ctx};
 use super::forward::{self, Forward};
-use super::reverse::Reverse;
+use super::reverse::{Reverse, ReverseBatch};
+use super::spec;
 use super::sqlite_log as cap;
 use super::Side;
 use crate::error::sqlstate::Policy;
@@ -60,7 +61,7 @@ fn initial_migration(req: &SyncRequest, client: &mut Client, restart: bool) -> R
     let src = crate::sqlite::open_source(&req.source)?;
     let schema = crate::sqlite::introspect::introspect(&src)?;
     drop(src);
-    let tables = forward::capture_tables(&schema);
+    let tables = spec::capture_tables(&schema);
     cap::arm(&mut live, &tables).map_err(sqlite_err(&req.source, "arming change capture"))?;
     let dir = tempfile::tempdir()
         .map_err(|e| Error::io("creating a temporary directory for the snapshot copy", e))?;
@@ -70,8 +71,8 @@ fn initial_migration(req: &SyncRequest, client: &mut Client, restart: bool) -> R
     let high_water =
         cap::high_water(&snapshot).map_err(sqlite_err(&copy, "reading the log's high-water"))?;
     let names: Vec<String> = tables.iter().map(|t| t.name.clone()).collect();
-    let digest = forward::schema_digest(&snapshot, &names)
-        .map_err(sqlite_err(&copy, "reading the schema"))?;
+    let digest =
+        cap::schema_digest(&snapshot, &names).map_err(sqlite_err(&copy, "reading the schema"))?;
     drop(snapshot);
     if !req.quiet {
         eprintln!(
@@ -225,100 +226,67 @@ pub fn sync(req: &SyncRequest) -> Result<i32> {
                 .join(", ")
         );
     }
-    let mut current = follower(&ctx, ctx.primary, req.quiet)?;
-    let trimmer = open_writable(&req.source)?;
-    // Benchmarks: each applied change's age at commit, one line of seconds per change.
-    let mut lag_file = match &req.lag_file {
-        Some(p) => Some(
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(p)
-                .map_err(|e| Error::io(format!("opening the lag file {}", p.display()), e))?,
-        ),
-        None => None,
+    follow(req, &ctx, &stop)
+}
+
+/// Applies every change until `stop` is set (or, with `--once`, the log is empty),
+/// switching direction when the primary changes under it.
+fn follow(req: &SyncRequest, ctx: &Ctx, stop: &AtomicBool) -> Result<i32> {
+    let mut current = follower(ctx, ctx.primary, req.quiet)?;
+    let mut out = Applied {
+        quiet: req.quiet,
+        trimmer: open_writable(&req.source)?,
+        last_trim: Instant::now(),
+        // Benchmarks: each applied change's age at commit, one line of seconds per change.
+        lag_file: match &req.lag_file {
+            Some(p) => Some(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(p)
+                    .map_err(|e| Error::io(format!("opening the lag file {}", p.display()), e))?,
+            ),
+            None => None,
+        },
+        rows: 0,
     };
-    let mut last_trim = Instant::now();
-    let mut applied_total = 0u64;
     let started = Instant::now();
     // A step is one transaction on each side (the applier contract), so a step that lost a
     // deadlock or a serialization conflict is simply run again.
     let mut retries = 0;
-    loop {
-        if stop.load(Ordering::SeqCst) {
-            break;
-        }
-        let (changes, switch_to) = match &mut current {
-            Follower::Forward(applier) => match applier.step(BATCH) {
-                Ok(None) => (0, Some(Side::Postgresql)),
-                Ok(Some(batch)) => {
-                    applied_total += batch.rows_written + batch.rows_deleted;
-                    if let Some(f) = lag_file.as_mut() {
-                        write_lags(f, &batch.made_at)?;
-                    }
-                    if batch.changes > 0 && !req.quiet {
-                        eprintln!(
-                            "lite2pg: applied {} change(s) up to {}: {} row(s) written, {} deleted{}",
-                            batch.changes,
-                            batch.last_seq,
-                            batch.rows_written,
-                            batch.rows_deleted,
-                            if batch.rejected > 0 {
-                                format!(", {} not carried (see lite2pg status)", batch.rejected)
-                            } else {
-                                String::new()
-                            }
-                        );
-                    }
-                    if batch.changes > 0 && last_trim.elapsed() > Duration::from_secs(1) {
-                        // Best effort: a busy writer only delays the trim.
-                        let _ = trimmer.execute(
-                            &format!("DELETE FROM {} WHERE seq <= ?1", cap::CHANGES),
-                            [batch.last_seq],
-                        );
-                        last_trim = Instant::now();
-                    }
-                    (batch.changes, None)
-                }
-                Err(e) if e.policy() == Policy::Retry && retries < MAX_RETRIES => {
-                    retries += 1;
-                    std::thread::sleep(Duration::from_millis(50 << retries));
-                    continue;
-                }
-                Err(e) => {
-                    record_error(applier.client(), &schema_name, &e.to_string());
-                    return Err(e);
-                }
-            },
-            Follower::Reverse(rev) => match rev.step(BATCH) {
-                Ok(None) => (0, Some(Side::Sqlite)),
-                Ok(Some(batch)) => {
-                    applied_total += batch.rows_written + batch.rows_deleted;
-                    if batch.changes > 0 && !req.quiet {
-                        eprintln!(
-                            "lite2pg: applied {} PostgreSQL change(s) to SQLite: {} row(s) \
-                             written, {} deleted",
-                            batch.changes, batch.rows_written, batch.rows_deleted
-                        );
-                    }
-                    (batch.changes, None)
-                }
-                Err(e) if e.policy() == Policy::Retry && retries < MAX_RETRIES => {
-                    retries += 1;
-                    std::thread::sleep(Duration::from_millis(50 << retries));
-                    continue;
-                }
-                Err(e) => {
-                    record_error(rev.client(), &schema_name, &e.to_string());
-                    return Err(e);
-                }
-            },
+    while !stop.load(Ordering::SeqCst) {
+        let step = match &mut current {
+            Follower::Forward(a) => a
+                .step(BATCH)
+                .and_then(|b| b.map(|b| out.forward(&b)).transpose()),
+            Follower::Reverse(r) => r.step(BATCH).map(|b| b.map(|b| out.reverse(&b))),
+        };
+        let changes = match step {
+            Ok(Some(changes)) => changes,
+            Ok(None) => {
+                // The primary changed under this applier: follow the other way.
+                let next = match current {
+                    Follower::Forward(_) => Side::Postgresql,
+                    Follower::Reverse(_) => Side::Sqlite,
+                };
+                current = follower(ctx, next, req.quiet)?;
+                continue;
+            }
+            Err(e) if e.policy() == Policy::Retry && retries < MAX_RETRIES => {
+                retries += 1;
+                std::thread::sleep(Duration::from_millis(50 << retries));
+                continue;
+            }
+            Err(e) => {
+                let client = match &mut current {
+                    Follower::Forward(a) => a.client(),
+                    Follower::Reverse(r) => r.client(),
+                };
+                record_error(client, &ctx.schema_name, &e.to_string());
+                return Err(e);
+            }
         };
         retries = 0;
-        if let Some(primary) = switch_to {
-            current = follower(&ctx, primary, req.quiet)?;
-            continue;
-        }
         if changes == 0 {
             if req.once {
                 break;
@@ -331,12 +299,69 @@ pub fn sync(req: &SyncRequest) -> Result<i32> {
     }
     if !req.quiet {
         eprintln!(
-            "lite2pg: sync stopped cleanly after {:.1} s ({applied_total} row(s) applied); run \
-             it again to continue from the last applied change",
-            started.elapsed().as_secs_f64()
+            "lite2pg: sync stopped cleanly after {:.1} s ({} row(s) applied); run it again to \
+             continue from the last applied change",
+            started.elapsed().as_secs_f64(),
+            out.rows
         );
     }
     Ok(0)
+}
+
+/// What the loop does with each applied batch: count it, say it, record lags, trim the
+/// SQLite log behind it.
+struct Applied {
+    quiet: bool,
+    trimmer: rusqlite::Connection,
+    last_trim: Instant,
+    lag_file: Option<std::fs::File>,
+    rows: u64,
+}
+
+impl Applied {
+    /// A forward batch; returns its changes.
+    fn forward(&mut self, batch: &forward::Batch) -> Result<usize> {
+        self.rows += batch.rows_written + batch.rows_deleted;
+        if let Some(f) = self.lag_file.as_mut() {
+            write_lags(f, &batch.made_at)?;
+        }
+        if batch.changes > 0 && !self.quiet {
+            eprintln!(
+                "lite2pg: applied {} change(s) up to {}: {} row(s) written, {} deleted{}",
+                batch.changes,
+                batch.last_seq,
+                batch.rows_written,
+                batch.rows_deleted,
+                if batch.rejected > 0 {
+                    format!(", {} not carried (see lite2pg status)", batch.rejected)
+                } else {
+                    String::new()
+                }
+            );
+        }
+        if batch.changes > 0 && self.last_trim.elapsed() > Duration::from_secs(1) {
+            // Best effort: a busy writer only delays the trim.
+            let _ = self.trimmer.execute(
+                &format!("DELETE FROM {} WHERE seq <= ?1", cap::CHANGES),
+                [batch.last_seq],
+            );
+            self.last_trim = Instant::now();
+        }
+        Ok(batch.changes)
+    }
+
+    /// A reverse batch; returns its changes.
+    fn reverse(&mut self, batch: &ReverseBatch) -> usize {
+        self.rows += batch.rows_written + batch.rows_deleted;
+        if batch.changes > 0 && !self.quiet {
+            eprintln!(
+                "lite2pg: applied {} PostgreSQL change(s) to SQLite: {} row(s) written, {} \
+                 deleted",
+                batch.changes, batch.rows_written, batch.rows_deleted
+            );
+        }
+        batch.changes
+    }
 }
 
 fn write_lags(f: &mut std::fs::File, made_at: &[f64]) -> Result<()> {

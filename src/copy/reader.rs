@@ -49,12 +49,7 @@ pub fn read_all(
 
 /// The name that reaches the rowid of `job`'s table, avoiding columns that shadow it.
 fn rowid_name(job: &TableJob) -> Option<&'static str> {
-    ["rowid", "_rowid_", "oid"].into_iter().find(|r| {
-        !job.columns
-            .iter()
-            .filter_map(|c| c.source.as_deref())
-            .any(|s| s.eq_ignore_ascii_case(r))
-    })
+    crate::model::rowid_name(job.columns.iter().filter_map(|c| c.source.as_deref()))
 }
 
 fn select_sql(job: &TableJob, gap: &keys::Gap) -> std::result::Result<String, String> {

@@ -153,6 +153,11 @@ impl VisitorMut for Rewriter<'_> {
 }
 
 impl Rewriter<'_> {
+    /// Rewrites one node in place, or returns its replacement; `Err` says why it has no
+    /// faithful PostgreSQL form.
+    ///
+    /// Length: one arm per kind of SQLite expression node (names, literals, operators,
+    /// casts, functions, COLLATE, LIKE, …), which is the translation table itself.
     fn rewrite_one(&self, expr: &mut Expr) -> Result<Option<Expr>, String> {
         let scope = self.scope;
         match expr {

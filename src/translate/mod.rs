@@ -187,30 +187,7 @@ pub fn build_plan(
     let mut relations = Namer::new(opts.identifiers);
     let mut ddl = Ddl::default();
 
-    for s in &schema.skipped {
-        findings.add(
-            if s.kind == "internal table" || s.kind == "shadow table" {
-                Severity::Info
-            } else {
-                Severity::Error
-            },
-            "object.skipped",
-            format!("{} {}", s.kind, crate::pg::quote_ident(&s.name)),
-            s.reason.clone(),
-        );
-    }
-    for c in &schema.unknown_collations {
-        findings.add(
-            Severity::Warning,
-            "collation.unknown",
-            format!("collation {c}"),
-            format!(
-                "custom collation {c} is not built into SQLite or PostgreSQL: columns and indexes \
-                 using it compare as binary text in PostgreSQL; choose an ICU collation by hand if \
-                 ordering matters"
-            ),
-        );
-    }
+    report_skipped(schema, &mut findings);
 
     // Table names are claimed before anything else so they keep their names.
     let table_names: Vec<(String, Option<Renamed>)> = schema
@@ -252,19 +229,7 @@ pub fn build_plan(
     let view_plans =
         views::translate_views(schema, &view_names, &built, opts, &mut ddl, &mut findings);
 
-    for trig in &schema.triggers {
-        findings.left_out(
-            "trigger.not_translated",
-            format!(
-                "trigger {} on {}",
-                crate::pg::quote_ident(&trig.name),
-                crate::pg::quote_ident(&trig.table)
-            ),
-            "triggers are reported, not translated: PostgreSQL triggers call PL/pgSQL functions; \
-             rewrite its logic by hand if the application relies on it",
-            &trig.sql,
-        );
-    }
+    report_triggers(schema, &mut findings);
 
     let lowered = built
         .iter()
@@ -289,6 +254,77 @@ pub fn build_plan(
 
     let uses_citext =
         built.iter().any(|b| b.uses_citext) || ddl.all().any(|s| s.sql.contains("citext"));
+    ddl.prelude = prelude(opts, uses_citext);
+    for b in &built {
+        ddl.tables.push(b.create.clone());
+        if let Some(seq) = &b.sequence {
+            ddl.sequences.push(seq.clone());
+        }
+    }
+
+    Plan {
+        format_version: FORMAT_VERSION,
+        source: source.to_string(),
+        sqlite_version: schema.sqlite_version.clone(),
+        options: opts.clone(),
+        tables: built.into_iter().map(|b| b.plan).collect(),
+        views: view_plans,
+        findings: findings.0,
+        ddl,
+        validation: None,
+    }
+}
+
+/// Findings for objects seen and not carried (internal, shadow and unreadable tables) and
+/// for collations neither side knows.
+fn report_skipped(schema: &Schema, findings: &mut Findings) {
+    for s in &schema.skipped {
+        findings.add(
+            if s.kind == "internal table" || s.kind == "shadow table" {
+                Severity::Info
+            } else {
+                Severity::Error
+            },
+            "object.skipped",
+            format!("{} {}", s.kind, crate::pg::quote_ident(&s.name)),
+            s.reason.clone(),
+        );
+    }
+    for c in &schema.unknown_collations {
+        findings.add(
+            Severity::Warning,
+            "collation.unknown",
+            format!("collation {c}"),
+            format!(
+                "custom collation {c} is not built into SQLite or PostgreSQL: columns and indexes \
+                 using it compare as binary text in PostgreSQL; choose an ICU collation by hand if \
+                 ordering matters"
+            ),
+        );
+    }
+}
+
+/// Findings for triggers: reported with their SQL, not translated.
+fn report_triggers(schema: &Schema, findings: &mut Findings) {
+    for trig in &schema.triggers {
+        findings.left_out(
+            "trigger.not_translated",
+            format!(
+                "trigger {} on {}",
+                crate::pg::quote_ident(&trig.name),
+                crate::pg::quote_ident(&trig.table)
+            ),
+            "triggers are reported, not translated: PostgreSQL triggers call PL/pgSQL functions; \
+             rewrite its logic by hand if the application relies on it",
+            &trig.sql,
+        );
+    }
+}
+
+/// The statements before the tables: the target schema (unless `public`) and citext when
+/// a column or index uses it.
+fn prelude(opts: &PlanOptions, uses_citext: bool) -> Vec<Statement> {
+    let mut ddl = Ddl::default();
     if opts.schema != "public" {
         ddl.prelude.push(Statement {
             object: format!("schema {}", crate::pg::quote_ident(&opts.schema)),
@@ -310,22 +346,5 @@ pub fn build_plan(
             creates: Created::new(ObjectKind::Extension, "", "citext"),
         });
     }
-    for b in &built {
-        ddl.tables.push(b.create.clone());
-        if let Some(seq) = &b.sequence {
-            ddl.sequences.push(seq.clone());
-        }
-    }
-
-    Plan {
-        format_version: FORMAT_VERSION,
-        source: source.to_string(),
-        sqlite_version: schema.sqlite_version.clone(),
-        options: opts.clone(),
-        tables: built.into_iter().map(|b| b.plan).collect(),
-        views: view_plans,
-        findings: findings.0,
-        ddl,
-        validation: None,
-    }
+    ddl.prelude
 }

@@ -191,6 +191,9 @@ pub fn choose(col: &Column, p: &ColumnProfile, policy: TypeConflicts) -> TypeCho
 
 /// `Ok` when the declared type's proposal holds every value; `Err(Some(why))` when the data
 /// contradicts it, `Err(None)` when there is no proposal.
+///
+/// Length: one arm per family of declared types, each with the condition on the profile
+/// that lets the proposal stand; the table of rules is easier to check in one place.
 fn proposal(fam: Family, p: &ColumnProfile, declared: &str) -> Result<TypeChoice, Option<String>> {
     let c = &p.counts;
     let nn = c.non_null();

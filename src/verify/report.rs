@@ -431,6 +431,9 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}code{font:13px ui-monosp
 .src{background:#fff8e6}.tgt{background:#eef4ff}.meta{color:#5b6576;font-size:.9rem}";
 
 /// The report as one self-contained HTML page (no external assets).
+///
+/// Length: it is the page's template, written top to bottom in the order the page reads;
+/// cut into helpers, the markup would no longer read as one document.
 pub fn render_html(r: &VerifyReport) -> String {
     let mut s = String::new();
     let _ = write!(

@@ -8,7 +8,7 @@ use super::report::SchemaFinding;
 use super::CatalogTable;
 use crate::error::Result;
 use crate::pg::{qualified, quote_ident, Client};
-use crate::plan::{Plan, RowIdentity};
+use crate::plan::{Plan, RowIdentity, TablePlan};
 
 /// The spelling `format_type` gives a type the plan writes in short form.
 fn formatted(pg_type: &str) -> String {
@@ -40,109 +40,139 @@ pub fn check(
     plan: &Plan,
     catalog: &HashMap<String, CatalogTable>,
 ) -> Result<Vec<SchemaFinding>> {
-    let schema = &plan.options.schema;
     let mut out = Vec::new();
     for t in &plan.tables {
-        let Some(cat) = catalog.get(&t.target) else {
-            out.push(finding(&t.target, "table".into(), "present", "missing"));
-            continue;
-        };
-        let q = qualified(schema, &t.target);
-        let create = plan
-            .ddl
-            .tables
-            .iter()
-            .find(|s| s.sql.starts_with(&format!("CREATE TABLE {q} ")))
-            .map(|s| s.sql.as_str())
-            .unwrap_or("");
-        for c in &t.columns {
-            let object = format!("column {}", c.target);
-            let Some(pc) = cat.columns.iter().find(|pc| pc.name == c.target) else {
-                out.push(finding(&t.target, object, "present", "missing"));
-                continue;
-            };
-            let found_type = pc.formatted.rsplit('.').next().unwrap_or(&pc.formatted);
-            let expected = formatted(&c.pg_type);
-            if found_type != expected {
-                out.push(finding(
-                    &t.target,
-                    format!("{object} type"),
-                    &expected,
-                    found_type,
-                ));
-            }
-            // A primary key makes its columns NOT NULL in PostgreSQL.
-            let in_key = matches!(&t.row_identity, RowIdentity::PrimaryKey { columns } if columns.contains(&c.target));
-            let not_null = c.not_null || in_key;
-            if pc.not_null != not_null {
-                let word = |b: bool| if b { "NOT NULL" } else { "nullable" };
-                out.push(finding(
-                    &t.target,
-                    format!("{object} nullability"),
-                    word(not_null),
-                    word(pc.not_null),
-                ));
-            }
-            if pc.identity != c.identity {
-                let word = |b: bool| if b { "identity" } else { "not an identity" };
-                out.push(finding(
-                    &t.target,
-                    format!("{object} identity"),
-                    word(c.identity),
-                    word(pc.identity),
-                ));
-            }
-            if pc.generated != c.generated {
-                let word = |b: bool| if b { "generated" } else { "stored" };
-                out.push(finding(
-                    &t.target,
-                    format!("{object} generated"),
-                    word(c.generated),
-                    word(pc.generated),
-                ));
-            }
-            let line = create.lines().find(|l| {
-                l.trim_start()
-                    .starts_with(&format!("{} ", quote_ident(&c.target)))
-            });
-            let planned_default = line.map(|l| l.contains(" DEFAULT ")).unwrap_or(false);
-            if planned_default != pc.has_default && !c.identity && !c.generated {
-                let word = |b: bool| if b { "a default" } else { "no default" };
-                out.push(finding(
-                    &t.target,
-                    format!("{object} default"),
-                    word(planned_default),
-                    word(pc.has_default),
-                ));
-            }
+        match catalog.get(&t.target) {
+            Some(cat) => out.extend(check_table(client, plan, t, cat)?),
+            None => out.push(finding(&t.target, "table".into(), "present", "missing")),
         }
-        for pc in &cat.columns {
-            if !t.columns.iter().any(|c| c.target == pc.name) {
-                out.push(finding(
-                    &t.target,
-                    format!("column {}", pc.name),
-                    "absent",
-                    "present (not in the plan)",
-                ));
-            }
-        }
-        let planned_checks = create.matches(" CHECK (").count();
-        let checks = client.query(
-            "counting CHECK constraints",
-            "SELECT count(*) FROM pg_constraint WHERE contype = 'c' AND conrelid = to_regclass($1)",
-            &[&q],
-        )?;
-        let found_checks: i64 = checks.first().map(|r| r.get(0)).unwrap_or(0);
-        if found_checks as usize != planned_checks {
+    }
+    out.extend(check_keys(client, plan)?);
+    Ok(out)
+}
+
+/// One table's columns (type, nullability, identity, generation, default), columns the
+/// plan does not have, and its CHECK count.
+fn check_table(
+    client: &Client,
+    plan: &Plan,
+    t: &TablePlan,
+    cat: &CatalogTable,
+) -> Result<Vec<SchemaFinding>> {
+    let schema = &plan.options.schema;
+    let mut out = Vec::new();
+    let q = qualified(schema, &t.target);
+    let create = plan
+        .ddl
+        .tables
+        .iter()
+        .find(|s| s.sql.starts_with(&format!("CREATE TABLE {q} ")))
+        .map(|s| s.sql.as_str())
+        .unwrap_or("");
+    for c in &t.columns {
+        check_column(t, c, cat, create, &mut out);
+    }
+    for pc in &cat.columns {
+        if !t.columns.iter().any(|c| c.target == pc.name) {
             out.push(finding(
                 &t.target,
-                "CHECK constraints".into(),
-                &planned_checks.to_string(),
-                &found_checks.to_string(),
+                format!("column {}", pc.name),
+                "absent",
+                "present (not in the plan)",
             ));
         }
     }
-    // Keys, indexes and foreign keys, by name.
+    let planned_checks = create.matches(" CHECK (").count();
+    let checks = client.query(
+        "counting CHECK constraints",
+        "SELECT count(*) FROM pg_constraint WHERE contype = 'c' AND conrelid = to_regclass($1)",
+        &[&q],
+    )?;
+    let found_checks: i64 = checks.first().map(|r| r.get(0)).unwrap_or(0);
+    if found_checks as usize != planned_checks {
+        out.push(finding(
+            &t.target,
+            "CHECK constraints".into(),
+            &planned_checks.to_string(),
+            &found_checks.to_string(),
+        ));
+    }
+    Ok(out)
+}
+
+/// One planned column against the catalog's.
+fn check_column(
+    t: &TablePlan,
+    c: &crate::plan::ColumnPlan,
+    cat: &CatalogTable,
+    create: &str,
+    out: &mut Vec<SchemaFinding>,
+) {
+    let object = format!("column {}", c.target);
+    let Some(pc) = cat.columns.iter().find(|pc| pc.name == c.target) else {
+        out.push(finding(&t.target, object, "present", "missing"));
+        return;
+    };
+    let found_type = pc.formatted.rsplit('.').next().unwrap_or(&pc.formatted);
+    let expected = formatted(&c.pg_type);
+    if found_type != expected {
+        out.push(finding(
+            &t.target,
+            format!("{object} type"),
+            &expected,
+            found_type,
+        ));
+    }
+    // A primary key makes its columns NOT NULL in PostgreSQL.
+    let in_key = matches!(&t.row_identity, RowIdentity::PrimaryKey { columns } if columns.contains(&c.target));
+    let not_null = c.not_null || in_key;
+    if pc.not_null != not_null {
+        let word = |b: bool| if b { "NOT NULL" } else { "nullable" };
+        out.push(finding(
+            &t.target,
+            format!("{object} nullability"),
+            word(not_null),
+            word(pc.not_null),
+        ));
+    }
+    if pc.identity != c.identity {
+        let word = |b: bool| if b { "identity" } else { "not an identity" };
+        out.push(finding(
+            &t.target,
+            format!("{object} identity"),
+            word(c.identity),
+            word(pc.identity),
+        ));
+    }
+    if pc.generated != c.generated {
+        let word = |b: bool| if b { "generated" } else { "stored" };
+        out.push(finding(
+            &t.target,
+            format!("{object} generated"),
+            word(c.generated),
+            word(pc.generated),
+        ));
+    }
+    let line = create.lines().find(|l| {
+        l.trim_start()
+            .starts_with(&format!("{} ", quote_ident(&c.target)))
+    });
+    let planned_default = line.map(|l| l.contains(" DEFAULT ")).unwrap_or(false);
+    if planned_default != pc.has_default && !c.identity && !c.generated {
+        let word = |b: bool| if b { "a default" } else { "no default" };
+        out.push(finding(
+            &t.target,
+            format!("{object} default"),
+            word(planned_default),
+            word(pc.has_default),
+        ));
+    }
+}
+
+/// Keys, indexes and foreign keys, by name: present, of the planned kind, validated.
+fn check_keys(client: &Client, plan: &Plan) -> Result<Vec<SchemaFinding>> {
+    let schema = &plan.options.schema;
+    let mut out = Vec::new();
     let indexes: HashSet<String> = client
         .query(
             "listing the target's indexes",

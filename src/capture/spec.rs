@@ -1,0 +1,264 @@
+//! How one captured table is applied, worked out once from the plan the synced tables were
+//! made by and the live SQLite schema: the key as SQLite logs it and as PostgreSQL keys the
+//! table, the columns with their codecs, the SQL both appliers run, and the target's other
+//! unique indexes (which INSERT OR REPLACE can conflict with).
+//!
+//! The row identity itself is the translator's decision (`plan::RowIdentity`); a spec only
+//! maps it onto the captured key, which logs the rowid and the primary-key columns because
+//! capture is armed before the plan exists.
+
+use super::sqlite_log::CaptureTable;
+use crate::copy::encode::Codec;
+use crate::copy::CopyColumn;
+use crate::error::{Error, Result};
+use crate::model::Schema;
+use crate::pg::{qualified, quote_ident, Client};
+use crate::plan::{Plan, RowIdentity, TablePlan};
+
+/// How one captured table is applied.
+#[derive(Debug, Clone)]
+pub struct TableSpec {
+    /// SQLite name.
+    pub source: String,
+    /// PostgreSQL name.
+    pub target: String,
+    pub(crate) qualified: String,
+    /// Positions in the logged key of the values PostgreSQL keys by.
+    pub(crate) key_pos: Vec<usize>,
+    /// PostgreSQL key columns.
+    pub(crate) pg_key: Vec<String>,
+    /// SQLite names of the same key (a rowid name for the rowid).
+    pub(crate) sqlite_key: Vec<String>,
+    pub(crate) key_codecs: Vec<Codec>,
+    pub(crate) columns: Vec<CopyColumn>,
+    pub(crate) select: String,
+    /// Unique indexes other than the key: (column or expression list, predicate).
+    pub(crate) unique: Vec<(String, Option<String>)>,
+    pub(crate) stage: String,
+    pub(crate) keys_table: String,
+    pub(crate) rowid: String,
+}
+
+impl TableSpec {
+    /// The qualified, quoted PostgreSQL table.
+    pub fn qualified(&self) -> &str {
+        &self.qualified
+    }
+
+    /// Whether PostgreSQL keys the table by one integer column (verification can then
+    /// compare just the changed rows).
+    pub fn int_key(&self) -> bool {
+        matches!(self.key_codecs[..], [c] if c.ty.is_integer()
+            && matches!(c.conversion, crate::plan::Conversion::AsIs))
+    }
+
+    /// The name that reaches the SQLite rowid (`rowid`, or `_rowid_`/`oid` when a column is
+    /// called `rowid`).
+    pub fn rowid_name(&self) -> &str {
+        &self.rowid
+    }
+}
+
+/// The SQLite tables to capture for `schema`, in its order.
+pub fn capture_tables(schema: &Schema) -> Vec<CaptureTable> {
+    schema
+        .tables
+        .iter()
+        .filter_map(CaptureTable::for_table)
+        .collect()
+}
+
+/// The tables of a plan sync follows, and those it cannot.
+#[derive(Debug, Clone, Default)]
+pub struct Specs {
+    /// How each followed table is applied.
+    pub specs: Vec<TableSpec>,
+    /// PostgreSQL names of tables whose changes cannot be captured (SQLite allows no
+    /// triggers on a virtual table, such as an FTS index): cutover and rollback compare
+    /// them whole instead.
+    pub unsynced: Vec<String>,
+}
+
+/// How each table of `plan` is applied, from the live SQLite `schema` (for the logged key)
+/// and the plan (for names, types and row identity).
+pub fn specs(plan: &Plan, schema: &Schema) -> Result<Specs> {
+    let mut out = Specs::default();
+    for (i, tp) in plan.tables.iter().enumerate() {
+        let table = schema
+            .tables
+            .iter()
+            .find(|t| t.name == tp.source)
+            .ok_or_else(|| {
+                Error::Refused(format!(
+                    "table {} was migrated but is no longer in the SQLite file: the source's \
+                     schema changed; sync cannot follow a schema change (migrate again with \
+                     `lite2pg sync --replace`)",
+                    quote_ident(&tp.source)
+                ))
+            })?;
+        if table.virtual_module.is_some() {
+            out.unsynced.push(tp.target.clone());
+            continue;
+        }
+        let capture = CaptureTable::for_table(table).ok_or_else(|| {
+            Error::Refused(format!(
+                "table {} has no rowid and no primary key, so its changes cannot be captured",
+                quote_ident(&tp.source)
+            ))
+        })?;
+        out.specs.push(spec_for(plan, tp, table, &capture, i)?);
+    }
+    Ok(out)
+}
+
+fn spec_for(
+    plan: &Plan,
+    tp: &TablePlan,
+    table: &crate::model::Table,
+    capture: &CaptureTable,
+    i: usize,
+) -> Result<TableSpec> {
+    let codec_of = |target: &str| {
+        tp.columns
+            .iter()
+            .find(|c| c.target == target)
+            .map(|c| Codec {
+                ty: c.ty,
+                conversion: c.conversion,
+            })
+    };
+    let alias = table
+        .columns
+        .iter()
+        .find(|c| c.rowid_alias)
+        .map(|c| c.name.clone());
+    let mut key_pos = Vec::new();
+    let mut pg_key = Vec::new();
+    let mut key_codecs = Vec::new();
+    let mut sqlite_key = Vec::new();
+    let unsupported = || {
+        Error::Refused(format!(
+            "table {}: its row identity cannot be matched to the captured key",
+            quote_ident(&tp.source)
+        ))
+    };
+    match &tp.row_identity {
+        RowIdentity::PrimaryKey { columns } => {
+            for target in columns {
+                let col = tp
+                    .columns
+                    .iter()
+                    .find(|c| &c.target == target)
+                    .ok_or_else(unsupported)?;
+                let pos = if !table.without_rowid && alias.as_deref() == Some(&col.source) {
+                    0
+                } else {
+                    capture
+                        .key
+                        .iter()
+                        .position(|k| k == &col.source)
+                        .ok_or_else(unsupported)?
+                };
+                key_pos.push(pos);
+                pg_key.push(target.clone());
+                key_codecs.push(codec_of(target).ok_or_else(unsupported)?);
+                sqlite_key.push(capture.key[pos].clone());
+            }
+        }
+        RowIdentity::AddedRowid { column } => {
+            if table.without_rowid {
+                return Err(unsupported());
+            }
+            key_pos.push(0);
+            pg_key.push(column.clone());
+            key_codecs.push(codec_of(column).ok_or_else(unsupported)?);
+            sqlite_key.push(capture.key[0].clone());
+        }
+        RowIdentity::None => return Err(unsupported()),
+    }
+    let rowid_name = capture
+        .key
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "rowid".into());
+    let columns: Vec<CopyColumn> = crate::copy::copy_columns(tp);
+    let sqlite_name = |n: &str| {
+        if table.is_rowid_name(n) {
+            n.to_string()
+        } else {
+            quote_ident(n)
+        }
+    };
+    let select = format!(
+        "SELECT {} FROM {} WHERE {}",
+        columns
+            .iter()
+            .map(|c| match &c.source {
+                Some(s) => quote_ident(s),
+                None => rowid_name.clone(),
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        quote_ident(&tp.source),
+        sqlite_key
+            .iter()
+            .enumerate()
+            .map(|(n, k)| format!("{} = ?{}", sqlite_name(k), n + 1))
+            .collect::<Vec<_>>()
+            .join(" AND ")
+    );
+    Ok(TableSpec {
+        source: tp.source.clone(),
+        target: tp.target.clone(),
+        qualified: qualified(&plan.options.schema, &tp.target),
+        key_pos,
+        pg_key,
+        sqlite_key,
+        key_codecs,
+        columns,
+        select,
+        unique: Vec::new(),
+        stage: format!("pg_temp.{}", quote_ident(&format!("_lite2pg_s{i}"))),
+        keys_table: format!("pg_temp.{}", quote_ident(&format!("_lite2pg_k{i}"))),
+        rowid: rowid_name,
+    })
+}
+
+/// The unique indexes of `spec`'s table other than its key, as (key expressions, predicate),
+/// leaving out those on generated columns (the staged rows do not have them).
+pub(crate) fn unique_indexes(
+    client: &Client,
+    spec: &TableSpec,
+) -> Result<Vec<(String, Option<String>)>> {
+    let rows = client.query(
+        &format!("reading the unique indexes of {}", spec.qualified),
+        "SELECT array(SELECT pg_get_indexdef(i.indexrelid, k, true) \
+                      FROM generate_series(1, i.indnkeyatts) k ORDER BY k), \
+                pg_get_expr(i.indpred, i.indrelid, true), \
+                EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = i.indrelid \
+                        AND a.attgenerated <> '' AND (a.attnum = ANY (i.indkey) \
+                        OR EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass \
+                                   AND d.objid = i.indexrelid AND d.refobjid = i.indrelid \
+                                   AND d.refobjsubid = a.attnum))) \
+         FROM pg_index i WHERE i.indrelid = $1::text::regclass AND i.indisunique AND i.indisvalid",
+        &[&spec.qualified],
+    )?;
+    // pg_get_indexdef quotes a column name only when it must.
+    let quoted: Vec<String> = spec.pg_key.iter().map(|c| quote_ident(c)).collect();
+    let mut out = Vec::new();
+    for r in rows {
+        let exprs: Vec<String> = r.get(0);
+        let pred: Option<String> = r.get(1);
+        let on_generated: bool = r.get(2);
+        let is_key = exprs.len() == spec.pg_key.len()
+            && exprs
+                .iter()
+                .zip(spec.pg_key.iter().zip(&quoted))
+                .all(|(e, (raw, q))| e == raw || e == q);
+        if on_generated || (pred.is_none() && is_key) {
+            continue;
+        }
+        out.push((exprs.join(", "), pred));
+    }
+    Ok(out)
+}
