@@ -25,8 +25,9 @@
 //! | `plan` | [`translate::plan`] |
 //! | `migrate` | [`migrate::migrate`] |
 //! | `verify` | [`verify::verify`] |
-//! | `sync`, `status` | [`capture::sync::sync`], [`capture::sync::status`] |
-//! | `cutover`, `rollback`, `finish` | [`capture::switch`] |
+//! | `sync`, `status` | [`capture::sync::sync`], [`capture::status::status`] |
+//! | `cutover`, `rollback`, `finish` | [`capture::cutover::cutover`], [`capture::rollback::rollback`], [`capture::finish::finish`] |
+//! | `rollback --run ID` | [`migrate::rollback_run`] |
 //! | `demo` | [`demo::demo`] |
 
 pub mod capture;

@@ -1,5 +1,5 @@
 //! The shared state of the dual-write period: what every capture command (`sync`,
-//! `status`, `cutover`, `rollback`, `finish`) reads before it acts. [`Ctx`] holds the
+//! `status`, `cutover`, `rollback`, `finish`) reads before it acts. `Ctx` holds the
 //! target, the plan the synced tables were made by, how each table is applied and which side
 //! is the primary; the functions here read and lock the state row in the control schema
 //! (`lite2pg.sync_state`) and open the live SQLite file.

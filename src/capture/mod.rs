@@ -12,7 +12,7 @@
 //!
 //! Both appliers keep the contract in [`applier`]: ordered by the log, idempotent (a batch
 //! writes the *current* row of every key it touches), and safe across a crash between the
-//! two databases' commits. [`context::Ctx`] is what every command reads first: the target,
+//! two databases' commits. `context::Ctx` is what every command reads first: the target,
 //! the plan, how each table is applied, and which [`Side`] is the primary.
 //!
 //! | file | job |

@@ -58,8 +58,8 @@ fn col_obj(table: &str, col: &str) -> String {
 }
 
 /// Translates one table's definition (phase 1 DDL and the column decisions): names, then
-/// types ([`choose_types`]), column definitions ([`column_def`]), the row identity
-/// ([`row_identity`]), CHECKs, and the identity restart.
+/// types (`choose_types`), column definitions (`column_def`), the row identity
+/// (`row_identity`), CHECKs, and the identity restart.
 pub fn translate_table(
     t: &Table,
     target: &str,
