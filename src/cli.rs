@@ -148,6 +148,11 @@ enum Cmd {
         /// No progress display.
         #[arg(long, short)]
         quiet: bool,
+        /// With --data-only: how date-times stored without an offset are read into
+        /// timestamptz columns: UTC (the default, what Django and Rails store) or a fixed
+        /// offset such as +02:00.
+        #[arg(long, default_value = "UTC", value_parser = lite2pg::migrate::parse_offset)]
+        source_timezone: i32,
         /// Tests only: rows per COPY chunk, to make many chunks of a small table.
         #[arg(long, hide = true, env = "LITE2PG_CHUNK_ROWS", value_parser = clap::value_parser!(u64).range(1..))]
         chunk_rows: Option<u64>,
@@ -416,6 +421,7 @@ pub fn parse() -> Request {
             reject_file,
             report,
             quiet,
+            source_timezone,
             chunk_rows,
         } => Request::Migrate(Box::new(MigrateRequest {
             options: translation.options(&target.schema),
@@ -438,6 +444,7 @@ pub fn parse() -> Request {
             stall_timeout: running.stall_timeout(),
             source_copy: None,
             chunk_rows: chunk_rows.unwrap_or(CHUNK_ROWS),
+            source_offset: source_timezone,
         })),
         Cmd::Verify {
             target,

@@ -111,6 +111,7 @@ fn initial_migration(req: &SyncRequest, client: &mut Client, restart: bool) -> R
         stall_timeout: req.stall_timeout,
         source_copy: Some(copy.clone()),
         chunk_rows: crate::copy::CHUNK_ROWS,
+        source_offset: 0,
     };
     let (report, _) = crate::migrate::migrate_with_report(&migrate)?;
     if report.exit_code != 0 {

@@ -99,13 +99,7 @@ pub fn number_text(v: &ValueRef<'_>) -> Option<String> {
 }
 
 fn body(v: ValueRef<'_>, codec: Codec, out: &mut Vec<u8>) -> Result<(), String> {
-    let wrong = |v: &ValueRef<'_>| -> String {
-        format!(
-            "a {} value cannot be stored in a {} column",
-            kind(v),
-            codec.ty
-        )
-    };
+    let wrong = |v: &ValueRef<'_>| wrong(v, codec.ty);
     match codec.ty {
         PgType::Boolean => {
             let b = match v {
@@ -169,25 +163,7 @@ fn body(v: ValueRef<'_>, codec: Codec, out: &mut Vec<u8>) -> Result<(), String> 
             }
             d.write_binary(out);
         }
-        PgType::Text | PgType::Varchar(_) | PgType::Citext => {
-            let start = out.len();
-            match v {
-                ValueRef::Text(t) => out.extend_from_slice(text(t)?.as_bytes()),
-                ValueRef::Integer(_) | ValueRef::Real(_) => {
-                    out.extend_from_slice(number_text(&v).unwrap_or_default().as_bytes())
-                }
-                other => return Err(wrong(&other)),
-            }
-            if let PgType::Varchar(n) = codec.ty {
-                // Safe: the bytes were just checked or produced as UTF-8.
-                let chars = String::from_utf8_lossy(&out[start..]).chars().count();
-                if chars > n as usize {
-                    return Err(format!(
-                        "{chars} characters do not fit varchar({n}) without cutting"
-                    ));
-                }
-            }
-        }
+        PgType::Text | PgType::Varchar(_) | PgType::Citext => text_body(v, codec.ty, out)?,
         PgType::Bytea => match v {
             ValueRef::Blob(b) | ValueRef::Text(b) => out.extend_from_slice(b),
             ValueRef::Integer(_) | ValueRef::Real(_) => {
@@ -226,7 +202,117 @@ fn body(v: ValueRef<'_>, codec: Codec, out: &mut Vec<u8>) -> Result<(), String> 
         PgType::Date | PgType::Time | PgType::TimeTz | PgType::Timestamp | PgType::TimestampTz => {
             temporal_body(v, codec, out)?
         }
+        PgType::Real => real_body(v, out)?,
+        PgType::Interval => interval_body(v, out)?,
+        PgType::Json => match v {
+            ValueRef::Text(t) => {
+                let s = text(t)?;
+                if serde_json::from_str::<serde::de::IgnoredAny>(s).is_err() {
+                    return Err("text is not valid JSON".into());
+                }
+                out.extend_from_slice(s.as_bytes());
+            }
+            ValueRef::Integer(_) => {
+                out.extend_from_slice(number_text(&v).unwrap_or_default().as_bytes())
+            }
+            ValueRef::Real(f) if f.is_finite() => {
+                out.extend_from_slice(number_text(&v).unwrap_or_default().as_bytes())
+            }
+            other => return Err(wrong(&other)),
+        },
+        PgType::Char(n) => char_body(v, n, out)?,
+        PgType::Enum => match v {
+            // The server checks the label; a value that is none goes to the reject file
+            // with PostgreSQL's reason.
+            ValueRef::Text(t) => out.extend_from_slice(text(t)?.as_bytes()),
+            other => return Err(format!("{} is not an enum label", display(&other))),
+        },
+        PgType::Inet | PgType::Cidr => match v {
+            ValueRef::Text(t) => super::inet::inet(text(t)?.trim(), codec.ty == PgType::Cidr, out)?,
+            other => return Err(format!("{} is not a network address", display(&other))),
+        },
     }
+    Ok(())
+}
+
+fn wrong(v: &ValueRef<'_>, ty: PgType) -> String {
+    format!("a {} value cannot be stored in a {ty} column", kind(v))
+}
+
+/// Text, varchar(n) (checked: no value is cut) and citext.
+fn text_body(v: ValueRef<'_>, ty: PgType, out: &mut Vec<u8>) -> Result<(), String> {
+    let start = out.len();
+    match v {
+        ValueRef::Text(t) => out.extend_from_slice(text(t)?.as_bytes()),
+        ValueRef::Integer(_) | ValueRef::Real(_) => {
+            out.extend_from_slice(number_text(&v).unwrap_or_default().as_bytes())
+        }
+        other => return Err(wrong(&other, ty)),
+    }
+    if let PgType::Varchar(n) = ty {
+        // Safe: the bytes were just checked or produced as UTF-8.
+        let chars = String::from_utf8_lossy(&out[start..]).chars().count();
+        if chars > n as usize {
+            return Err(format!(
+                "{chars} characters do not fit varchar({n}) without cutting"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A 4-byte real, only when the value reads back the same.
+fn real_body(v: ValueRef<'_>, out: &mut Vec<u8>) -> Result<(), String> {
+    let f = match v {
+        ValueRef::Real(f) => f,
+        ValueRef::Integer(i) if i.unsigned_abs() <= 1 << 24 => i as f64,
+        ValueRef::Integer(i) => return Err(format!("integer {i} is not exact as a real")),
+        other => return Err(wrong(&other, PgType::Real)),
+    };
+    let r = f as f32;
+    if f64::from(r) != f && !f.is_nan() {
+        return Err(format!(
+            "{} is not exact in a 4-byte real (it would read back as {r})",
+            display(&v)
+        ));
+    }
+    out.extend_from_slice(&r.to_bits().to_be_bytes());
+    Ok(())
+}
+
+/// An interval: microseconds, days, months.
+fn interval_body(v: ValueRef<'_>, out: &mut Vec<u8>) -> Result<(), String> {
+    let micros = match v {
+        ValueRef::Integer(i) => i,
+        ValueRef::Text(t) => super::interval::interval_micros(text(t)?)?,
+        other => return Err(format!("{} is not a duration", display(&other))),
+    };
+    // Whole days as days and the rest as time, as the frameworks write a duration
+    // (psycopg sends a timedelta as days and seconds); no months, whose length
+    // depends on the calendar.
+    let days = micros / MICROS_PER_DAY;
+    let days = i32::try_from(days).map_err(|_| format!("{micros} µs is out of interval range"))?;
+    out.extend_from_slice(&(micros % MICROS_PER_DAY).to_be_bytes());
+    out.extend_from_slice(&days.to_be_bytes());
+    out.extend_from_slice(&0i32.to_be_bytes());
+    Ok(())
+}
+
+/// character(n), blank-padded by the server.
+fn char_body(v: ValueRef<'_>, n: u32, out: &mut Vec<u8>) -> Result<(), String> {
+    let s = match v {
+        ValueRef::Text(t) => text(t)?.to_string(),
+        ValueRef::Integer(_) | ValueRef::Real(_) => number_text(&v).unwrap_or_default(),
+        other => return Err(wrong(&other, PgType::Char(n))),
+    };
+    // character(n) ignores trailing blanks; anything else past n would be cut.
+    let chars = s.trim_end_matches(' ').chars().count();
+    if chars > n as usize {
+        return Err(format!(
+            "{chars} characters do not fit character({n}) without cutting"
+        ));
+    }
+    out.extend_from_slice(s.as_bytes());
     Ok(())
 }
 
@@ -238,11 +324,22 @@ fn temporal_body(v: ValueRef<'_>, codec: Codec, out: &mut Vec<u8>) -> Result<(),
             let p = temporal::parse_text(s)
                 .ok_or_else(|| format!("'{s}' is not a date or time PostgreSQL holds exactly"))?;
             let shape = p.shape();
+            let naive_at = match codec.conversion {
+                Conversion::NaiveAt { offset_seconds } => Some(offset_seconds),
+                _ => None,
+            };
             let fits = match ty {
                 PgType::Date => shape == TextShape::Date,
                 PgType::Time => shape == TextShape::Time,
                 PgType::TimeTz => shape == TextShape::TimeWithOffset,
                 PgType::Timestamp => matches!(shape, TextShape::Date | TextShape::Naive),
+                // The source's zone was named (or is UTC by default) for naive text.
+                _ if naive_at.is_some() => {
+                    matches!(
+                        shape,
+                        TextShape::WithOffset | TextShape::Naive | TextShape::Date
+                    )
+                }
                 _ => shape == TextShape::WithOffset,
             };
             if !fits {
@@ -268,11 +365,25 @@ fn temporal_body(v: ValueRef<'_>, codec: Codec, out: &mut Vec<u8>) -> Result<(),
                 out.extend_from_slice(&(d as i32).to_be_bytes());
                 return Ok(());
             }
-            days * MICROS_PER_DAY + time - i64::from(p.offset.unwrap_or(0)) * 1_000_000
+            let offset = p.offset.or(naive_at).unwrap_or(0);
+            days * MICROS_PER_DAY + time - i64::from(offset) * 1_000_000
         }
-        ValueRef::Integer(i) if ty == PgType::TimestampTz => {
+        ValueRef::Integer(i)
+            if ty == PgType::TimestampTz
+                || matches!(codec.conversion, Conversion::Epoch { .. })
+                    && matches!(ty, PgType::Timestamp | PgType::Date) =>
+        {
             let unit = match codec.conversion {
-                Conversion::Epoch { unit } => unit,
+                Conversion::Epoch { unit } => {
+                    // A value of another magnitude is not in the column's unit: placing it
+                    // by its own would be a guess the data contradicts.
+                    if let Some(own) = temporal::epoch_unit(i).filter(|own| *own != unit) {
+                        return Err(format!(
+                            "{i} looks like an epoch in {own:?} while the column's values are                              in {unit:?}: the unit is ambiguous"
+                        ));
+                    }
+                    unit
+                }
                 _ => temporal::epoch_unit(i)
                     .ok_or_else(|| format!("{i} is not a unix epoch lite2pg can place"))?,
             };
@@ -281,7 +392,19 @@ fn temporal_body(v: ValueRef<'_>, codec: Codec, out: &mut Vec<u8>) -> Result<(),
                 EpochUnit::Millis => i.checked_mul(1_000),
                 EpochUnit::Micros => Some(i),
             };
-            micros.ok_or_else(|| format!("{i} is out of timestamp range"))?
+            let micros = micros.ok_or_else(|| format!("{i} is out of timestamp range"))?;
+            if ty == PgType::Date {
+                if micros.rem_euclid(MICROS_PER_DAY) != 0 {
+                    return Err(format!(
+                        "{i} is not midnight UTC: a date column would lose its time of day"
+                    ));
+                }
+                let d = micros.div_euclid(MICROS_PER_DAY) - PG_EPOCH_DAYS;
+                let d = i32::try_from(d).map_err(|_| format!("{i} is out of date range"))?;
+                out.extend_from_slice(&d.to_be_bytes());
+                return Ok(());
+            }
+            micros
         }
         ValueRef::Real(f) if ty == PgType::TimestampTz && temporal::julian_exact(f) => {
             temporal::julian_to_unix_micros(f)
@@ -437,5 +560,172 @@ mod tests {
         )
         .unwrap();
         assert_eq!(b, i64::MIN.to_string().as_bytes());
+    }
+
+    #[test]
+    fn durations_from_django_sqlalchemy_and_iso_text_are_exact() {
+        let iv = |v: ValueRef<'_>| -> Result<(i64, i32, i32), String> {
+            let b = enc(v, PgType::Interval, Conversion::ToInterval)?;
+            Ok((
+                micros(&b),
+                i32::from_be_bytes(b[8..12].try_into().unwrap()),
+                i32::from_be_bytes(b[12..16].try_into().unwrap()),
+            ))
+        };
+        // Django: integer microseconds; whole days as days.
+        assert_eq!(
+            iv(ValueRef::Integer(93_600_000_000)),
+            Ok((7_200_000_000, 1, 0))
+        );
+        assert_eq!(iv(ValueRef::Integer(-1_500_000)), Ok((-1_500_000, 0, 0)));
+        // SQLAlchemy: the time since 1970-01-01.
+        assert_eq!(
+            iv(ValueRef::Text(b"1970-01-02 01:00:00.000001")),
+            Ok((3_600_000_001, 1, 0))
+        );
+        assert_eq!(
+            iv(ValueRef::Text(b"P1W2DT3H4M5.5S")),
+            Ok((11_045_500_000, 9, 0))
+        );
+        assert_eq!(iv(ValueRef::Text(b"-PT1S")), Ok((-1_000_000, 0, 0)));
+        // Months and years have no fixed length; a fraction below a microsecond is lost.
+        assert!(iv(ValueRef::Text(b"P1M")).unwrap_err().contains("ISO-8601"));
+        assert!(iv(ValueRef::Text(b"PT0.0000001S")).is_err());
+        assert!(iv(ValueRef::Text(b"soon")).is_err());
+        assert!(iv(ValueRef::Real(1.5)).is_err());
+    }
+
+    #[test]
+    fn reals_are_carried_into_real_only_when_exact() {
+        let b = enc(ValueRef::Real(1.5), PgType::Real, Conversion::AsIs).unwrap();
+        assert_eq!(
+            f32::from_bits(u32::from_be_bytes(b.try_into().unwrap())),
+            1.5
+        );
+        assert!(enc(ValueRef::Real(0.1), PgType::Real, Conversion::AsIs)
+            .unwrap_err()
+            .contains("4-byte real"));
+        assert!(enc(ValueRef::Integer(1 << 25), PgType::Real, Conversion::AsIs).is_err());
+    }
+
+    #[test]
+    fn character_n_counts_characters_but_not_trailing_blanks() {
+        assert!(enc(
+            ValueRef::Text("ab".as_bytes()),
+            PgType::Char(3),
+            Conversion::AsIs
+        )
+        .is_ok());
+        assert!(enc(
+            ValueRef::Text("ab    ".as_bytes()),
+            PgType::Char(3),
+            Conversion::AsIs
+        )
+        .is_ok());
+        assert!(enc(
+            ValueRef::Text("äöüß".as_bytes()),
+            PgType::Char(3),
+            Conversion::AsIs
+        )
+        .unwrap_err()
+        .contains("character(3)"));
+    }
+
+    #[test]
+    fn inet_and_cidr_are_written_in_binary_and_cidr_refuses_host_bits() {
+        let b = enc(
+            ValueRef::Text(b"192.168.0.1"),
+            PgType::Inet,
+            Conversion::AsIs,
+        )
+        .unwrap();
+        assert_eq!(b, [2, 32, 0, 4, 192, 168, 0, 1]);
+        let b = enc(
+            ValueRef::Text(b"10.0.0.0/8"),
+            PgType::Cidr,
+            Conversion::AsIs,
+        )
+        .unwrap();
+        assert_eq!(b, [2, 8, 1, 4, 10, 0, 0, 0]);
+        let b = enc(
+            ValueRef::Text(b"2001:db8::/32"),
+            PgType::Cidr,
+            Conversion::AsIs,
+        )
+        .unwrap();
+        assert_eq!(&b[..4], [3, 32, 1, 16]);
+        assert!(enc(
+            ValueRef::Text(b"10.0.0.1/8"),
+            PgType::Cidr,
+            Conversion::AsIs
+        )
+        .unwrap_err()
+        .contains("right of its mask"));
+        assert!(enc(
+            ValueRef::Text(b"10.0.0.1/33"),
+            PgType::Inet,
+            Conversion::AsIs
+        )
+        .is_err());
+        assert!(enc(ValueRef::Text(b"localhost"), PgType::Inet, Conversion::AsIs).is_err());
+    }
+
+    #[test]
+    fn naive_date_times_into_timestamptz_are_read_at_the_source_offset() {
+        let utc = Conversion::NaiveAt { offset_seconds: 0 };
+        let plus2 = Conversion::NaiveAt {
+            offset_seconds: 7200,
+        };
+        let at = |v: &[u8], c| micros(&enc(ValueRef::Text(v), PgType::TimestampTz, c).unwrap());
+        assert_eq!(at(b"2000-01-01 00:00:00", utc), 0);
+        assert_eq!(at(b"2000-01-01 02:00:00", plus2), 0);
+        // Text that carries its own offset keeps it.
+        assert_eq!(at(b"2000-01-01 01:00:00+01:00", plus2), 0);
+        // Without the conversion, naive text is refused: the offset would be invented.
+        assert!(enc(
+            ValueRef::Text(b"2000-01-01 00:00:00"),
+            PgType::TimestampTz,
+            Conversion::AsIs
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn epochs_fill_dates_and_timestamps_in_the_column_unit_or_are_refused() {
+        let ms = Conversion::Epoch {
+            unit: EpochUnit::Millis,
+        };
+        let b = enc(ValueRef::Integer(946_684_800_000), PgType::Timestamp, ms).unwrap();
+        assert_eq!(micros(&b), 0);
+        let b = enc(ValueRef::Integer(946_771_200_000), PgType::Date, ms).unwrap();
+        assert_eq!(i32::from_be_bytes(b.try_into().unwrap()), 1);
+        assert!(enc(ValueRef::Integer(946_771_200_001), PgType::Date, ms)
+            .unwrap_err()
+            .contains("midnight"));
+        // A value in seconds among milliseconds: the unit is ambiguous.
+        assert!(
+            enc(ValueRef::Integer(1_700_000_000), PgType::TimestampTz, ms)
+                .unwrap_err()
+                .contains("ambiguous")
+        );
+    }
+
+    #[test]
+    fn enum_labels_go_as_text_and_json_is_validated() {
+        assert_eq!(
+            enc(ValueRef::Text(b"happy"), PgType::Enum, Conversion::AsIs).unwrap(),
+            b"happy"
+        );
+        assert!(enc(ValueRef::Integer(1), PgType::Enum, Conversion::AsIs).is_err());
+        assert_eq!(
+            enc(
+                ValueRef::Text(br#"{"a": 1.50}"#),
+                PgType::Json,
+                Conversion::ToJson
+            )
+            .unwrap(),
+            br#"{"a": 1.50}"#
+        );
+        assert!(enc(ValueRef::Text(b"{nope"), PgType::Json, Conversion::ToJson).is_err());
     }
 }

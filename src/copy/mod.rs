@@ -17,6 +17,8 @@
 
 pub mod copy_in;
 pub mod encode;
+mod inet;
+mod interval;
 pub mod keys;
 pub mod numeric;
 pub mod progress;

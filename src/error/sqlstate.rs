@@ -117,10 +117,6 @@ fn hint(code: &str) -> Option<&'static str> {
             "a column the step needs does not exist in the target table: the target's schema \
              differs from the SQLite source"
         }
-        "23503" => {
-            "a row refers to a parent row the target does not hold: load the parents first, \
-             or let lite2pg hold the foreign keys during the load"
-        }
         "40001" | "40P01" => "a conflict with concurrent work: the step is tried again",
         _ => return None,
     })

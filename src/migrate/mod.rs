@@ -11,6 +11,7 @@
 //! then the run report and the reject file. With no target at all, the same run goes into a
 //! throwaway PostgreSQL that is removed afterwards: a rehearsal.
 
+mod adopt;
 mod builds;
 mod jobs;
 mod phases;
@@ -34,6 +35,7 @@ use crate::pg::{connect_target, control, qualified, quote_ident, Client, Target,
 use crate::plan::{Plan, PlanOptions};
 use crate::sqlite::Source;
 use crate::translate::{load_from, plan_checked};
+pub use adopt::parse_offset;
 use run_report::PhaseTiming;
 pub use run_report::{ForeignKeyReport, RunReport};
 pub use undo::rollback_run;
@@ -85,6 +87,9 @@ pub struct MigrateRequest {
     pub source_copy: Option<PathBuf>,
     /// Rows per COPY chunk at most ([`copy::CHUNK_ROWS`]; tests lower it).
     pub chunk_rows: u64,
+    /// The source's time zone, seconds east of UTC: how date-times without an offset are
+    /// read into `timestamptz` columns of an adopted schema (`--source-timezone`).
+    pub source_offset: i32,
 }
 
 /// The default number of parallel streams: the machine's cores.
@@ -182,7 +187,7 @@ fn run(req: &MigrateRequest, target: &Target, rehearsal: bool) -> Result<(RunRep
         let (mut schema, profiles) = load_from(&src)?;
         crate::model::select_tables(&mut schema, &req.tables, &req.exclude)?;
         let client = connect_target(target)?;
-        let plan = plan_checked(
+        let mut plan = plan_checked(
             &display,
             &schema,
             &profiles,
@@ -190,6 +195,15 @@ fn run(req: &MigrateRequest, target: &Target, rehearsal: bool) -> Result<(RunRep
             &client,
             target.display(),
         )?;
+        if req.mode == Mode::DataOnly {
+            adopt::adopt(
+                &client,
+                &mut plan,
+                &profiles,
+                &req.exclude,
+                req.source_offset,
+            )?;
+        }
         Ok((plan, schema, client))
     })?;
     let schema_name = plan.options.schema.clone();
@@ -329,21 +343,30 @@ fn run_phases(job: &Job<'_>, client: &mut Client, timer: &mut Timer) -> Result<R
         control::set_phase(ctx.client, run_id, "schema")?;
         timer.time("schema", || create_schema(&mut ctx, plan, &mut notes))?;
     }
+    if req.mode == Mode::DataOnly {
+        // The framework's foreign keys and triggers are held for the load (recorded, so a
+        // resumed run and `rollback --run` restore them).
+        adopt::hold(ctx.client, run_id, plan)?;
+    }
     let built = load_data(job, &mut ctx, timer)?;
-    let mut fk_reports = Vec::new();
     if req.mode != Mode::DataOnly {
         timer.time("attach keys", || {
             phases::attach_keys(&mut ctx, &ddl.indexes, &built)
         })?;
-        control::set_phase(ctx.client, run_id, "foreign_keys")?;
-        let tables: Vec<(String, &crate::plan::TablePlan)> = plan
-            .tables
-            .iter()
-            .map(|t| (qualified(&plan.options.schema, &t.target), t))
-            .collect();
-        fk_reports = timer.time("foreign_keys", || {
-            phases::foreign_keys(&mut ctx, &ddl.foreign_keys, &tables)
-        })?;
+    }
+    // The translator's foreign keys, or the framework's held for a --data-only load.
+    control::set_phase(ctx.client, run_id, "foreign_keys")?;
+    let tables: Vec<(String, &crate::plan::TablePlan)> = plan
+        .tables
+        .iter()
+        .map(|t| (qualified(&plan.options.schema, &t.target), t))
+        .collect();
+    let fk_reports = timer.time("foreign_keys", || {
+        phases::foreign_keys(&mut ctx, &ddl.foreign_keys, &tables)
+    })?;
+    if req.mode == Mode::DataOnly {
+        adopt::release(ctx.client, run_id)?;
+    } else {
         control::set_phase(ctx.client, run_id, "views")?;
         timer.time("views", || ctx.run_all("views", &ddl.views))?;
     }

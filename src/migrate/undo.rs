@@ -109,6 +109,9 @@ pub fn rollback_run(target: &TargetChoice, run: &str) -> Result<i32> {
         .map(|r| r.get(0))
         .unwrap_or(0);
     client.batch_execute("committing", "COMMIT")?;
+    // A --data-only run that did not finish may still hold the target's foreign keys and
+    // triggers.
+    let restored = super::adopt::restore_held(&client, run)?;
     let mut kept = Vec::new();
     for stmt in rest {
         // A schema or extension that others use now stays; say so.
@@ -122,6 +125,12 @@ pub fn rollback_run(target: &TargetChoice, run: &str) -> Result<i32> {
         views.len(),
         quote_ident(&schema)
     );
+    if restored > 0 {
+        out.push_str(&format!(
+            "  restored {restored} foreign key(s) and trigger(s) the run held for its load \
+             (foreign keys NOT VALID: validate them once the rows are right)\n"
+        ));
+    }
     for k in kept {
         out.push_str(&format!("  kept {k}: something else uses it\n"));
     }

@@ -3,6 +3,7 @@
 //! Every identifier lite2pg emits goes through [`quote_ident`] (DESIGN.md rule 3), and every
 //! URL it shows goes through [`mask_url`] (rule 8).
 
+pub mod catalog;
 mod client;
 pub mod control;
 pub mod orphans;

@@ -62,6 +62,11 @@ pub struct Plan {
     pub ddl: Ddl,
     /// Whether (and where) the DDL was test-applied.
     pub validation: Option<String>,
+    /// The tables were made by the application's framework and adopted as they are
+    /// (`--data-only`): the plan's tables and columns are theirs, and the schema check
+    /// compares only the columns lite2pg fills.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub adopted: bool,
 }
 
 /// How a table's rows are identified (for resume, verify and capture).

@@ -33,7 +33,8 @@ pub enum TypeConflicts {
     Reject,
 }
 
-/// The PostgreSQL types lite2pg emits.
+/// The PostgreSQL types lite2pg writes: those its translator emits, and those a
+/// framework's schema holds that `--data-only` loads into (the last group).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PgType {
@@ -71,6 +72,20 @@ pub enum PgType {
     Jsonb,
     /// `uuid`
     Uuid,
+    /// `real` (4 bytes): only values it holds exactly.
+    Real,
+    /// `interval`
+    Interval,
+    /// `json` (kept as written)
+    Json,
+    /// `character(n)`: blank-padded.
+    Char(u32),
+    /// An enum type: SQLite text carried as the label, checked by the server.
+    Enum,
+    /// `inet`
+    Inet,
+    /// `cidr`
+    Cidr,
 }
 
 impl fmt::Display for PgType {
@@ -94,6 +109,13 @@ impl fmt::Display for PgType {
             PgType::TimestampTz => f.write_str("timestamptz"),
             PgType::Jsonb => f.write_str("jsonb"),
             PgType::Uuid => f.write_str("uuid"),
+            PgType::Real => f.write_str("real"),
+            PgType::Interval => f.write_str("interval"),
+            PgType::Json => f.write_str("json"),
+            PgType::Char(n) => write!(f, "character({n})"),
+            PgType::Enum => f.write_str("an enum type"),
+            PgType::Inet => f.write_str("inet"),
+            PgType::Cidr => f.write_str("cidr"),
         }
     }
 }
@@ -127,15 +149,25 @@ impl PgType {
             "timestamptz" => PgType::TimestampTz,
             "jsonb" => PgType::Jsonb,
             "uuid" => PgType::Uuid,
+            "real" => PgType::Real,
+            "interval" => PgType::Interval,
+            "json" => PgType::Json,
+            "inet" => PgType::Inet,
+            "cidr" => PgType::Cidr,
             _ => {
                 if let Some(a) = args("numeric") {
                     match a[..] {
                         [p, s] => PgType::Numeric(Some((p, s))),
                         _ => return None,
                     }
-                } else if let Some(a) = args("varchar") {
+                } else if let Some(a) = args("varchar").or_else(|| args("character varying")) {
                     match a[..] {
                         [n] => PgType::Varchar(n),
+                        _ => return None,
+                    }
+                } else if let Some(a) = args("character") {
+                    match a[..] {
+                        [n] => PgType::Char(n),
                         _ => return None,
                     }
                 } else {
@@ -147,7 +179,10 @@ impl PgType {
 
     /// Text-like types, which hold SQLite TEXT as is.
     pub fn is_text(self) -> bool {
-        matches!(self, PgType::Text | PgType::Varchar(_) | PgType::Citext)
+        matches!(
+            self,
+            PgType::Text | PgType::Varchar(_) | PgType::Citext | PgType::Char(_)
+        )
     }
 
     /// Integer types.
@@ -167,7 +202,11 @@ impl PgType {
                 PgType::Bytea => "bytea",
                 PgType::Date => "date",
                 PgType::Time | PgType::TimeTz => "time",
-                PgType::Jsonb => "jsonb",
+                PgType::Jsonb | PgType::Json => "json",
+                PgType::Real => "number",
+                PgType::Interval => "interval",
+                PgType::Char(_) | PgType::Enum => "text",
+                PgType::Inet | PgType::Cidr => "inet",
                 _ => "uuid",
             },
         }
@@ -203,4 +242,13 @@ pub enum Conversion {
     NumberToText,
     /// Text and numbers are carried as their UTF-8 bytes.
     ToBytes,
+    /// Date-time text without an offset, into `timestamptz`: read as wall time at this
+    /// offset from UTC (0 unless `--source-timezone` says otherwise).
+    NaiveAt {
+        /// Seconds east of UTC.
+        offset_seconds: i32,
+    },
+    /// Into `interval`: integers are microseconds (Django), date-time text is the time
+    /// since 1970-01-01 (SQLAlchemy), `P…` text an ISO-8601 duration.
+    ToInterval,
 }

@@ -272,6 +272,7 @@ pub fn build_plan(
         findings: findings.0,
         ddl,
         validation: None,
+        adopted: false,
     }
 }
 

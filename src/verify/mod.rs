@@ -153,12 +153,17 @@ fn table_spec(
             Conversion::Epoch { unit } => Some(unit),
             _ => None,
         };
+        let naive_offset = match c.conversion {
+            Conversion::NaiveAt { offset_seconds } => Some(offset_seconds),
+            _ => None,
+        };
         columns.push(ColSpec {
             source: c.source.clone(),
             target: c.target.clone(),
             col: Col {
                 kind: kind.unwrap_or(Kind::Text),
                 epoch,
+                naive_offset,
             },
             as_text: kind.is_none(),
         });

@@ -658,6 +658,7 @@ mod tests {
                 canon::Col {
                     kind: canon::Kind::Int,
                     epoch: None,
+                    naive_offset: None,
                 },
                 &mut b,
             );

@@ -47,7 +47,9 @@ pub fn check(
             None => out.push(finding(&t.target, "table".into(), "present", "missing")),
         }
     }
-    out.extend(check_keys(client, plan)?);
+    if !plan.adopted {
+        out.extend(check_keys(client, plan)?);
+    }
     Ok(out)
 }
 
@@ -70,7 +72,12 @@ fn check_table(
         .map(|s| s.sql.as_str())
         .unwrap_or("");
     for c in &t.columns {
-        check_column(t, c, cat, create, &mut out);
+        check_column(t, c, cat, create, plan.adopted, &mut out);
+    }
+    if plan.adopted {
+        // The framework's schema: its other columns, defaults and constraints are its own;
+        // what lite2pg answers for is that the columns it filled are there as planned.
+        return Ok(out);
     }
     for pc in &cat.columns {
         if !t.columns.iter().any(|c| c.target == pc.name) {
@@ -106,6 +113,7 @@ fn check_column(
     c: &crate::plan::ColumnPlan,
     cat: &CatalogTable,
     create: &str,
+    adopted: bool,
     out: &mut Vec<SchemaFinding>,
 ) {
     let object = format!("column {}", c.target);
@@ -158,7 +166,8 @@ fn check_column(
             .starts_with(&format!("{} ", quote_ident(&c.target)))
     });
     let planned_default = line.map(|l| l.contains(" DEFAULT ")).unwrap_or(false);
-    if planned_default != pc.has_default && !c.identity && !c.generated {
+    // An adopted table's defaults are the framework's, not in any plan.
+    if planned_default != pc.has_default && !c.identity && !c.generated && !adopted {
         let word = |b: bool| if b { "a default" } else { "no default" };
         out.push(finding(
             &t.target,

@@ -52,6 +52,12 @@ pub enum Kind {
     Json,
     /// `uuid`
     Uuid,
+    /// `interval`: compared as a number of microseconds (no months)
+    Interval,
+    /// `inet`, `cidr`: address and prefix length
+    Inet,
+    /// `character(n)`: text without its blank padding
+    Char,
 }
 
 impl Kind {
@@ -62,7 +68,10 @@ impl Kind {
             "int2" | "int4" | "int8" => Kind::Int,
             "float4" | "float8" => Kind::Float,
             "numeric" => Kind::Numeric,
-            "text" | "varchar" | "bpchar" | "citext" | "name" => Kind::Text,
+            "text" | "varchar" | "citext" | "name" => Kind::Text,
+            "bpchar" => Kind::Char,
+            "interval" => Kind::Interval,
+            "inet" | "cidr" => Kind::Inet,
             "bytea" => Kind::Bytes,
             "date" => Kind::Date,
             "time" => Kind::Time,
@@ -82,8 +91,12 @@ impl Kind {
 pub struct Col {
     /// How values compare.
     pub kind: Kind,
-    /// For integers in a `timestamptz` column: the unit the plan chose (`None`: by size).
+    /// For integers in a `timestamptz` column (or, when the plan chose epochs, a
+    /// `timestamp` or `date` one): the unit the plan chose (`None`: by size).
     pub epoch: Option<EpochUnit>,
+    /// For date-times without an offset in a `timestamptz` column: the source's offset
+    /// east of UTC the plan read them at (`None`: such text matches nothing).
+    pub naive_offset: Option<i32>,
 }
 
 pub(super) const NULL: u8 = 0;
@@ -117,6 +130,10 @@ pub(super) const RAW: u8 = 13;
 
 /// A PostgreSQL value this module cannot read (an infinite date, a malformed field).
 pub(super) const ODD: u8 = 14;
+
+pub(super) const INTERVAL: u8 = 15;
+
+pub(super) const INET: u8 = 16;
 
 pub(super) const UNIX_TO_PG_DAYS: i64 = 10_957;
 
@@ -375,7 +392,11 @@ mod tests {
     use rusqlite::types::ValueRef;
 
     fn col(kind: Kind) -> Col {
-        Col { kind, epoch: None }
+        Col {
+            kind,
+            epoch: None,
+            naive_offset: None,
+        }
     }
 
     fn s(v: ValueRef<'_>, kind: Kind) -> Vec<u8> {
@@ -514,5 +535,73 @@ mod tests {
         assert_eq!(display(f[1]), serde_json::Value::Null);
         assert_eq!(display(f[2]), serde_json::json!("hi"));
         assert_eq!(display(f[3]), serde_json::json!("\\x0102"));
+    }
+
+    #[test]
+    fn durations_compare_as_microseconds_however_each_side_writes_them() {
+        let pg = |micros: i64, days: i32, months: i32| {
+            let mut b = micros.to_be_bytes().to_vec();
+            b.extend_from_slice(&days.to_be_bytes());
+            b.extend_from_slice(&months.to_be_bytes());
+            p(Some(&b), Kind::Interval)
+        };
+        let day_and_two_hours = pg(7_200_000_000, 1, 0);
+        assert_eq!(day_and_two_hours, pg(93_600_000_000, 0, 0));
+        assert_eq!(
+            s(ValueRef::Integer(93_600_000_000), Kind::Interval),
+            day_and_two_hours
+        );
+        assert_eq!(
+            s(ValueRef::Text(b"P1DT2H"), Kind::Interval),
+            day_and_two_hours
+        );
+        assert_eq!(
+            s(ValueRef::Text(b"1970-01-02 02:00:00"), Kind::Interval),
+            day_and_two_hours
+        );
+        // A month has no length in microseconds: it equals nothing SQLite holds.
+        assert_ne!(
+            pg(0, 0, 1),
+            s(ValueRef::Integer(2_592_000_000_000), Kind::Interval)
+        );
+        assert_ne!(s(ValueRef::Integer(1), Kind::Interval), day_and_two_hours);
+    }
+
+    #[test]
+    fn addresses_compare_by_bytes_and_prefix_and_char_ignores_padding() {
+        let pg_inet = p(Some(&[2, 32, 0, 4, 192, 168, 0, 1]), Kind::Inet);
+        assert_eq!(s(ValueRef::Text(b"192.168.0.1"), Kind::Inet), pg_inet);
+        assert_eq!(s(ValueRef::Text(b"192.168.0.1/32"), Kind::Inet), pg_inet);
+        assert_ne!(s(ValueRef::Text(b"192.168.0.1/24"), Kind::Inet), pg_inet);
+        assert_eq!(
+            p(Some(b"ab  "), Kind::Char),
+            s(ValueRef::Text(b"ab"), Kind::Char)
+        );
+        assert_ne!(
+            p(Some(b"ab  "), Kind::Char),
+            s(ValueRef::Text(b"a"), Kind::Char)
+        );
+    }
+
+    #[test]
+    fn naive_date_times_match_a_timestamptz_only_at_the_offset_the_plan_read_them() {
+        let at = |offset: Option<i32>| {
+            let mut out = Vec::new();
+            sqlite(
+                ValueRef::Text(b"2000-01-01 02:00:00"),
+                Col {
+                    kind: Kind::TimestampTz,
+                    epoch: None,
+                    naive_offset: offset,
+                },
+                &mut out,
+            );
+            out
+        };
+        let pg_two_utc = p(Some(&7_200_000_000i64.to_be_bytes()), Kind::TimestampTz);
+        let pg_midnight_utc = p(Some(&0i64.to_be_bytes()), Kind::TimestampTz);
+        assert_eq!(at(Some(0)), pg_two_utc);
+        assert_eq!(at(Some(7200)), pg_midnight_utc);
+        assert_ne!(at(None), pg_two_utc);
     }
 }

@@ -87,6 +87,35 @@ pub fn postgres(field: Option<&[u8]>, col: Col, out: &mut Vec<u8>) {
             out.extend_from_slice(&(-be_i32(&b[8..])).to_be_bytes());
             true
         }
+        Kind::Interval if b.len() == 16 => {
+            // Microseconds, days, months: only a duration without months has one length.
+            let (micros, days, months) = (be_i64(&b[..8]), be_i32(&b[8..12]), be_i32(&b[12..]));
+            match i64::from(days)
+                .checked_mul(MICROS_PER_DAY)
+                .and_then(|d| d.checked_add(micros))
+            {
+                Some(total) if months == 0 => {
+                    put_i64(out, INTERVAL, total);
+                    true
+                }
+                _ => false,
+            }
+        }
+        Kind::Inet if b.len() >= 4 && b.len() == 4 + b[3] as usize => {
+            let family = match b[0] {
+                2 => 4,
+                3 => 6,
+                _ => 0,
+            };
+            out.extend_from_slice(&[INET, family, b[1]]);
+            out.extend_from_slice(&b[4..]);
+            family != 0
+        }
+        Kind::Char => {
+            let trimmed = b.iter().rposition(|c| *c != b' ').map_or(0, |i| i + 1);
+            put_var(out, TEXT, &b[..trimmed]);
+            true
+        }
         Kind::Timestamp | Kind::TimestampTz if b.len() == 8 => {
             let v = be_i64(b);
             if v == i64::MAX || v == i64::MIN {

@@ -147,6 +147,34 @@ pub fn sqlite(v: ValueRef<'_>, col: Col, out: &mut Vec<u8>) {
         Kind::Date | Kind::Time | Kind::TimeTz | Kind::Timestamp | Kind::TimestampTz => {
             temporal_sqlite(v, col, out)
         }
+        Kind::Interval => match interval_micros(v) {
+            Some(m) => {
+                put_i64(out, INTERVAL, m);
+                true
+            }
+            None => false,
+        },
+        Kind::Inet => match v {
+            ValueRef::Text(t) => std::str::from_utf8(t)
+                .ok()
+                .and_then(|s| inet(s.trim(), out))
+                .is_some(),
+            _ => false,
+        },
+        Kind::Char => match v {
+            ValueRef::Text(t) => match std::str::from_utf8(t) {
+                Ok(s) => {
+                    put_var(out, TEXT, s.trim_end_matches(' ').as_bytes());
+                    true
+                }
+                Err(_) => false,
+            },
+            ValueRef::Integer(_) | ValueRef::Real(_) => {
+                put_var(out, TEXT, number_text(v).unwrap_or_default().as_bytes());
+                true
+            }
+            _ => false,
+        },
     };
     if !done {
         raw(out, v);
@@ -194,10 +222,20 @@ pub(super) fn temporal_sqlite(v: ValueRef<'_>, col: Col, out: &mut Vec<u8>) -> b
                     put_i64(out, TIMESTAMP, local - i64::from(off) * 1_000_000);
                     true
                 }
+                // Wall time without an offset, read at the source's zone the plan named.
+                (Kind::TimestampTz, Some(days), None) if col.naive_offset.is_some() => {
+                    let local = days * MICROS_PER_DAY + p.micros.unwrap_or(0);
+                    let off = col.naive_offset.unwrap_or(0);
+                    put_i64(out, TIMESTAMP, local - i64::from(off) * 1_000_000);
+                    true
+                }
                 _ => false,
             }
         }
-        ValueRef::Integer(i) if col.kind == Kind::TimestampTz => {
+        ValueRef::Integer(i)
+            if col.kind == Kind::TimestampTz
+                || col.epoch.is_some() && matches!(col.kind, Kind::Timestamp | Kind::Date) =>
+        {
             let unit = col.epoch.or(match i {
                 0..=99_999_999_999 => Some(EpochUnit::Seconds),
                 100_000_000_000..=99_999_999_999_999 => Some(EpochUnit::Millis),
@@ -211,6 +249,14 @@ pub(super) fn temporal_sqlite(v: ValueRef<'_>, col: Col, out: &mut Vec<u8>) -> b
                 None => None,
             };
             match micros {
+                Some(m) if col.kind == Kind::Date => {
+                    // Only a midnight is a date; anything else matches nothing.
+                    if m % MICROS_PER_DAY != 0 {
+                        return false;
+                    }
+                    put_i64(out, DATE, m.div_euclid(MICROS_PER_DAY));
+                    true
+                }
                 Some(m) => {
                     put_i64(out, TIMESTAMP, m);
                     true
@@ -398,4 +444,79 @@ pub(super) fn zone_seconds(s: &str) -> Option<i32> {
         return None;
     }
     Some(sign * (h * 3600 + m * 60) as i32)
+}
+
+/// Microseconds of a duration as SQLite holds it: an integer count of microseconds, an
+/// ISO-8601 `P…` duration in weeks, days, hours, minutes and seconds, or a date-time
+/// counted from 1970-01-01.
+pub(super) fn interval_micros(v: ValueRef<'_>) -> Option<i64> {
+    let s = match v {
+        ValueRef::Integer(i) => return Some(i),
+        ValueRef::Text(t) => std::str::from_utf8(t).ok()?.trim(),
+        _ => return None,
+    };
+    let (negative, rest) = match s.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, s),
+    };
+    if let Some(body) = rest.strip_prefix('P') {
+        let mut total: i128 = 0;
+        let mut in_time = false;
+        let mut number = String::new();
+        for c in body.chars() {
+            match c {
+                'T' if number.is_empty() => in_time = true,
+                '0'..='9' | '.' => number.push(c),
+                unit => {
+                    let scale: i128 = match (in_time, unit) {
+                        (false, 'W') => 7 * 86_400_000_000,
+                        (false, 'D') => 86_400_000_000,
+                        (true, 'H') => 3_600_000_000,
+                        (true, 'M') => 60_000_000,
+                        (true, 'S') => 1_000_000,
+                        _ => return None,
+                    };
+                    let (whole, frac) = number.split_once('.').unwrap_or((&number, ""));
+                    let mut part = whole.parse::<i128>().ok()? * scale;
+                    let mut unit_value = scale;
+                    for d in frac.chars() {
+                        unit_value /= 10;
+                        let d = i128::from(d.to_digit(10)?);
+                        if unit_value == 0 && d != 0 {
+                            return None;
+                        }
+                        part += d * unit_value;
+                    }
+                    total += part;
+                    number.clear();
+                }
+            }
+        }
+        if !number.is_empty() {
+            return None;
+        }
+        let total = i64::try_from(total).ok()?;
+        return Some(if negative { -total } else { total });
+    }
+    let p = Iso::parse(s)?;
+    match (p.date, p.offset) {
+        (Some(days), None) => Some(days * MICROS_PER_DAY + p.micros.unwrap_or(0)),
+        _ => None,
+    }
+}
+
+/// An address with its prefix length, canonical: family (4 or 6), bits, address bytes.
+pub(super) fn inet(s: &str, out: &mut Vec<u8>) -> Option<()> {
+    let (addr, bits) = match s.split_once('/') {
+        Some((a, b)) => (a, Some(b.parse::<u8>().ok()?)),
+        None => (s, None),
+    };
+    let (family, bytes): (u8, Vec<u8>) = match addr.parse::<std::net::IpAddr>().ok()? {
+        std::net::IpAddr::V4(v) => (4, v.octets().to_vec()),
+        std::net::IpAddr::V6(v) => (6, v.octets().to_vec()),
+    };
+    let bits = bits.unwrap_or((bytes.len() * 8) as u8);
+    out.extend_from_slice(&[INET, family, bits]);
+    out.extend_from_slice(&bytes);
+    Some(())
 }

@@ -1,0 +1,723 @@
+//! `--data-only`: load into the tables that exist, whatever made them (Django `migrate`,
+//! Rails `db:schema:load`, Alembic, Prisma, Laravel, or hand-written DDL).
+//!
+//! The translator's plan says what the SQLite data is; the target's catalog says what the
+//! application's framework made. Adopting rewrites the plan onto the catalog:
+//!
+//! - tables and columns are matched by name, exactly, then ignoring case (reported);
+//! - a SQLite column with no target column is refused, all of them listed, unless
+//!   `--exclude table.column` leaves it out; a target column SQLite lacks must be nullable,
+//!   have a default, or be an identity or generated column;
+//! - every column takes the target's actual type, and the conversion is chosen from what
+//!   SQLite stores (e.g. epochs in the unit the values show, naive date-times read in the
+//!   source's time zone), so the copier converts each value exactly or rejects its row;
+//! - the target's primary key identifies rows for resume and verification;
+//! - the target's foreign keys are held for the load ([`hold`]) and added back `NOT VALID`
+//!   then validated, so a child chunk committed before its parents' cannot fail the load,
+//!   and orphans are reported as for the schema lite2pg makes; its user triggers are
+//!   disabled for the load (the rows are the application's history, not new events: an
+//!   audit or `updated_at` trigger firing now would change what arrives) and enabled
+//!   again after it. Both are recorded in `lite2pg.held`, so a resumed run and
+//!   `rollback --run` restore them;
+//! - every sequence behind a copied column (serial or identity) continues past the highest
+//!   value loaded, so the application's next insert works.
+
+use std::collections::HashMap;
+
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+use crate::model::glob;
+use crate::pg::catalog::{self, Column};
+use crate::pg::{qualified, quote_ident, quote_literal, Client};
+use crate::plan::{
+    ColumnPlan, Constraint, Conversion, Finding, PgType, Plan, RowIdentity, Severity, Statement,
+    TablePlan,
+};
+use crate::sqlite::profile::{ColumnProfile, TableProfile};
+use crate::sqlite::temporal::{self, EpochUnit};
+
+/// The PostgreSQL type lite2pg writes for a catalog column, or `None` when it has no
+/// encoder for it.
+pub fn pg_type(c: &Column) -> Option<PgType> {
+    if c.typtype == "e" {
+        return Some(PgType::Enum);
+    }
+    let m = c.typmod;
+    Some(match c.typname.as_str() {
+        "bool" => PgType::Boolean,
+        "int2" => PgType::SmallInt,
+        "int4" => PgType::Integer,
+        "int8" => PgType::BigInt,
+        "float4" => PgType::Real,
+        "float8" => PgType::Double,
+        "numeric" if m >= 4 => {
+            let m = m - 4;
+            PgType::Numeric(Some((((m >> 16) & 0xffff) as u32, (m & 0x7ff) as u32)))
+        }
+        "numeric" => PgType::Numeric(None),
+        "text" | "name" => PgType::Text,
+        "varchar" if m >= 4 => PgType::Varchar((m - 4) as u32),
+        "varchar" => PgType::Text,
+        "bpchar" => PgType::Char(if m >= 4 { (m - 4) as u32 } else { 1 }),
+        "citext" => PgType::Citext,
+        "bytea" => PgType::Bytea,
+        "date" => PgType::Date,
+        "time" => PgType::Time,
+        "timetz" => PgType::TimeTz,
+        "timestamp" => PgType::Timestamp,
+        "timestamptz" => PgType::TimestampTz,
+        "interval" => PgType::Interval,
+        "json" => PgType::Json,
+        "jsonb" => PgType::Jsonb,
+        "uuid" => PgType::Uuid,
+        "inet" => PgType::Inet,
+        "cidr" => PgType::Cidr,
+        _ => return None,
+    })
+}
+
+/// How values stored as `col` shows are converted into `ty`, and a phrase saying so.
+fn conversion(
+    ty: PgType,
+    col: &ColumnPlan,
+    profile: &ColumnProfile,
+    source_offset: i32,
+) -> (Conversion, String) {
+    let s = &col.storage;
+    match ty {
+        PgType::TimestampTz | PgType::Timestamp | PgType::Date if s.integer > 0 => {
+            let unit = epoch_unit(profile);
+            (
+                Conversion::Epoch { unit },
+                format!("integers read as unix epochs in {}", unit_name(unit)),
+            )
+        }
+        PgType::TimestampTz if s.real > 0 && s.text == 0 => (
+            Conversion::JulianDay,
+            "reals read as julian day numbers".into(),
+        ),
+        PgType::TimestampTz => (
+            Conversion::NaiveAt {
+                offset_seconds: source_offset,
+            },
+            format!(
+                "date-times without an offset read as {}",
+                offset_name(source_offset)
+            ),
+        ),
+        PgType::Interval => (
+            Conversion::ToInterval,
+            "integers read as microseconds, date-time text as the time since 1970-01-01, \
+             P… text as an ISO-8601 duration"
+                .into(),
+        ),
+        PgType::Boolean => (Conversion::ToBoolean, "0/1 and boolean spellings".into()),
+        PgType::Uuid => (
+            Conversion::ToUuid,
+            "32 hex digits, 36 characters or 16 bytes".into(),
+        ),
+        PgType::Jsonb | PgType::Json => (Conversion::ToJson, "JSON text, validated".into()),
+        _ => (Conversion::AsIs, "as stored".into()),
+    }
+}
+
+/// The epoch unit a column's integers show: the one most of them fit (the profile counts
+/// units for declared date and time types), else the one of the largest magnitude.
+fn epoch_unit(p: &ColumnProfile) -> EpochUnit {
+    const UNITS: [EpochUnit; 3] = [EpochUnit::Seconds, EpochUnit::Millis, EpochUnit::Micros];
+    if let Some((i, _)) = p
+        .int_epoch
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| **n > 0)
+        .max_by_key(|(_, n)| **n)
+    {
+        return UNITS[i];
+    }
+    [p.int_max, p.int_min]
+        .into_iter()
+        .flatten()
+        .find_map(temporal::epoch_unit)
+        .unwrap_or(EpochUnit::Seconds)
+}
+
+fn unit_name(unit: EpochUnit) -> &'static str {
+    match unit {
+        EpochUnit::Seconds => "seconds",
+        EpochUnit::Millis => "milliseconds",
+        EpochUnit::Micros => "microseconds",
+    }
+}
+
+fn offset_name(seconds: i32) -> String {
+    if seconds == 0 {
+        return "UTC".into();
+    }
+    let sign = if seconds < 0 { '-' } else { '+' };
+    let s = seconds.unsigned_abs();
+    format!("UTC{sign}{:02}:{:02}", s / 3600, s % 3600 / 60)
+}
+
+/// Finds `name` among `names`: exactly, then ignoring ASCII case (the second says so).
+fn matching<'a>(
+    name: &str,
+    also: &str,
+    names: impl Iterator<Item = &'a str> + Clone,
+) -> Option<(&'a str, bool)> {
+    names
+        .clone()
+        .find(|n| *n == name || *n == also)
+        .map(|n| (n, false))
+        .or_else(|| {
+            names
+                .into_iter()
+                .find(|n| n.eq_ignore_ascii_case(name))
+                .map(|n| (n, true))
+        })
+}
+
+/// Rewrites the translator's `plan` onto the tables of the target schema (see the module
+/// doc). `exclude` may name columns as `table.column` globs; `source_offset` is the source's
+/// time zone as seconds east of UTC.
+pub fn adopt(
+    client: &Client,
+    plan: &mut Plan,
+    profiles: &HashMap<String, TableProfile>,
+    exclude: &[String],
+    source_offset: i32,
+) -> Result<()> {
+    let schema = plan.options.schema.clone();
+    let catalog = catalog::tables(client, &schema)?;
+    let mut findings = Vec::new();
+    let mut problems = Vec::new();
+    let mut tables = Vec::new();
+    let mut foreign_keys = Vec::new();
+    let mut sequences = Vec::new();
+    for tp in &plan.tables {
+        let Some((name, folded)) =
+            matching(&tp.source, &tp.target, catalog.keys().map(String::as_str))
+        else {
+            problems.push(format!(
+                "table {} has no table in schema {} (create it with the application's \
+                 migrations, or leave it out with --exclude)",
+                quote_ident(&tp.source),
+                quote_ident(&schema)
+            ));
+            continue;
+        };
+        let cat = &catalog[name];
+        if folded {
+            findings.push(note(
+                "adopt.matched",
+                format!("table {}", quote_ident(&tp.source)),
+                format!(
+                    "loads into {} (names differ in case only)",
+                    quote_ident(name)
+                ),
+            ));
+        }
+        let empty = TableProfile::default();
+        let profile = profiles.get(&tp.source).unwrap_or(&empty);
+        let adopted = adopt_table(
+            tp,
+            cat,
+            profile,
+            Adopting {
+                exclude,
+                source_offset,
+            },
+            &mut problems,
+            &mut findings,
+        );
+        let q = qualified(&schema, &cat.name);
+        for c in &adopted.columns {
+            let Some(seq) = cat
+                .columns
+                .iter()
+                .find(|k| k.name == c.target)
+                .and_then(|k| k.sequence.as_ref())
+            else {
+                continue;
+            };
+            sequences.push(Statement {
+                object: format!(
+                    "sequence of {}.{}",
+                    quote_ident(&cat.name),
+                    quote_ident(&c.target)
+                ),
+                sql: format!(
+                    "SELECT setval({}, coalesce(max({col}), 1), max({col}) IS NOT NULL) FROM {q}",
+                    quote_literal(seq),
+                    col = quote_ident(&c.target)
+                ),
+                optional: false,
+                constraint: None,
+                creates: None,
+            });
+        }
+        for (fk, def) in &cat.foreign_keys {
+            foreign_keys.push(held_foreign_key(&schema, &cat.name, fk, def));
+        }
+        tables.push(adopted);
+    }
+    if !problems.is_empty() {
+        return Err(Error::Usage(format!(
+            "--data-only cannot load into schema {} as it is:\n  {}",
+            quote_ident(&schema),
+            problems.join("\n  ")
+        )));
+    }
+    plan.tables = tables;
+    plan.views.clear();
+    plan.adopted = true;
+    // The translator's decisions about DDL it will not run are no news; what it found in
+    // the data, and what adopting decided, are.
+    plan.findings.retain(|f| {
+        f.code.starts_with("data.")
+            || f.code.starts_with("object.")
+            || f.code.starts_with("framework.")
+    });
+    plan.findings.extend(findings);
+    plan.ddl = crate::plan::Ddl {
+        foreign_keys,
+        sequences,
+        ..Default::default()
+    };
+    Ok(())
+}
+
+fn note(code: &str, object: String, message: String) -> Finding {
+    Finding {
+        severity: Severity::Info,
+        code: code.into(),
+        object,
+        message,
+        sql: None,
+    }
+}
+
+/// The user's say in adopting: columns left out, the source's time zone.
+#[derive(Clone, Copy)]
+struct Adopting<'a> {
+    exclude: &'a [String],
+    source_offset: i32,
+}
+
+/// One SQLite table's plan, rewritten onto the target table `cat`.
+fn adopt_table(
+    tp: &TablePlan,
+    cat: &catalog::Table,
+    profile: &TableProfile,
+    how: Adopting<'_>,
+    problems: &mut Vec<String>,
+    findings: &mut Vec<Finding>,
+) -> TablePlan {
+    let Adopting {
+        exclude,
+        source_offset,
+    } = how;
+    let mut columns = Vec::new();
+    let mut used = Vec::new();
+    let none = ColumnProfile::default();
+    for (i, c) in tp
+        .columns
+        .iter()
+        .filter(|c| !c.source.is_empty())
+        .enumerate()
+    {
+        let column_profile = profile.columns.get(i).unwrap_or(&none);
+        let path = format!("{}.{}", tp.source, c.source);
+        if exclude.iter().any(|g| g.contains('.') && glob(g, &path)) {
+            findings.push(note(
+                "adopt.excluded",
+                format!(
+                    "column {}.{}",
+                    quote_ident(&tp.source),
+                    quote_ident(&c.source)
+                ),
+                "left out by --exclude".into(),
+            ));
+            continue;
+        }
+        let Some((name, folded)) = matching(
+            &c.source,
+            &c.target,
+            cat.columns.iter().map(|k| k.name.as_str()),
+        ) else {
+            problems.push(format!(
+                "column {}.{} has no column in table {} (add it, or leave it out with \
+                 --exclude {}.{})",
+                quote_ident(&tp.source),
+                quote_ident(&c.source),
+                quote_ident(&cat.name),
+                tp.source,
+                c.source
+            ));
+            continue;
+        };
+        let Some(k) = cat.columns.iter().find(|k| k.name == name) else {
+            continue;
+        };
+        used.push(k.name.clone());
+        let Some(ty) = pg_type(k) else {
+            problems.push(format!(
+                "column {}.{} is {} in PostgreSQL, a type lite2pg does not write",
+                quote_ident(&cat.name),
+                quote_ident(&k.name),
+                k.formatted
+            ));
+            continue;
+        };
+        let (conversion, how) = conversion(ty, c, column_profile, source_offset);
+        if folded {
+            findings.push(note(
+                "adopt.matched",
+                format!(
+                    "column {}.{}",
+                    quote_ident(&tp.source),
+                    quote_ident(&c.source)
+                ),
+                format!(
+                    "loads into {} (names differ in case only)",
+                    quote_ident(&k.name)
+                ),
+            ));
+        }
+        columns.push(ColumnPlan {
+            target: k.name.clone(),
+            pg_type: k.formatted.clone(),
+            ty,
+            reason: format!(
+                "{} in the target, made by the application: {how}",
+                k.formatted
+            ),
+            conversion,
+            not_null: k.not_null,
+            generated: k.generated,
+            identity: k.identity,
+            rejected_rows: 0,
+            ..c.clone()
+        });
+    }
+    for k in cat.columns.iter().filter(|k| !used.contains(&k.name)) {
+        if k.not_null && !k.has_default && !k.identity && !k.generated {
+            problems.push(format!(
+                "column {}.{} is NOT NULL without a default, and SQLite table {} has no \
+                 column to fill it",
+                quote_ident(&cat.name),
+                quote_ident(&k.name),
+                quote_ident(&tp.source)
+            ));
+        }
+    }
+    let copied = |n: &String| {
+        columns
+            .iter()
+            .any(|c: &ColumnPlan| &c.target == n && !c.generated)
+    };
+    let row_identity = if !cat.primary_key.is_empty() && cat.primary_key.iter().all(copied) {
+        RowIdentity::PrimaryKey {
+            columns: cat.primary_key.clone(),
+        }
+    } else {
+        RowIdentity::None
+    };
+    TablePlan {
+        source: tp.source.clone(),
+        target: cat.name.clone(),
+        rows: tp.rows,
+        without_rowid: tp.without_rowid,
+        row_identity,
+        columns,
+        next_id: None,
+        rejected_rows: 0,
+    }
+}
+
+/// The statement that adds a held foreign key back, as the constraint phase builds it
+/// (`NOT VALID`, then validated, orphans reported).
+fn held_foreign_key(schema: &str, table: &str, name: &str, definition: &str) -> Statement {
+    let q = qualified(schema, table);
+    let (columns, ref_table, ref_columns) = parse_foreign_key(schema, definition);
+    Statement {
+        object: format!("foreign key {}", quote_ident(name)),
+        sql: format!(
+            "ALTER TABLE {q} ADD CONSTRAINT {} {definition}",
+            quote_ident(name)
+        ),
+        optional: false,
+        creates: None,
+        constraint: Some(Constraint::Foreign {
+            table: q,
+            name: name.to_string(),
+            columns,
+            ref_table,
+            ref_columns,
+        }),
+    }
+}
+
+/// Columns, referenced table and referenced columns of a `pg_get_constraintdef` foreign
+/// key (`FOREIGN KEY (a, b) REFERENCES t(x, y) …`), for the orphan report.
+fn parse_foreign_key(schema: &str, def: &str) -> (Vec<String>, String, Vec<String>) {
+    let list = |s: &str| -> Vec<String> {
+        split_names(s.trim().trim_start_matches('(').trim_end_matches(')'))
+    };
+    let after_fk = def.strip_prefix("FOREIGN KEY ").unwrap_or(def);
+    let (cols, rest) = after_fk
+        .split_once(") REFERENCES ")
+        .unwrap_or((after_fk, ""));
+    let (table, refs) = rest.split_once('(').unwrap_or((rest, ""));
+    let refs = refs.split_once(')').map(|(r, _)| r).unwrap_or(refs);
+    let table = table.trim();
+    // A table outside the search path is printed qualified, else bare.
+    let ref_table = if table.contains('.') {
+        table.to_string()
+    } else {
+        qualified(schema, &unquote(table))
+    };
+    (list(cols), ref_table, split_names(refs))
+}
+
+fn split_names(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                cur.push('"');
+                chars.next();
+            }
+            '"' => quoted = !quoted,
+            ',' if !quoted => out.push(std::mem::take(&mut cur).trim().to_string()),
+            c => cur.push(c),
+        }
+    }
+    if !cur.trim().is_empty() {
+        out.push(cur.trim().to_string());
+    }
+    out
+}
+
+fn unquote(s: &str) -> String {
+    match s.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
+        Some(inner) => inner.replace("\"\"", "\""),
+        None => s.to_string(),
+    }
+}
+
+/// Holds the target's foreign keys and user triggers on the tables `plan` loads, for the
+/// load: each is recorded in `lite2pg.held` and dropped (a key) or disabled (a trigger) in
+/// one transaction. A resumed run finds them held already and changes nothing.
+pub fn hold(client: &mut Client, run: Uuid, plan: &Plan) -> Result<()> {
+    let schema = &plan.options.schema;
+    let held: i64 = client
+        .query(
+            "reading what this run holds",
+            "SELECT count(*) FROM lite2pg.held WHERE run_id = $1",
+            &[&run],
+        )?
+        .first()
+        .map(|r| r.get(0))
+        .unwrap_or(0);
+    if held > 0 {
+        return Ok(());
+    }
+    let catalog = catalog::tables(client, schema)?;
+    let mut sql = String::from("BEGIN;\n");
+    let mut rows: Vec<(String, String, String, String)> = Vec::new();
+    for t in &plan.tables {
+        let Some(cat) = catalog.get(&t.target) else {
+            continue;
+        };
+        let q = qualified(schema, &cat.name);
+        for (name, def) in &cat.foreign_keys {
+            sql.push_str(&format!(
+                "ALTER TABLE {q} DROP CONSTRAINT {};\n",
+                quote_ident(name)
+            ));
+            rows.push((
+                cat.name.clone(),
+                "foreign_key".into(),
+                name.clone(),
+                def.clone(),
+            ));
+        }
+        for trigger in &cat.triggers {
+            sql.push_str(&format!(
+                "ALTER TABLE {q} DISABLE TRIGGER {};\n",
+                quote_ident(trigger)
+            ));
+            rows.push((
+                cat.name.clone(),
+                "trigger".into(),
+                trigger.clone(),
+                String::new(),
+            ));
+        }
+    }
+    if rows.is_empty() {
+        return Ok(());
+    }
+    for (table, kind, name, def) in &rows {
+        sql.push_str(&format!(
+            "INSERT INTO lite2pg.held (run_id, table_schema, table_name, kind, name, definition) \
+             VALUES ({}, {}, {}, {}, {}, {});\n",
+            quote_literal(&run.to_string()),
+            quote_literal(schema),
+            quote_literal(table),
+            quote_literal(kind),
+            quote_literal(name),
+            quote_literal(def)
+        ));
+    }
+    sql.push_str("COMMIT;");
+    client.batch_execute(
+        "holding the target's foreign keys and triggers for the load",
+        &sql,
+    )
+}
+
+/// Enables the triggers [`hold`] disabled and marks every held item of `run` restored
+/// (the foreign keys were added back by the constraint phase).
+pub fn release(client: &Client, run: Uuid) -> Result<()> {
+    let triggers = client.query(
+        "reading the triggers held for the load",
+        "SELECT table_schema, table_name, name FROM lite2pg.held \
+         WHERE run_id = $1 AND kind = 'trigger' AND restored_at IS NULL",
+        &[&run],
+    )?;
+    let mut sql = String::from("BEGIN;\n");
+    for r in &triggers {
+        sql.push_str(&format!(
+            "ALTER TABLE {} ENABLE TRIGGER {};\n",
+            qualified(&r.get::<_, String>(0), &r.get::<_, String>(1)),
+            quote_ident(&r.get::<_, String>(2))
+        ));
+    }
+    sql.push_str(&format!(
+        "UPDATE lite2pg.held SET restored_at = now() WHERE run_id = {} AND restored_at IS NULL;\n\
+         COMMIT;",
+        quote_literal(&run.to_string())
+    ));
+    client.batch_execute("enabling the triggers held for the load", &sql)
+}
+
+/// What `rollback --run` restores of a data-only run that did not finish: its held foreign
+/// keys (added back `NOT VALID`: the rows loaded so far may hold orphans) and triggers.
+pub fn restore_held(client: &Client, run: &str) -> Result<usize> {
+    let rows = client.query(
+        "reading what the run held",
+        "SELECT table_schema, table_name, kind, name, definition FROM lite2pg.held \
+         WHERE run_id::text = $1 AND restored_at IS NULL",
+        &[&run],
+    )?;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let mut sql = String::from("BEGIN;\n");
+    for r in &rows {
+        let table = qualified(&r.get::<_, String>(0), &r.get::<_, String>(1));
+        let name = quote_ident(&r.get::<_, String>(3));
+        if r.get::<_, String>(2) == "trigger" {
+            sql.push_str(&format!("ALTER TABLE {table} ENABLE TRIGGER {name};\n"));
+        } else {
+            sql.push_str(&format!(
+                "ALTER TABLE {table} ADD CONSTRAINT {name} {} NOT VALID;\n",
+                r.get::<_, String>(4)
+            ));
+        }
+    }
+    sql.push_str(&format!(
+        "UPDATE lite2pg.held SET restored_at = now() WHERE run_id::text = {} AND restored_at IS NULL;\n\
+         COMMIT;",
+        quote_literal(run)
+    ));
+    client.batch_execute("restoring the foreign keys and triggers the run held", &sql)?;
+    Ok(rows.len())
+}
+
+/// The source's time zone as seconds east of UTC: `UTC`, `Z`, or `+HH:MM` / `-HH:MM`.
+pub fn parse_offset(zone: &str) -> std::result::Result<i32, String> {
+    let z = zone.trim();
+    if z.eq_ignore_ascii_case("utc") || z == "Z" || z == "+00:00" {
+        return Ok(0);
+    }
+    let sign = match z.chars().next() {
+        Some('+') => 1,
+        Some('-') => -1,
+        _ => {
+            return Err(format!(
+                "`{zone}`: give UTC or a fixed offset such as +02:00 (named zones with \
+                 daylight saving are not supported yet)"
+            ))
+        }
+    };
+    let digits: String = z[1..].chars().filter(|c| *c != ':').collect();
+    if digits.len() != 4 || !digits.chars().all(|c| c.is_ascii_digit()) {
+        return Err(format!("`{zone}` is not an offset of the form +HH:MM"));
+    }
+    let h: i32 = digits[..2]
+        .parse()
+        .map_err(|_| format!("`{zone}`: bad hours"))?;
+    let m: i32 = digits[2..]
+        .parse()
+        .map_err(|_| format!("`{zone}`: bad minutes"))?;
+    if h > 15 || m > 59 {
+        return Err(format!(
+            "`{zone}` is outside the offsets in use (up to ±15:59)"
+        ));
+    }
+    Ok(sign * (h * 3600 + m * 60))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn foreign_key_definitions_are_taken_apart_for_the_orphan_report() {
+        let (cols, table, refs) = parse_foreign_key(
+            "app",
+            "FOREIGN KEY (author_id, \"Odd\"\"col\") REFERENCES books(id, \"x\") DEFERRABLE \
+             INITIALLY DEFERRED",
+        );
+        assert_eq!(cols, ["author_id", "Odd\"col"]);
+        assert_eq!(table, "\"app\".\"books\"");
+        assert_eq!(refs, ["id", "x"]);
+        let (_, table, _) = parse_foreign_key("app", "FOREIGN KEY (a) REFERENCES other.t(id)");
+        assert_eq!(table, "other.t");
+    }
+
+    #[test]
+    fn source_time_zones_are_utc_or_fixed_offsets() {
+        assert_eq!(parse_offset("UTC"), Ok(0));
+        assert_eq!(parse_offset("+02:00"), Ok(7200));
+        assert_eq!(parse_offset("-0530"), Ok(-19800));
+        assert!(parse_offset("Europe/Berlin").is_err());
+        assert!(parse_offset("+25:00").is_err());
+    }
+
+    #[test]
+    fn catalog_types_map_to_what_the_copier_writes() {
+        let col = |typname: &str, typtype: &str, typmod: i32| Column {
+            typname: typname.into(),
+            typtype: typtype.into(),
+            typmod,
+            ..Column::default()
+        };
+        assert_eq!(
+            pg_type(&col("numeric", "b", (10 << 16) + 2 + 4)),
+            Some(PgType::Numeric(Some((10, 2))))
+        );
+        assert_eq!(pg_type(&col("varchar", "b", 44)), Some(PgType::Varchar(40)));
+        assert_eq!(pg_type(&col("varchar", "b", -1)), Some(PgType::Text));
+        assert_eq!(pg_type(&col("bpchar", "b", 7)), Some(PgType::Char(3)));
+        assert_eq!(pg_type(&col("mood", "e", -1)), Some(PgType::Enum));
+        assert_eq!(pg_type(&col("interval", "b", -1)), Some(PgType::Interval));
+        assert_eq!(pg_type(&col("tsvector", "b", -1)), None);
+    }
+}
