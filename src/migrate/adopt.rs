@@ -192,7 +192,6 @@ pub fn adopt(
     let mut findings = Vec::new();
     let mut problems = Vec::new();
     let mut tables = Vec::new();
-    let mut foreign_keys = Vec::new();
     let mut sequences = Vec::new();
     for tp in &plan.tables {
         let Some((name, folded)) =
@@ -256,9 +255,6 @@ pub fn adopt(
                 creates: None,
             });
         }
-        for (fk, def) in &cat.foreign_keys {
-            foreign_keys.push(held_foreign_key(&schema, &cat.name, fk, def));
-        }
         tables.push(adopted);
     }
     if !problems.is_empty() {
@@ -279,8 +275,9 @@ pub fn adopt(
             || f.code.starts_with("framework.")
     });
     plan.findings.extend(findings);
+    // The framework's foreign keys come back from what the run holds (`held_foreign_keys`),
+    // which a resumed run finds there after the catalog has lost them.
     plan.ddl = crate::plan::Ddl {
-        foreign_keys,
         sequences,
         ..Default::default()
     };
@@ -579,6 +576,28 @@ pub fn hold(client: &mut Client, run: Uuid, plan: &Plan) -> Result<()> {
         "holding the target's foreign keys and triggers for the load",
         &sql,
     )
+}
+
+/// The statements that add back the foreign keys run `run` holds, for the constraint
+/// phase (`NOT VALID`, then validated, orphans reported).
+pub fn held_foreign_keys(client: &Client, run: Uuid) -> Result<Vec<Statement>> {
+    Ok(client
+        .query(
+            "reading the foreign keys held for the load",
+            "SELECT table_schema, table_name, name, definition FROM lite2pg.held \
+             WHERE run_id = $1 AND kind = 'foreign_key' ORDER BY held_at, table_name, name",
+            &[&run],
+        )?
+        .iter()
+        .map(|r| {
+            held_foreign_key(
+                &r.get::<_, String>(0),
+                &r.get::<_, String>(1),
+                &r.get::<_, String>(2),
+                &r.get::<_, String>(3),
+            )
+        })
+        .collect())
 }
 
 /// Enables the triggers [`hold`] disabled and marks every held item of `run` restored

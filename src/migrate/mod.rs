@@ -12,6 +12,7 @@
 //! throwaway PostgreSQL that is removed afterwards: a rehearsal.
 
 mod adopt;
+mod bookkeeping;
 mod builds;
 mod jobs;
 mod phases;
@@ -203,6 +204,15 @@ fn run(req: &MigrateRequest, target: &Target, rehearsal: bool) -> Result<(RunRep
                 &req.exclude,
                 req.source_offset,
             )?;
+            let kept = bookkeeping::reconcile(&client, &src.conn, &mut plan)?;
+            plan.findings
+                .extend(kept.into_iter().map(|message| crate::plan::Finding {
+                    severity: crate::plan::Severity::Info,
+                    code: "framework.bookkeeping".into(),
+                    object: "framework".into(),
+                    message,
+                    sql: None,
+                }));
         }
         Ok((plan, schema, client))
     })?;
@@ -343,18 +353,21 @@ fn run_phases(job: &Job<'_>, client: &mut Client, timer: &mut Timer) -> Result<R
         control::set_phase(ctx.client, run_id, "schema")?;
         timer.time("schema", || create_schema(&mut ctx, plan, &mut notes))?;
     }
-    if req.mode == Mode::DataOnly {
-        // The framework's foreign keys and triggers are held for the load (recorded, so a
-        // resumed run and `rollback --run` restore them).
+    // The translator's foreign keys; or, for a --data-only load, the framework's, held for
+    // the load and recorded (so a resumed run and `rollback --run` restore them), with its
+    // triggers.
+    let foreign_keys = if req.mode == Mode::DataOnly {
         adopt::hold(ctx.client, run_id, plan)?;
-    }
+        adopt::held_foreign_keys(ctx.client, run_id)?
+    } else {
+        ddl.foreign_keys.clone()
+    };
     let built = load_data(job, &mut ctx, timer)?;
     if req.mode != Mode::DataOnly {
         timer.time("attach keys", || {
             phases::attach_keys(&mut ctx, &ddl.indexes, &built)
         })?;
     }
-    // The translator's foreign keys, or the framework's held for a --data-only load.
     control::set_phase(ctx.client, run_id, "foreign_keys")?;
     let tables: Vec<(String, &crate::plan::TablePlan)> = plan
         .tables
@@ -362,7 +375,7 @@ fn run_phases(job: &Job<'_>, client: &mut Client, timer: &mut Timer) -> Result<R
         .map(|t| (qualified(&plan.options.schema, &t.target), t))
         .collect();
     let fk_reports = timer.time("foreign_keys", || {
-        phases::foreign_keys(&mut ctx, &ddl.foreign_keys, &tables)
+        phases::foreign_keys(&mut ctx, &foreign_keys, &tables)
     })?;
     if req.mode == Mode::DataOnly {
         adopt::release(ctx.client, run_id)?;
@@ -402,6 +415,18 @@ fn run_phases(job: &Job<'_>, client: &mut Client, timer: &mut Timer) -> Result<R
     } else {
         None
     };
+    // The framework's own schema is the one its application runs on unchanged: say so,
+    // or, loading into it, what became of its migration record.
+    let framework_note = |code: &str| {
+        (code == "framework.detected" && req.mode != Mode::DataOnly)
+            || code == "framework.bookkeeping"
+    };
+    notes.extend(
+        plan.findings
+            .iter()
+            .filter(|f| framework_note(&f.code))
+            .map(|f| f.message.clone()),
+    );
     if req.mode == Mode::SchemaOnly {
         notes.push("--schema-only: no data was copied".into());
     }

@@ -188,6 +188,7 @@ pub fn build_plan(
     let mut ddl = Ddl::default();
 
     report_skipped(schema, &mut findings);
+    report_frameworks(schema, &mut findings);
 
     // Table names are claimed before anything else so they keep their names.
     let table_names: Vec<(String, Option<Renamed>)> = schema
@@ -348,4 +349,25 @@ fn prelude(opts: &PlanOptions, uses_citext: bool) -> Vec<Statement> {
         });
     }
     ddl.prelude
+}
+
+/// A finding per framework whose bookkeeping the database holds: the path on which its
+/// application runs unchanged on PostgreSQL.
+fn report_frameworks(schema: &Schema, findings: &mut Findings) {
+    for fw in crate::model::frameworks::detect(schema) {
+        findings.add(
+            Severity::Info,
+            "framework.detected",
+            fw.name(),
+            format!(
+                "this is a {} application's database. For the application to run unchanged, \
+                 let {} make the PostgreSQL schema ({}), then load the data into it with \
+                 `lite2pg migrate APP.db --to URL --data-only`: lite2pg converts every value \
+                 into the types the framework chose (docs/frameworks.md)",
+                fw.name(),
+                fw.name(),
+                fw.schema_command()
+            ),
+        );
+    }
 }

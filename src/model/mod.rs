@@ -3,6 +3,8 @@
 //! `sqlite::introspect` fills it from PRAGMAs and the stored DDL; `translate` reads it.
 //! Expressions stay as SQLite SQL text here: parsing them is the translator's job.
 
+pub mod frameworks;
+
 use serde::Serialize;
 
 /// Everything in a SQLite database that a migration has to consider.
