@@ -153,6 +153,11 @@ enum Cmd {
         /// offset such as +02:00.
         #[arg(long, default_value = "UTC", value_parser = lite2pg::migrate::parse_offset)]
         source_timezone: i32,
+        /// With --data-only: empty target tables that already hold rows before loading
+        /// (those rows are lost). Tables the framework fills itself when it makes its schema
+        /// (Django's content types and permissions) are replaced without it.
+        #[arg(long, requires = "data_only")]
+        truncate: bool,
         /// Tests only: rows per COPY chunk, to make many chunks of a small table.
         #[arg(long, hide = true, env = "LITE2PG_CHUNK_ROWS", value_parser = clap::value_parser!(u64).range(1..))]
         chunk_rows: Option<u64>,
@@ -422,6 +427,7 @@ pub fn parse() -> Request {
             report,
             quiet,
             source_timezone,
+            truncate,
             chunk_rows,
         } => Request::Migrate(Box::new(MigrateRequest {
             options: translation.options(&target.schema),
@@ -445,6 +451,7 @@ pub fn parse() -> Request {
             source_copy: None,
             chunk_rows: chunk_rows.unwrap_or(CHUNK_ROWS),
             source_offset: source_timezone,
+            truncate,
         })),
         Cmd::Verify {
             target,

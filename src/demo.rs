@@ -229,6 +229,7 @@ pub fn demo(req: &DemoRequest) -> Result<i32> {
         source_copy: None,
         chunk_rows: crate::copy::CHUNK_ROWS,
         source_offset: 0,
+        truncate: false,
     };
     let (report, _) = crate::migrate::migrate_with_report(&request)?;
     if report.rows_rejected > 0 {

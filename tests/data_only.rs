@@ -138,10 +138,11 @@ fn a_django_schema_is_filled_with_every_value_converted_exactly_and_verified() {
              VALUES ('Third', 1, now(), gen_random_uuid(), 1)",
         )
         .unwrap();
-    // New ids follow the old ones (the deleted author 3 left a gap the sequence skips).
+    // New ids follow the old ones: author 3 was deleted, and AUTOINCREMENT (SQLite's
+    // sqlite_sequence) never hands its id out again, so neither does PostgreSQL.
     assert_eq!(
         one("SELECT id::text FROM shop_author WHERE name = 'Cy'"),
-        "3"
+        "4"
     );
     assert_eq!(
         one("SELECT id::text || title FROM shop_book WHERE price = 1"),
@@ -367,4 +368,25 @@ fn a_killed_load_resumes_and_rollback_restores_what_it_held() {
             "0"
         );
     }
+}
+
+#[test]
+fn target_tables_holding_rows_are_refused_unless_truncate_empties_them() {
+    let f =
+        sqlite("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t VALUES (1, 'new');");
+    let db = TestDb::new();
+    db.client()
+        .batch_execute(
+            "a table with rows",
+            "CREATE TABLE t (id bigint PRIMARY KEY, v text); INSERT INTO t VALUES (7, 'old')",
+        )
+        .unwrap();
+    let (code, out, err) = migrate_data_only(&f, &db, &[]);
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(err.contains("\"t\" already holds 1 row(s)"), "{err}");
+    assert!(err.contains("--truncate"), "{err}");
+    assert_eq!(db.strings("SELECT v FROM t"), ["old"]);
+    let (code, out, err) = migrate_data_only(&f, &db, &["--truncate"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(db.strings("SELECT id::text || v FROM t"), ["1new"]);
 }

@@ -112,6 +112,7 @@ fn initial_migration(req: &SyncRequest, client: &mut Client, restart: bool) -> R
         source_copy: Some(copy.clone()),
         chunk_rows: crate::copy::CHUNK_ROWS,
         source_offset: 0,
+        truncate: false,
     };
     let (report, _) = crate::migrate::migrate_with_report(&migrate)?;
     if report.exit_code != 0 {

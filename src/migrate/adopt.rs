@@ -27,6 +27,7 @@ use std::collections::HashMap;
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
+use crate::model::frameworks::{self, Framework};
 use crate::model::glob;
 use crate::pg::catalog::{self, Column};
 use crate::pg::{qualified, quote_ident, quote_literal, Client};
@@ -184,10 +185,16 @@ pub fn adopt(
     client: &Client,
     plan: &mut Plan,
     profiles: &HashMap<String, TableProfile>,
-    exclude: &[String],
-    source_offset: i32,
+    how: Adopting<'_>,
 ) -> Result<()> {
     let schema = plan.options.schema.clone();
+    let frameworks: Vec<Framework> = plan
+        .findings
+        .iter()
+        .filter(|f| f.code == "framework.detected")
+        .filter_map(|f| frameworks::by_name(&f.object))
+        .collect();
+    let mut truncate = Vec::new();
     let catalog = catalog::tables(client, &schema)?;
     let mut findings = Vec::new();
     let mut problems = Vec::new();
@@ -218,18 +225,44 @@ pub fn adopt(
         }
         let empty = TableProfile::default();
         let profile = profiles.get(&tp.source).unwrap_or(&empty);
-        let adopted = adopt_table(
-            tp,
-            cat,
-            profile,
-            Adopting {
-                exclude,
-                source_offset,
-            },
-            &mut problems,
-            &mut findings,
-        );
+        let adopted = adopt_table(tp, cat, profile, how, &mut problems, &mut findings);
         let q = qualified(&schema, &cat.name);
+        let sources: Vec<&str> = tp.columns.iter().map(|c| c.source.as_str()).collect();
+        // A framework's migration record is compared, not loaded (bookkeeping.rs).
+        if frameworks::bookkeeping(&tp.source, &sources).is_none() {
+            match filled(client, &q, how.resume)? {
+                None => {}
+                Some(rows) if how.truncate => {
+                    truncate.push(q.clone());
+                    findings.push(note(
+                        "adopt.truncated",
+                        format!("table {}", quote_ident(&cat.name)),
+                        format!("held {rows} row(s) already: emptied first (--truncate)"),
+                    ));
+                }
+                Some(rows) => match frameworks::seeded(&frameworks, &cat.name) {
+                    Some(fw) => {
+                        truncate.push(q.clone());
+                        findings.push(note(
+                            "adopt.truncated",
+                            format!("table {}", quote_ident(&cat.name)),
+                            format!(
+                                "{} filled it with {rows} row(s) when it made the schema; the \
+                                 SQLite file's rows replace them, so the ids other rows refer \
+                                 to stay right",
+                                fw.name()
+                            ),
+                        ));
+                    }
+                    None => problems.push(format!(
+                        "table {} already holds {rows} row(s): loading would mix them with the \
+                         SQLite file's (empty it, or pass --truncate to have lite2pg empty it \
+                         first; those rows are then lost)",
+                        quote_ident(&cat.name)
+                    )),
+                },
+            }
+        }
         for c in &adopted.columns {
             let Some(seq) = cat
                 .columns
@@ -239,6 +272,14 @@ pub fn adopt(
             else {
                 continue;
             };
+            // The rowid alias's next id counts sqlite_sequence too: AUTOINCREMENT never
+            // hands out the id of a row deleted since, and neither may PostgreSQL.
+            let used = tp
+                .columns
+                .iter()
+                .find(|o| o.source == c.source && o.identity)
+                .and(tp.next_id)
+                .map_or(0, |next| next.saturating_sub(1));
             sequences.push(Statement {
                 object: format!(
                     "sequence of {}.{}",
@@ -246,7 +287,8 @@ pub fn adopt(
                     quote_ident(&c.target)
                 ),
                 sql: format!(
-                    "SELECT setval({}, coalesce(max({col}), 1), max({col}) IS NOT NULL) FROM {q}",
+                    "SELECT setval({}, greatest(coalesce(max({col}), 0), {used}, 1), \
+                     greatest(coalesce(max({col}), 0), {used}) > 0) FROM {q}",
                     quote_literal(seq),
                     col = quote_ident(&c.target)
                 ),
@@ -276,8 +318,19 @@ pub fn adopt(
     });
     plan.findings.extend(findings);
     // The framework's foreign keys come back from what the run holds (`held_foreign_keys`),
-    // which a resumed run finds there after the catalog has lost them.
+    // which a resumed run finds there after the catalog has lost them. Tables to empty
+    // first are the prelude: run once, recorded, so a resumed run does not empty them again.
     plan.ddl = crate::plan::Ddl {
+        prelude: truncate
+            .into_iter()
+            .map(|q| Statement {
+                object: format!("rows of {q}"),
+                sql: format!("TRUNCATE TABLE {q}"),
+                optional: false,
+                constraint: None,
+                creates: None,
+            })
+            .collect(),
         sequences,
         ..Default::default()
     };
@@ -294,11 +347,35 @@ fn note(code: &str, object: String, message: String) -> Finding {
     }
 }
 
-/// The user's say in adopting: columns left out, the source's time zone.
-#[derive(Clone, Copy)]
-struct Adopting<'a> {
-    exclude: &'a [String],
-    source_offset: i32,
+/// The user's say in adopting: columns left out, the source's time zone, whether target
+/// rows may be emptied first, and whether this continues a killed run.
+#[derive(Debug, Clone, Copy)]
+pub struct Adopting<'a> {
+    /// `--exclude` globs; those with a dot name columns (`table.column`).
+    pub exclude: &'a [String],
+    /// `--source-timezone`, seconds east of UTC.
+    pub source_offset: i32,
+    /// `--truncate`: target tables holding rows are emptied first.
+    pub truncate: bool,
+    /// `--resume`: the tables hold this run's rows already.
+    pub resume: bool,
+}
+
+/// How many rows a target table holds already (`None`: empty, or a resumed run's own).
+fn filled(client: &Client, q: &str, resume: bool) -> Result<Option<i64>> {
+    if resume {
+        return Ok(None);
+    }
+    let rows: i64 = client
+        .query(
+            &format!("looking for rows in {q}"),
+            &format!("SELECT count(*) FROM {q}"),
+            &[],
+        )?
+        .first()
+        .map(|r| r.get(0))
+        .unwrap_or(0);
+    Ok((rows > 0).then_some(rows))
 }
 
 /// One SQLite table's plan, rewritten onto the target table `cat`.
@@ -313,6 +390,7 @@ fn adopt_table(
     let Adopting {
         exclude,
         source_offset,
+        ..
     } = how;
     let mut columns = Vec::new();
     let mut used = Vec::new();

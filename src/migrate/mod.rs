@@ -91,6 +91,8 @@ pub struct MigrateRequest {
     /// The source's time zone, seconds east of UTC: how date-times without an offset are
     /// read into `timestamptz` columns of an adopted schema (`--source-timezone`).
     pub source_offset: i32,
+    /// With `--data-only`: empty target tables that hold rows already (`--truncate`).
+    pub truncate: bool,
 }
 
 /// The default number of parallel streams: the machine's cores.
@@ -201,8 +203,12 @@ fn run(req: &MigrateRequest, target: &Target, rehearsal: bool) -> Result<(RunRep
                 &client,
                 &mut plan,
                 &profiles,
-                &req.exclude,
-                req.source_offset,
+                adopt::Adopting {
+                    exclude: &req.exclude,
+                    source_offset: req.source_offset,
+                    truncate: req.truncate,
+                    resume: req.resume,
+                },
             )?;
             let kept = bookkeeping::reconcile(&client, &src.conn, &mut plan)?;
             plan.findings
@@ -358,6 +364,8 @@ fn run_phases(job: &Job<'_>, client: &mut Client, timer: &mut Timer) -> Result<R
     // triggers.
     let foreign_keys = if req.mode == Mode::DataOnly {
         adopt::hold(ctx.client, run_id, plan)?;
+        // Emptied once, with the keys held (a table referred to can then be emptied too).
+        ctx.run_all("truncate", &ddl.prelude)?;
         adopt::held_foreign_keys(ctx.client, run_id)?
     } else {
         ddl.foreign_keys.clone()

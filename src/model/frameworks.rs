@@ -169,6 +169,40 @@ impl Framework {
     }
 }
 
+/// Tables a framework fills itself when it makes a schema, from its models (Django's
+/// content types and permissions): under `--data-only` the SQLite file's rows replace
+/// them, since other rows refer to their ids.
+pub const SEEDED: &[(Framework, &str)] = &[
+    (Framework::Django, "django_content_type"),
+    (Framework::Django, "auth_permission"),
+];
+
+/// The framework among `detected` that seeds `table`, if one does.
+pub fn seeded(detected: &[Framework], table: &str) -> Option<Framework> {
+    SEEDED
+        .iter()
+        .find(|(fw, t)| *t == table && detected.contains(fw))
+        .map(|(fw, _)| *fw)
+}
+
+/// The framework a finding names ([`Framework::name`]).
+pub fn by_name(name: &str) -> Option<Framework> {
+    [
+        Framework::Django,
+        Framework::Rails,
+        Framework::Alembic,
+        Framework::Prisma,
+        Framework::Laravel,
+        Framework::Ecto,
+        Framework::Knex,
+        Framework::Sequelize,
+        Framework::TypeOrm,
+        Framework::Drizzle,
+    ]
+    .into_iter()
+    .find(|f| f.name() == name)
+}
+
 /// The bookkeeping entry a table is, given its name and columns.
 pub fn bookkeeping(table: &str, columns: &[&str]) -> Option<&'static Bookkeeping> {
     // Entries sharing a table name are told apart by their columns; the most specific first.

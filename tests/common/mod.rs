@@ -163,6 +163,7 @@ pub fn migrate_request(fixture: &Fixture, db: &TestDb) -> lite2pg::migrate::Migr
         source_copy: None,
         chunk_rows: lite2pg::copy::CHUNK_ROWS,
         source_offset: 0,
+        truncate: false,
     }
 }
 
