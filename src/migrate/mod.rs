@@ -14,6 +14,7 @@
 mod adopt;
 mod bookkeeping;
 mod builds;
+mod held;
 mod jobs;
 mod phases;
 mod rejects;
@@ -363,10 +364,10 @@ fn run_phases(job: &Job<'_>, client: &mut Client, timer: &mut Timer) -> Result<R
     // the load and recorded (so a resumed run and `rollback --run` restore them), with its
     // triggers.
     let foreign_keys = if req.mode == Mode::DataOnly {
-        adopt::hold(ctx.client, run_id, plan)?;
+        held::hold(ctx.client, run_id, plan)?;
         // Emptied once, with the keys held (a table referred to can then be emptied too).
         ctx.run_all("truncate", &ddl.prelude)?;
-        adopt::held_foreign_keys(ctx.client, run_id)?
+        held::foreign_keys(ctx.client, run_id)?
     } else {
         ddl.foreign_keys.clone()
     };
@@ -386,7 +387,7 @@ fn run_phases(job: &Job<'_>, client: &mut Client, timer: &mut Timer) -> Result<R
         phases::foreign_keys(&mut ctx, &foreign_keys, &tables)
     })?;
     if req.mode == Mode::DataOnly {
-        adopt::release(ctx.client, run_id)?;
+        held::release(ctx.client, run_id)?;
     } else {
         control::set_phase(ctx.client, run_id, "views")?;
         timer.time("views", || ctx.run_all("views", &ddl.views))?;

@@ -111,7 +111,7 @@ pub fn rollback_run(target: &TargetChoice, run: &str) -> Result<i32> {
     client.batch_execute("committing", "COMMIT")?;
     // A --data-only run that did not finish may still hold the target's foreign keys and
     // triggers.
-    let restored = super::adopt::restore_held(&client, run)?;
+    let restored = super::held::restore_held(&client, run)?;
     let mut kept = Vec::new();
     for stmt in rest {
         // A schema or extension that others use now stays; say so.
