@@ -207,6 +207,14 @@ enum Cmd {
         /// No progress output.
         #[arg(long, short)]
         quiet: bool,
+        /// Load into the tables the application's framework made (see migrate
+        /// --data-only); --replace then empties them instead of dropping them.
+        #[arg(long)]
+        data_only: bool,
+        /// With --data-only: how date-times stored without an offset are read (UTC, or a
+        /// fixed offset such as +02:00).
+        #[arg(long, default_value = "UTC", value_parser = lite2pg::migrate::parse_offset)]
+        source_timezone: i32,
         /// Benchmarks only: append each applied change's age at commit (seconds) here.
         #[arg(long, hide = true, env = "LITE2PG_LAG_FILE")]
         lag_file: Option<PathBuf>,
@@ -490,6 +498,8 @@ pub fn parse() -> Request {
             once,
             replace,
             quiet,
+            data_only,
+            source_timezone,
             lag_file,
         } => Request::Sync(Box::new(SyncRequest {
             options: translation.options(&target.schema),
@@ -502,6 +512,8 @@ pub fn parse() -> Request {
             quiet,
             stall_timeout: running.stall_timeout(),
             lag_file,
+            data_only,
+            source_offset: source_timezone,
         })),
         Cmd::Status { target, format } => Request::Status(StatusRequest {
             target: target.live(),

@@ -390,3 +390,74 @@ fn target_tables_holding_rows_are_refused_unless_truncate_empties_them() {
     assert_eq!(code, 0, "{out}\n{err}");
     assert_eq!(db.strings("SELECT id::text || v FROM t"), ["1new"]);
 }
+
+#[test]
+fn the_dual_write_period_on_a_django_schema_keeps_each_side_in_its_own_forms() {
+    let f = sqlite(DJANGO_SQLITE);
+    let db = TestDb::new();
+    db.client()
+        .batch_execute("the framework's schema", DJANGO_POSTGRES)
+        .unwrap();
+    let path = f.path.to_str().unwrap();
+    let step = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend_from_slice(&[path, "--to", &db.url]);
+        let (code, out, err) = run_bin(&all, &[]);
+        assert_eq!(code, 0, "{all:?}\n{out}\n{err}");
+        out
+    };
+    step(&["sync", "--data-only", "--once", "--quiet"]);
+    // The application writes in SQLite, in Django's forms.
+    let app = rusqlite::Connection::open(&f.path).unwrap();
+    app.execute_batch(
+        "INSERT INTO shop_book (id, title, price, published, read_time, uid, author_id)
+         VALUES (10, 'Synced', 9.5, '2025-01-02 03:04:05.000006', 60000000,
+                 'aaaaaaaabbbbccccddddeeeeeeeeeeee', 2);
+         UPDATE shop_author SET active = 0 WHERE id = 1;",
+    )
+    .unwrap();
+    step(&["sync", "--once", "--quiet"]);
+    let pg = |sql: &str| db.strings(sql).join("|");
+    assert_eq!(
+        pg("SELECT published::text || ' ' || read_time::text || ' ' || uid::text FROM shop_book WHERE id = 10"),
+        "2025-01-02 03:04:05.000006+00 00:01:00 aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
+    );
+    let out = step(&["cutover"]);
+    assert!(out.contains("postgresql is the primary now"), "{out}");
+    // The application writes on PostgreSQL (its trigger fires there, as it should).
+    db.client()
+        .batch_execute(
+            "the application on PostgreSQL",
+            "INSERT INTO shop_book (title, price, published, read_time, uid, author_id, ip)
+             VALUES ('On PG', 1.10, '2026-06-07 08:09:10+00', interval '1 day 2 hours',
+                     '11111111-2222-3333-4444-555555555555', 1, '10.1.2.3');
+             UPDATE shop_book SET read_time = interval '90 seconds', published = '2024-01-01 00:00:00+00' WHERE id = 1;",
+        )
+        .unwrap();
+    assert_eq!(
+        pg("SELECT id::text FROM shop_book WHERE title LIKE 'On PG%'"),
+        "11"
+    );
+    step(&["sync", "--once", "--quiet"]);
+    // Back in SQLite, in the forms Django wrote there.
+    let lite = |sql: &str| -> String { app.query_row(sql, [], |r| r.get::<_, String>(0)).unwrap() };
+    assert_eq!(
+        lite("SELECT typeof(read_time) || ' ' || read_time || ' ' || uid || ' ' || published || ' ' || ip FROM shop_book WHERE id = 11"),
+        "integer 93600000000 11111111222233334444555555555555 2026-06-07 08:09:10 10.1.2.3"
+    );
+    assert_eq!(
+        lite("SELECT read_time || ' ' || published FROM shop_book WHERE id = 1"),
+        "90000000 2024-01-01 00:00:00"
+    );
+    step(&["rollback"]);
+    let (code, out, err) = run_bin(&["verify", path, "--to", &db.url], &[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    // SQLite is the primary again, and its next AUTOINCREMENT id follows PostgreSQL's.
+    app.execute(
+        "INSERT INTO shop_book (title, price, published, uid, author_id) VALUES ('Back', 1, '2026-01-01 00:00:00', 'ffffffffffffffffffffffffffffffff', 1)",
+        [],
+    )
+    .unwrap();
+    assert_eq!(lite("SELECT CAST(max(id) AS TEXT) FROM shop_book"), "12");
+    step(&["finish"]);
+}

@@ -14,7 +14,7 @@ use super::Side;
 use crate::error::{Error, Result};
 pub(crate) use crate::pg::control::{connect_to_control, control_schema_exists};
 use crate::pg::{connect_target, quote_ident, Client, Target};
-use crate::plan::{PgType, Plan};
+use crate::plan::{PgType, Plan, SourceForm};
 
 /// The state row's values sync needs.
 pub(crate) struct State {
@@ -85,17 +85,33 @@ pub(crate) fn recorded_plan(client: &Client, run_id: &str) -> Result<Plan> {
             "the plan stored by run {run_id} cannot be read: {e}"
         ))
     })?;
+    // An adopted schema's types (enums among them) are the catalog's.
+    let catalog = if plan.adopted {
+        crate::pg::catalog::tables(client, &plan.options.schema)?
+    } else {
+        Default::default()
+    };
     for t in &mut plan.tables {
         for c in &mut t.columns {
-            c.ty = PgType::from_sql(&c.pg_type).ok_or_else(|| {
-                Error::Refused(format!(
-                    "the plan stored by run {run_id} gives column {}.{} a type sync does not \
+            let from_catalog = || {
+                catalog
+                    .get(&t.target)?
+                    .columns
+                    .iter()
+                    .find(|k| k.name == c.target)
+                    .and_then(PgType::from_catalog)
+            };
+            c.ty = PgType::from_sql(&c.pg_type)
+                .or_else(from_catalog)
+                .ok_or_else(|| {
+                    Error::Refused(format!(
+                        "the plan stored by run {run_id} gives column {}.{} a type sync does not \
                      know ({})",
-                    quote_ident(&t.target),
-                    quote_ident(&c.target),
-                    c.pg_type
-                ))
-            })?;
+                        quote_ident(&t.target),
+                        quote_ident(&c.target),
+                        c.pg_type
+                    ))
+                })?;
         }
     }
     Ok(plan)
@@ -196,15 +212,20 @@ impl Ctx {
     pub fn reverse(&self) -> Result<Reverse> {
         let client = connect_target(&self.target)?;
         let writer = open_writable(&self.source)?;
-        let blob_uuids = self
+        // How the application stored each column in SQLite: recorded for an adopted schema,
+        // implied by the type otherwise (but UUIDs kept as blobs).
+        let forms = self
             .plan
             .tables
             .iter()
             .flat_map(|t| {
-                t.columns
-                    .iter()
-                    .filter(|c| c.ty == PgType::Uuid && c.storage.blob > c.storage.text)
-                    .map(move |c| (t.target.clone(), c.target.clone()))
+                t.columns.iter().filter_map(move |c| {
+                    let form = c.source_form.or_else(|| {
+                        (c.ty == PgType::Uuid && c.storage.blob > c.storage.text)
+                            .then_some(SourceForm::UuidBlob)
+                    })?;
+                    Some(((t.target.clone(), c.target.clone()), form))
+                })
             })
             .collect();
         Reverse::new(
@@ -212,7 +233,7 @@ impl Ctx {
             writer,
             &self.schema_name,
             self.specs.clone(),
-            &blob_uuids,
+            &forms,
         )
     }
 

@@ -27,7 +27,7 @@ use super::sqlite_log as cap;
 use super::Side;
 use crate::error::{Error, Result};
 use crate::pg::{quote_ident, Client};
-use crate::plan::{Conversion, PgType};
+use crate::plan::{Conversion, PgType, SourceForm};
 use crate::sqlite::temporal::EpochUnit;
 
 /// How a column's PostgreSQL value comes back as a SQLite value.
@@ -43,9 +43,65 @@ enum Back {
     TextUtc,
 }
 
+/// The back expression for a column the application stored in SQLite in `form`.
+fn form_expr(c: &str, form: SourceForm) -> (String, Back) {
+    match form {
+        SourceForm::UuidHex => (format!("replace(({c})::text, '-', '')"), Back::Text),
+        SourceForm::UuidText => (format!("({c})::text"), Back::Text),
+        SourceForm::UuidBlob => (
+            format!("decode(replace(({c})::text, '-', ''), 'hex')"),
+            Back::Blob,
+        ),
+        SourceForm::IntervalMicros => (
+            format!("round(extract(epoch FROM {c}) * 1000000)::int8"),
+            Back::Int,
+        ),
+        SourceForm::IntervalDateTime => (
+            format!("to_char(timestamp '1970-01-01' + {c}, 'YYYY-MM-DD HH24:MI:SS.US')"),
+            Back::Text,
+        ),
+        SourceForm::IntervalIso => (
+            format!("'PT' || extract(epoch FROM {c})::text || 'S'"),
+            Back::Text,
+        ),
+        // As Python's `str(datetime)` writes it: the fraction only when there is one.
+        SourceForm::NaiveText { offset_seconds } => {
+            let local =
+                format!("(({c}) AT TIME ZONE 'UTC') + make_interval(secs => {offset_seconds})");
+            (
+                format!(
+                    "CASE WHEN extract(microseconds FROM {local})::int8 % 1000000 = 0 \
+                     THEN to_char({local}, 'YYYY-MM-DD HH24:MI:SS') \
+                     ELSE to_char({local}, 'YYYY-MM-DD HH24:MI:SS.US') END"
+                ),
+                Back::Text,
+            )
+        }
+        SourceForm::BoolText => (
+            format!("CASE WHEN {c} THEN 't' WHEN NOT {c} THEN 'f' END"),
+            Back::Text,
+        ),
+        SourceForm::InetText => (
+            format!(
+                "CASE WHEN masklen({c}) = CASE family({c}) WHEN 4 THEN 32 ELSE 128 END \
+                 THEN host({c}) ELSE ({c})::text END"
+            ),
+            Back::Text,
+        ),
+    }
+}
+
 /// The SELECT expression that turns column `c` (already qualified and quoted) into the
 /// value SQLite stored, and how to read it.
-fn back_expr(c: &str, ty: PgType, conversion: Conversion, blob_uuid: bool) -> (String, Back) {
+fn back_expr(
+    c: &str,
+    ty: PgType,
+    conversion: Conversion,
+    form: Option<SourceForm>,
+) -> (String, Back) {
+    if let Some(form) = form {
+        return form_expr(c, form);
+    }
     let temporal = matches!(
         ty,
         PgType::Date | PgType::Timestamp | PgType::TimestampTz | PgType::Time | PgType::TimeTz
@@ -75,14 +131,10 @@ fn back_expr(c: &str, ty: PgType, conversion: Conversion, blob_uuid: bool) -> (S
     match ty {
         PgType::Boolean => (format!("({c})::int::int8"), Back::Int),
         PgType::SmallInt | PgType::Integer | PgType::BigInt => (format!("({c})::int8"), Back::Int),
-        PgType::Double => (format!("({c})::float8"), Back::Real),
+        PgType::Double | PgType::Real => (format!("({c})::float8"), Back::Real),
         PgType::Numeric(_) => (format!("({c})::text"), Back::Num),
         PgType::Bytea => (c.to_string(), Back::Blob),
         PgType::TimestampTz => (format!("({c})::text"), Back::TextUtc),
-        PgType::Uuid if blob_uuid => (
-            format!("decode(replace(({c})::text, '-', ''), 'hex')"),
-            Back::Blob,
-        ),
         _ => (format!("({c})::text"), Back::Text),
     }
 }
@@ -195,7 +247,7 @@ impl Reverse {
         sqlite: rusqlite::Connection,
         schema_name: &str,
         specs: Vec<TableSpec>,
-        blob_uuids: &HashSet<(String, String)>,
+        forms: &HashMap<(String, String), SourceForm>,
     ) -> Result<Reverse> {
         client.batch_execute(
             "setting the reverse applier's session",
@@ -208,12 +260,12 @@ impl Reverse {
                 .columns
                 .iter()
                 .map(|c| {
-                    let blob = blob_uuids.contains(&(spec.target.clone(), c.target.clone()));
+                    let form = forms.get(&(spec.target.clone(), c.target.clone())).copied();
                     back_expr(
                         &format!("t.{}", quote_ident(&c.target)),
                         c.codec.ty,
                         c.codec.conversion,
-                        blob,
+                        form,
                     )
                 })
                 .collect();
@@ -222,12 +274,12 @@ impl Reverse {
                 .iter()
                 .zip(&spec.key_codecs)
                 .map(|(k, codec)| {
-                    let blob = blob_uuids.contains(&(spec.target.clone(), k.clone()));
+                    let form = forms.get(&(spec.target.clone(), k.clone())).copied();
                     back_expr(
                         &format!("k.{}", quote_ident(k)),
                         codec.ty,
                         codec.conversion,
-                        blob,
+                        form,
                     )
                 })
                 .collect();

@@ -21,7 +21,22 @@ pub(crate) fn set_sequences(
         .map_err(sqlite_err(&ctx.source, "reading sqlite_sequence"))?;
     let mut out = Vec::new();
     for t in &ctx.plan.tables {
-        for c in t.columns.iter().filter(|c| c.identity) {
+        for c in t.columns.iter().filter(|c| has_sequence(&ctx.plan, c)) {
+            let q = qualified(&ctx.schema_name, &t.target);
+            // A catalog lookup first: no scan for the many integer columns without one.
+            if !c.identity {
+                let seq: Option<String> = client
+                    .query(
+                        "looking for the column's sequence",
+                        "SELECT pg_get_serial_sequence($1, $2)",
+                        &[&q, &c.target],
+                    )?
+                    .first()
+                    .and_then(|r| r.get(0));
+                if seq.is_none() {
+                    continue;
+                }
+            }
             let used: i64 = if has_seq {
                 sqlite
                     .query_row(
@@ -33,7 +48,6 @@ pub(crate) fn set_sequences(
             } else {
                 0
             };
-            let q = qualified(&ctx.schema_name, &t.target);
             let max_sql = format!(
                 "SELECT coalesce(max({}), 0)::int8 FROM {q}",
                 quote_ident(&c.target)
@@ -46,7 +60,8 @@ pub(crate) fn set_sequences(
             let n = used.max(max);
             let rows = client.query(
                 &format!("moving the identity of {q} past {n}"),
-                "SELECT setval(pg_get_serial_sequence($1, $2), greatest($3::int8, 1), $3::int8 >= 1)",
+                "SELECT setval(s, greatest($3::int8, 1), $3::int8 >= 1) \
+                 FROM (SELECT pg_get_serial_sequence($1, $2) AS s) q WHERE s IS NOT NULL",
                 &[&q, &c.target, &n],
             )?;
             if !rows.is_empty() {
@@ -81,7 +96,7 @@ pub(crate) fn restore_sqlite_sequence(
         for c in t
             .columns
             .iter()
-            .filter(|c| c.identity && !c.source.is_empty())
+            .filter(|c| has_sequence(&ctx.plan, c) && !c.source.is_empty())
         {
             let q = qualified(&ctx.schema_name, &t.target);
             let last: Option<i64> = client
@@ -101,4 +116,11 @@ pub(crate) fn restore_sqlite_sequence(
         }
     }
     Ok(())
+}
+
+/// Whether a column may have a sequence behind it: an identity, or, in a framework's
+/// schema, any integer column (serial columns, Rails' and Laravel's keys, are no
+/// identities; `pg_get_serial_sequence` tells).
+fn has_sequence(plan: &crate::plan::Plan, c: &crate::plan::ColumnPlan) -> bool {
+    c.identity || plan.adopted && c.ty.is_integer() && !c.generated
 }

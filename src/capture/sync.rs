@@ -48,6 +48,11 @@ pub struct SyncRequest {
     pub stall_timeout: Duration,
     /// Benchmarks: append each applied change's age at commit (seconds, one per line) here.
     pub lag_file: Option<PathBuf>,
+    /// Load into the schema the application's framework made (`migrate --data-only`),
+    /// and write back in the forms the application used (docs/frameworks.md).
+    pub data_only: bool,
+    /// The source's time zone, seconds east of UTC (`--source-timezone`).
+    pub source_offset: i32,
 }
 
 /// How often a step that met a transient conflict is run again before sync stops.
@@ -99,11 +104,16 @@ fn initial_migration(req: &SyncRequest, client: &mut Client, restart: bool) -> R
         jobs: req.jobs,
         tables: Vec::new(),
         exclude: Vec::new(),
-        mode: Mode::All,
+        mode: if req.data_only {
+            Mode::DataOnly
+        } else {
+            Mode::All
+        },
         resume: false,
         // A copy interrupted earlier is started over: the new snapshot is a different
         // moment, and key ranges copied from two moments could hold a row twice.
-        replace: req.replace || restart,
+        // (Into a framework's schema: its tables are emptied, not dropped.)
+        replace: !req.data_only && (req.replace || restart),
         verify: true,
         reject_file: None,
         reports: Vec::new(),
@@ -111,21 +121,34 @@ fn initial_migration(req: &SyncRequest, client: &mut Client, restart: bool) -> R
         stall_timeout: req.stall_timeout,
         source_copy: Some(copy.clone()),
         chunk_rows: crate::copy::CHUNK_ROWS,
-        source_offset: 0,
-        truncate: false,
+        source_offset: req.source_offset,
+        truncate: req.data_only && (req.replace || restart),
     };
-    let (report, _) = crate::migrate::migrate_with_report(&migrate)?;
+    let (report, plan) = crate::migrate::migrate_with_report(&migrate)?;
     if report.exit_code != 0 {
         eprintln!(
             "lite2pg: the initial migration finished with findings (see its report above); \
              sync continues, and cutover will refuse until they are dealt with"
         );
     }
+    // The digest the applier checks covers the tables it follows: those the plan took
+    // (a framework's bookkeeping, compared and kept, is not among them), virtual ones
+    // excepted.
+    let followed: Vec<String> = plan
+        .map(|p| p.tables.into_iter().map(|t| t.source).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|t| names.contains(t))
+        .collect();
+    let snapshot = rusqlite::Connection::open(&copy).map_err(sqlite_err(&copy, "opening"))?;
+    let digest = cap::schema_digest(&snapshot, &followed)
+        .map_err(sqlite_err(&copy, "reading the schema"))?;
+    drop(snapshot);
     client.query(
         "recording the migration sync started from",
-        "UPDATE lite2pg.sync_state SET run_id = $2::text::uuid, updated_at = now() \
-         WHERE target_schema = $1",
-        &[schema_name, &report.run_id],
+        "UPDATE lite2pg.sync_state SET run_id = $2::text::uuid, schema_digest = $3, \
+         updated_at = now() WHERE target_schema = $1",
+        &[schema_name, &report.run_id, &digest],
     )?;
     Ok(report.run_id)
 }
@@ -205,7 +228,8 @@ pub fn sync(req: &SyncRequest) -> Result<i32> {
     }
     let needs_copy = req.replace || state.as_ref().map_or(true, |s| s.run_id.is_none());
     if needs_copy {
-        if state.is_none() && !req.replace {
+        // (A framework's schema holds its tables before anything is loaded, by design.)
+        if state.is_none() && !req.replace && !req.data_only {
             refuse_unknown_tables(&client, &schema_name)?;
         }
         let restart = state.is_some();

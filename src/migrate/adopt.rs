@@ -27,53 +27,14 @@ use std::collections::HashMap;
 use crate::error::{Error, Result};
 use crate::model::frameworks::{self, Framework};
 use crate::model::glob;
-use crate::pg::catalog::{self, Column};
+use crate::pg::catalog;
 use crate::pg::{qualified, quote_ident, quote_literal, Client};
 use crate::plan::{
-    ColumnPlan, Conversion, Finding, PgType, Plan, RowIdentity, Severity, Statement, TablePlan,
+    ColumnPlan, Conversion, Finding, PgType, Plan, RowIdentity, Severity, SourceForm, Statement,
+    TablePlan,
 };
 use crate::sqlite::profile::{ColumnProfile, TableProfile};
 use crate::sqlite::temporal::{self, EpochUnit};
-
-/// The PostgreSQL type lite2pg writes for a catalog column, or `None` when it has no
-/// encoder for it.
-pub fn pg_type(c: &Column) -> Option<PgType> {
-    if c.typtype == "e" {
-        return Some(PgType::Enum);
-    }
-    let m = c.typmod;
-    Some(match c.typname.as_str() {
-        "bool" => PgType::Boolean,
-        "int2" => PgType::SmallInt,
-        "int4" => PgType::Integer,
-        "int8" => PgType::BigInt,
-        "float4" => PgType::Real,
-        "float8" => PgType::Double,
-        "numeric" if m >= 4 => {
-            let m = m - 4;
-            PgType::Numeric(Some((((m >> 16) & 0xffff) as u32, (m & 0x7ff) as u32)))
-        }
-        "numeric" => PgType::Numeric(None),
-        "text" | "name" => PgType::Text,
-        "varchar" if m >= 4 => PgType::Varchar((m - 4) as u32),
-        "varchar" => PgType::Text,
-        "bpchar" => PgType::Char(if m >= 4 { (m - 4) as u32 } else { 1 }),
-        "citext" => PgType::Citext,
-        "bytea" => PgType::Bytea,
-        "date" => PgType::Date,
-        "time" => PgType::Time,
-        "timetz" => PgType::TimeTz,
-        "timestamp" => PgType::Timestamp,
-        "timestamptz" => PgType::TimestampTz,
-        "interval" => PgType::Interval,
-        "json" => PgType::Json,
-        "jsonb" => PgType::Jsonb,
-        "uuid" => PgType::Uuid,
-        "inet" => PgType::Inet,
-        "cidr" => PgType::Cidr,
-        _ => return None,
-    })
-}
 
 /// How values stored as `col` shows are converted into `ty`, and a phrase saying so.
 fn conversion(
@@ -117,6 +78,41 @@ fn conversion(
         ),
         PgType::Jsonb | PgType::Json => (Conversion::ToJson, "JSON text, validated".into()),
         _ => (Conversion::AsIs, "as stored".into()),
+    }
+}
+
+/// How the application stored a column's values in SQLite, as far as the data shows it
+/// (and a framework's habit where an empty column shows nothing).
+fn source_form(
+    ty: PgType,
+    conversion: Conversion,
+    col: &ColumnPlan,
+    p: &ColumnProfile,
+) -> Option<SourceForm> {
+    let s = &col.storage;
+    match ty {
+        PgType::Uuid if s.blob > s.text => Some(SourceForm::UuidBlob),
+        PgType::Uuid if s.text > 0 && p.text_max_chars == 32 => Some(SourceForm::UuidHex),
+        PgType::Uuid if s.text > 0 => Some(SourceForm::UuidText),
+        // Django's char(32), empty so far.
+        PgType::Uuid if col.declared_type.eq_ignore_ascii_case("char(32)") => {
+            Some(SourceForm::UuidHex)
+        }
+        PgType::Uuid => Some(SourceForm::UuidText),
+        PgType::Interval if s.text > s.integer && p.text_naive + p.text_date > 0 => {
+            Some(SourceForm::IntervalDateTime)
+        }
+        PgType::Interval if s.text > s.integer => Some(SourceForm::IntervalIso),
+        PgType::Interval => Some(SourceForm::IntervalMicros),
+        PgType::TimestampTz => match conversion {
+            Conversion::NaiveAt { offset_seconds } if p.text_offset <= p.text_naive => {
+                Some(SourceForm::NaiveText { offset_seconds })
+            }
+            _ => None,
+        },
+        PgType::Boolean if s.text > s.integer => Some(SourceForm::BoolText),
+        PgType::Inet | PgType::Cidr => Some(SourceForm::InetText),
+        _ => None,
     }
 }
 
@@ -467,7 +463,7 @@ fn adopt_table(
             continue;
         };
         used.push(k.name.clone());
-        let Some(ty) = pg_type(k) else {
+        let Some(ty) = PgType::from_catalog(k) else {
             problems.push(format!(
                 "column {}.{} is {} in PostgreSQL, a type lite2pg does not write",
                 quote_ident(&cat.name),
@@ -477,6 +473,7 @@ fn adopt_table(
             continue;
         };
         let (conversion, how) = conversion(ty, c, column_profile, source_offset);
+        let source_form = source_form(ty, conversion, c, column_profile);
         if folded {
             findings.push(note(
                 "adopt.matched",
@@ -504,6 +501,7 @@ fn adopt_table(
             generated: k.generated,
             identity: k.identity,
             rejected_rows: 0,
+            source_form,
             ..c.clone()
         });
     }
@@ -579,6 +577,7 @@ pub fn parse_offset(zone: &str) -> std::result::Result<i32, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pg::catalog::Column;
 
     #[test]
     fn source_time_zones_are_utc_or_fixed_offsets() {
@@ -598,14 +597,29 @@ mod tests {
             ..Column::default()
         };
         assert_eq!(
-            pg_type(&col("numeric", "b", (10 << 16) + 2 + 4)),
+            PgType::from_catalog(&col("numeric", "b", (10 << 16) + 2 + 4)),
             Some(PgType::Numeric(Some((10, 2))))
         );
-        assert_eq!(pg_type(&col("varchar", "b", 44)), Some(PgType::Varchar(40)));
-        assert_eq!(pg_type(&col("varchar", "b", -1)), Some(PgType::Text));
-        assert_eq!(pg_type(&col("bpchar", "b", 7)), Some(PgType::Char(3)));
-        assert_eq!(pg_type(&col("mood", "e", -1)), Some(PgType::Enum));
-        assert_eq!(pg_type(&col("interval", "b", -1)), Some(PgType::Interval));
-        assert_eq!(pg_type(&col("tsvector", "b", -1)), None);
+        assert_eq!(
+            PgType::from_catalog(&col("varchar", "b", 44)),
+            Some(PgType::Varchar(40))
+        );
+        assert_eq!(
+            PgType::from_catalog(&col("varchar", "b", -1)),
+            Some(PgType::Text)
+        );
+        assert_eq!(
+            PgType::from_catalog(&col("bpchar", "b", 7)),
+            Some(PgType::Char(3))
+        );
+        assert_eq!(
+            PgType::from_catalog(&col("mood", "e", -1)),
+            Some(PgType::Enum)
+        );
+        assert_eq!(
+            PgType::from_catalog(&col("interval", "b", -1)),
+            Some(PgType::Interval)
+        );
+        assert_eq!(PgType::from_catalog(&col("tsvector", "b", -1)), None);
     }
 }

@@ -10,7 +10,7 @@ pub mod validate;
 
 pub use crate::pg::control::{Created, ObjectKind};
 pub use render::{render_json, render_sql, render_text};
-pub use types::{Conversion, IdentPolicy, PgType, TypeConflicts};
+pub use types::{Conversion, IdentPolicy, PgType, SourceForm, TypeConflicts};
 
 use serde::Serialize;
 
@@ -139,6 +139,10 @@ pub struct ColumnPlan {
     pub identity: bool,
     /// Rows this column makes the copier reject.
     pub rejected_rows: u64,
+    /// How the application stored the values in SQLite, for the reverse applier (adopted
+    /// schemas; `None`: as the type implies).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_form: Option<SourceForm>,
 }
 
 fn unstored_type() -> PgType {

@@ -124,7 +124,25 @@ impl PgType {
     /// Reads back the SQL this type prints as (a plan stored in the control schema keeps only
     /// the text).
     pub fn from_sql(sql: &str) -> Option<PgType> {
-        let sql = sql.trim();
+        // format_type's spellings (an adopted schema's types are stored as the catalog
+        // prints them), without the fractional-second precision that changes nothing here.
+        let spelled = sql.trim();
+        let plain = ["timestamp(", "time("].iter().find_map(|stem| {
+            let (digits, after) = spelled.strip_prefix(stem)?.split_once(')')?;
+            digits
+                .chars()
+                .all(|c| c.is_ascii_digit())
+                .then(|| format!("{}{after}", &stem[..stem.len() - 1]))
+        });
+        let rest = plain.as_deref().unwrap_or(spelled);
+        let sql = match rest {
+            "timestamp with time zone" => "timestamptz",
+            "timestamp without time zone" => "timestamp",
+            "time with time zone" => "timetz",
+            "time without time zone" => "time",
+            "character varying" => "text",
+            other => other,
+        };
         let args = |prefix: &str| -> Option<Vec<u32>> {
             let rest = sql
                 .strip_prefix(prefix)?
@@ -174,6 +192,46 @@ impl PgType {
                     return None;
                 }
             }
+        })
+    }
+
+    /// The PostgreSQL type lite2pg writes for a catalog column, or `None` when it has no
+    /// encoder for it.
+    pub fn from_catalog(c: &crate::pg::catalog::Column) -> Option<PgType> {
+        if c.typtype == "e" {
+            return Some(PgType::Enum);
+        }
+        let m = c.typmod;
+        Some(match c.typname.as_str() {
+            "bool" => PgType::Boolean,
+            "int2" => PgType::SmallInt,
+            "int4" => PgType::Integer,
+            "int8" => PgType::BigInt,
+            "float4" => PgType::Real,
+            "float8" => PgType::Double,
+            "numeric" if m >= 4 => {
+                let m = m - 4;
+                PgType::Numeric(Some((((m >> 16) & 0xffff) as u32, (m & 0x7ff) as u32)))
+            }
+            "numeric" => PgType::Numeric(None),
+            "text" | "name" => PgType::Text,
+            "varchar" if m >= 4 => PgType::Varchar((m - 4) as u32),
+            "varchar" => PgType::Text,
+            "bpchar" => PgType::Char(if m >= 4 { (m - 4) as u32 } else { 1 }),
+            "citext" => PgType::Citext,
+            "bytea" => PgType::Bytea,
+            "date" => PgType::Date,
+            "time" => PgType::Time,
+            "timetz" => PgType::TimeTz,
+            "timestamp" => PgType::Timestamp,
+            "timestamptz" => PgType::TimestampTz,
+            "interval" => PgType::Interval,
+            "json" => PgType::Json,
+            "jsonb" => PgType::Jsonb,
+            "uuid" => PgType::Uuid,
+            "inet" => PgType::Inet,
+            "cidr" => PgType::Cidr,
+            _ => return None,
         })
     }
 
@@ -251,4 +309,71 @@ pub enum Conversion {
     /// Into `interval`: integers are microseconds (Django), date-time text is the time
     /// since 1970-01-01 (SQLAlchemy), `P…` text an ISO-8601 duration.
     ToInterval,
+}
+
+/// How the application stored a column's values in SQLite, learned from the data when a
+/// framework's schema is adopted and recorded with the run: after a cutover the reverse
+/// applier writes PostgreSQL's values back in this form, so the application reads on
+/// SQLite the objects it read on PostgreSQL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case", tag = "form")]
+pub enum SourceForm {
+    /// UUIDs as 32 hex digits (Django, SQLAlchemy's `Uuid`).
+    UuidHex,
+    /// UUIDs as 36 characters.
+    UuidText,
+    /// UUIDs as 16-byte blobs.
+    UuidBlob,
+    /// Durations as integer microseconds (Django).
+    IntervalMicros,
+    /// Durations as a date-time counted from 1970-01-01 (SQLAlchemy).
+    IntervalDateTime,
+    /// Durations as ISO-8601 text.
+    IntervalIso,
+    /// Date-times as text without an offset, wall time at this offset (Django, Rails).
+    NaiveText {
+        /// Seconds east of UTC.
+        offset_seconds: i32,
+    },
+    /// Booleans as `t`/`f` text.
+    BoolText,
+    /// Addresses as text, without the prefix length when it covers the whole address.
+    InetText,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn types_read_back_from_what_lite2pg_and_format_type_print() {
+        for ty in [
+            PgType::Numeric(Some((10, 2))),
+            PgType::Varchar(40),
+            PgType::Char(3),
+            PgType::Interval,
+            PgType::Real,
+            PgType::TimestampTz,
+        ] {
+            assert_eq!(PgType::from_sql(&ty.to_string()), Some(ty), "{ty}");
+        }
+        assert_eq!(
+            PgType::from_sql("timestamp(6) with time zone"),
+            Some(PgType::TimestampTz)
+        );
+        assert_eq!(
+            PgType::from_sql("timestamp without time zone"),
+            Some(PgType::Timestamp)
+        );
+        assert_eq!(
+            PgType::from_sql("time(3) without time zone"),
+            Some(PgType::Time)
+        );
+        assert_eq!(
+            PgType::from_sql("character varying(255)"),
+            Some(PgType::Varchar(255))
+        );
+        assert_eq!(PgType::from_sql("character varying"), Some(PgType::Text));
+        assert_eq!(PgType::from_sql("mood"), None);
+    }
 }

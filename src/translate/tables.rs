@@ -350,6 +350,7 @@ fn column_def(
         generated,
         identity: c.rowid_alias,
         rejected_rows: choice.rejected,
+        source_form: None,
     };
     (def, plan, rejected)
 }
@@ -415,6 +416,7 @@ fn row_identity(
         generated: false,
         identity: true,
         rejected_rows: 0,
+        source_form: None,
     };
     f.add(
         Severity::Warning,
