@@ -105,6 +105,15 @@ pub struct TableVerify {
 }
 
 impl TableVerify {
+    /// The name to show: PostgreSQL's, or SQLite's for a table left out (it has none).
+    pub fn shown_name(&self) -> &str {
+        if self.target_name.is_empty() {
+            &self.name
+        } else {
+            &self.target_name
+        }
+    }
+
     /// A table not compared yet.
     pub fn new(name: &str, target: &str) -> TableVerify {
         TableVerify {
@@ -232,7 +241,7 @@ pub fn render_text(r: &VerifyReport) -> String {
         let _ = writeln!(
             s,
             "  {:<28} {:>10} {:>10} {:>8} {:>10}  {}",
-            t.target_name,
+            t.shown_name(),
             count(t.source_rows),
             count(t.target_rows),
             t.ranges_compared,
@@ -242,7 +251,7 @@ pub fn render_text(r: &VerifyReport) -> String {
     }
     for t in r.tables.iter().filter(|t| t.status != TableStatus::Match) {
         if let Some(n) = &t.note {
-            let _ = writeln!(s, "\n  {}: {n}", t.target_name);
+            let _ = writeln!(s, "\n  {}: {n}", t.shown_name());
         }
         if t.mismatches.is_empty() {
             continue;
@@ -327,7 +336,7 @@ pub fn render_markdown(r: &VerifyReport) -> String {
         let _ = writeln!(
             s,
             "| `{}` | {} | {} | {} | {} | {} |",
-            md_cell(&t.target_name),
+            md_cell(t.shown_name()),
             count(t.source_rows),
             count(t.target_rows),
             t.ranges_compared,
@@ -501,7 +510,7 @@ pub fn render_html(r: &VerifyReport) -> String {
             s,
             "<tr><td><code>{}</code></td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
              <td class=\"n\">{}</td><td><span class=\"badge b-{}\">{}</span></td></tr>",
-            esc(&t.target_name),
+            esc(t.shown_name()),
             count(t.source_rows),
             count(t.target_rows),
             t.ranges_compared,

@@ -116,5 +116,24 @@ def write():
     print("the application's writes and lookups on PostgreSQL work")
 
 
+def touch():
+    """The application's writes during the dual-write period, on whichever database is the
+    primary: a new book with awkward values, an update, a delete, a many-to-many change."""
+    label = sys.argv[2]
+    ann = Author.objects.get(email="ann@example.com")
+    b = Book.objects.create(
+        title=f"Written on {label}", author=ann, price=decimal.Decimal("3.30"),
+        published=datetime.datetime(2025, 5, 6, 7, 8, 9, 10, tzinfo=UTC),
+        read_time=datetime.timedelta(days=3, seconds=4, microseconds=5),
+        meta={"on": label, "list": [1.25, None]}, cover=label.encode(), weight=2.5)
+    b.tags.set(Tag.objects.filter(label="sci-fi"))
+    first = Book.objects.get(title="First")
+    first.read_time += datetime.timedelta(minutes=1)
+    first.meta = {"edited_on": label}
+    first.save()
+    Book.objects.filter(title=f"Written on {label}").exclude(pk=b.pk).delete()
+    print(f"the application wrote on {label} ({connection.vendor})")
+
+
 if __name__ == "__main__":
-    {"fill": fill, "dump": dump, "write": write}[sys.argv[1]]()
+    {"fill": fill, "dump": dump, "write": write, "touch": touch}[sys.argv[1]]()
