@@ -461,3 +461,40 @@ fn the_dual_write_period_on_a_django_schema_keeps_each_side_in_its_own_forms() {
     assert_eq!(lite("SELECT CAST(max(id) AS TEXT) FROM shop_book"), "12");
     step(&["finish"]);
 }
+
+#[test]
+fn the_schema_lite2pg_makes_for_a_django_database_follows_django_where_the_data_is_certain() {
+    let f = sqlite(DJANGO_SQLITE);
+    let db = TestDb::new();
+    let path = f.path.to_str().unwrap();
+    let (code, out, err) = run_bin(&["migrate", path, "--to", &db.url, "--quiet"], &[]);
+    assert!(code <= 1, "{out}\n{err}");
+    assert!(
+        out.contains("this is a Django application's database"),
+        "{out}"
+    );
+    let types = db.strings(
+        "SELECT column_name || ':' || data_type FROM information_schema.columns \
+         WHERE table_name = 'shop_book' AND column_name IN ('published', 'uid', 'read_time', 'price') \
+         ORDER BY column_name",
+    );
+    // Certain from the data: Django's date-times and UUIDs. Not certain: a bigint that
+    // may be a duration, a decimal without its places (docs/frameworks.md says why).
+    assert_eq!(
+        types,
+        [
+            "price:numeric",
+            "published:timestamp with time zone",
+            "read_time:bigint",
+            "uid:uuid"
+        ]
+    );
+    assert_eq!(
+        db.strings("SELECT published::text FROM shop_book WHERE id = 1"),
+        ["2024-03-05 12:34:56.123456+00"]
+    );
+    let (code, out, err) = run_bin(&["verify", path, "--to", &db.url], &[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let (_, plan, _) = run_bin(&["plan", path, "--no-check", "--format", "json"], &[]);
+    assert!(plan.contains("framework.convention"), "{plan}");
+}

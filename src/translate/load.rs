@@ -32,7 +32,10 @@ fn needs(t: &crate::model::Table) -> Vec<(String, Needs)> {
                 Needs {
                     decimal,
                     json: upper.starts_with("JSON"),
-                    shapes: super::types::needs_shapes(&c.declared_type),
+                    // (CHAR(32) too: Django's UUIDField, whose hex texts are counted so a
+                    // Django database's convention can be followed.)
+                    shapes: super::types::needs_shapes(&c.declared_type)
+                        || upper.replace(' ', "") == "CHAR(32)",
                 },
             )
         })

@@ -7,9 +7,11 @@
 
 mod check;
 mod command;
+mod conventions;
 pub mod defaults;
 pub mod expr;
 pub mod functions;
+pub mod indexes;
 mod load;
 pub mod names;
 pub mod scope;
@@ -210,6 +212,7 @@ pub fn build_plan(
 
     let empty = TableProfile::default();
     let overrides = fk_type_overrides(schema, profiles, opts);
+    let frameworks = crate::model::frameworks::detect(schema);
     let mut built = Vec::new();
     for (t, (target, _)) in schema.tables.iter().zip(&table_names) {
         let profile = profiles.get(&t.name).unwrap_or(&empty);
@@ -217,13 +220,16 @@ pub fn build_plan(
             t,
             target,
             profile,
-            opts,
-            &overrides,
+            tables::Context {
+                opts,
+                overrides: &overrides,
+                frameworks: &frameworks,
+            },
             &mut findings,
         ));
     }
     for b in &built {
-        tables::emit_indexes(b, opts, &mut relations, &mut ddl, &mut findings);
+        indexes::emit_indexes(b, opts, &mut relations, &mut ddl, &mut findings);
     }
     tables::emit_foreign_keys(&built, opts, &mut ddl, &mut findings);
 

@@ -8,7 +8,7 @@ use super::names::Namer;
 use super::scope::{Position, Scope, ScopeColumn};
 use super::types::{choose, TypeChoice};
 use super::Findings;
-use crate::model::{IndexOrigin, IndexTarget, Table};
+use crate::model::{IndexTarget, Table};
 use crate::pg::{qualified, quote_ident};
 use crate::plan::PgType;
 use crate::plan::{
@@ -64,10 +64,10 @@ pub fn translate_table(
     t: &Table,
     target: &str,
     profile: &TableProfile,
-    opts: &PlanOptions,
-    overrides: &HashMap<super::ColumnKey, PgType>,
+    cx: Context<'_>,
     f: &mut Findings,
 ) -> BuiltTable {
+    let opts = cx.opts;
     let mut cols = Namer::new(opts.identifiers);
     if let Some(module) = &t.virtual_module {
         f.add(
@@ -94,7 +94,7 @@ pub fn translate_table(
         choices,
         scope,
         mut types,
-    } = choose_types(t, profile, opts, overrides, &names, f);
+    } = choose_types(t, profile, cx, &names, f);
     let pk_nulls = t
         .columns
         .iter()
@@ -205,6 +205,18 @@ pub fn translate_table(
     }
 }
 
+/// What a table is translated with: the options, types forced by foreign keys, and the
+/// frameworks whose conventions the schema follows.
+#[derive(Clone, Copy)]
+pub struct Context<'a> {
+    /// Translation options.
+    pub opts: &'a PlanOptions,
+    /// Types foreign keys force on columns.
+    pub overrides: &'a HashMap<super::ColumnKey, PgType>,
+    /// Frameworks detected in the source.
+    pub frameworks: &'a [crate::model::frameworks::Framework],
+}
+
 /// Every column's type choice with its profile, and the scope expressions see.
 struct Typed {
     choices: Vec<(TypeChoice, ColumnProfile)>,
@@ -217,17 +229,29 @@ struct Typed {
 fn choose_types(
     t: &Table,
     profile: &TableProfile,
-    opts: &PlanOptions,
-    overrides: &HashMap<super::ColumnKey, PgType>,
+    cx: Context<'_>,
     names: &[String],
     f: &mut Findings,
 ) -> Typed {
+    let Context {
+        opts,
+        overrides,
+        frameworks,
+    } = cx;
     let mut scope = Scope::default();
     let mut types = HashMap::new();
     let mut choices = Vec::new();
     for (i, c) in t.columns.iter().enumerate() {
         let p = profile.columns.get(i).cloned().unwrap_or_default();
         let mut choice = choose(c, &p, opts.type_conflicts);
+        if let Some(why) = super::conventions::apply(frameworks, c, &p, &mut choice) {
+            f.add(
+                Severity::Info,
+                "framework.convention",
+                col_obj(&t.name, &c.name),
+                why,
+            );
+        }
         let key = (t.name.to_ascii_lowercase(), c.name.to_ascii_lowercase());
         if let Some(&forced) = overrides.get(&key) {
             if forced != choice.ty {
@@ -350,7 +374,7 @@ fn column_def(
         generated,
         identity: c.rowid_alias,
         rejected_rows: choice.rejected,
-        source_form: None,
+        source_form: choice.source_form,
     };
     (def, plan, rejected)
 }
@@ -465,198 +489,6 @@ fn varchar_len(declared: &str) -> Option<u32> {
         .trim()
         .parse()
         .ok()
-}
-
-/// Phase 2: primary keys, unique constraints and indexes of one table.
-pub fn emit_indexes(
-    b: &BuiltTable,
-    opts: &PlanOptions,
-    relations: &mut Namer,
-    ddl: &mut Ddl,
-    f: &mut Findings,
-) {
-    let t = &b.source;
-    let target = &b.plan.target;
-    let qname = qualified(&opts.schema, target);
-    if !b.pk.is_empty() {
-        let name = relations.derived(&format!("{target}_pkey"));
-        ddl.indexes.push(key_constraint(&qname, &name, true, &b.pk));
-    } else if !t.primary_key.is_empty() {
-        // NULLs in the key: carried as UNIQUE, see the finding.
-        let plain: Vec<String> = t
-            .primary_key
-            .iter()
-            .filter_map(|k| b.scope.column(k))
-            .map(|c| c.target.clone())
-            .collect();
-        let name = relations.derived(&format!("{target}_key"));
-        ddl.indexes
-            .push(key_constraint(&qname, &name, false, &plain));
-    }
-    if let RowIdentity::AddedRowid { column } = &b.plan.row_identity {
-        let name = relations.derived(&format!("{target}_{column}_key"));
-        let cols = [column.clone()];
-        ddl.indexes
-            .push(key_constraint(&qname, &name, false, &cols));
-    }
-    for idx in &t.indexes {
-        if idx.origin != IndexOrigin::PrimaryKey {
-            emit_index(b, idx, &qname, relations, ddl, f);
-        }
-    }
-}
-
-/// `ADD CONSTRAINT … PRIMARY KEY | UNIQUE` on plain `columns`, which `migrate` builds as a
-/// unique index first.
-fn key_constraint(qname: &str, name: &str, primary: bool, columns: &[String]) -> Statement {
-    let kind = if primary { "PRIMARY KEY" } else { "UNIQUE" };
-    let printed: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
-    Statement {
-        object: format!(
-            "{} {}",
-            if primary { "primary key" } else { "unique" },
-            quote_ident(name)
-        ),
-        sql: format!(
-            "ALTER TABLE {qname} ADD CONSTRAINT {} {kind} ({})",
-            quote_ident(name),
-            printed.join(", ")
-        ),
-        optional: false,
-        creates: None,
-        constraint: Some(Constraint::Key {
-            table: qname.to_string(),
-            name: name.to_string(),
-            primary,
-            columns: columns.to_vec(),
-        }),
-    }
-}
-
-/// One index's key items, printed, and the plain columns among them; `Err` says why the
-/// index cannot be carried.
-fn index_keys(
-    b: &BuiltTable,
-    idx: &crate::model::Index,
-) -> Result<(Vec<String>, Vec<String>), String> {
-    let mut keys = Vec::new();
-    let mut plain_cols = Vec::new();
-    for item in &idx.items {
-        let (expr, plain) = match &item.target {
-            IndexTarget::Column(c) => {
-                let sc = b
-                    .scope
-                    .column(c)
-                    .ok_or_else(|| format!("unknown column {c}"))?;
-                match (item.collation.as_str(), sc.ty) {
-                    ("NOCASE", ty) if ty.is_text() && ty != PgType::Citext => (
-                        format!("(CAST({} AS citext))", quote_ident(&sc.target)),
-                        None,
-                    ),
-                    ("BINARY", PgType::Citext) => {
-                        (format!("(CAST({} AS text))", quote_ident(&sc.target)), None)
-                    }
-                    _ => (quote_ident(&sc.target), Some(sc.target.clone())),
-                }
-            }
-            IndexTarget::Rowid => {
-                let r = b
-                    .rowid_column
-                    .as_ref()
-                    .ok_or("indexes the rowid of a table without one")?;
-                (quote_ident(r), Some(r.clone()))
-            }
-            IndexTarget::Expr(e) => (
-                format!("({})", translate(e, &b.scope, Position::IndexKey)?),
-                None,
-            ),
-        };
-        plain_cols.extend(plain);
-        keys.push(if item.desc {
-            format!("{expr} DESC")
-        } else {
-            expr
-        });
-    }
-    Ok((keys, plain_cols))
-}
-
-/// One SQLite index (or UNIQUE constraint): a constraint when it is a UNIQUE on plain
-/// columns, else `CREATE [UNIQUE] INDEX`, with its predicate; left out and reported when a
-/// key or the predicate cannot be translated.
-fn emit_index(
-    b: &BuiltTable,
-    idx: &crate::model::Index,
-    qname: &str,
-    relations: &mut Namer,
-    ddl: &mut Ddl,
-    f: &mut Findings,
-) {
-    let (t, target) = (&b.source, &b.plan.target);
-    let what = match idx.origin {
-        IndexOrigin::Create => format!("index {}", quote_ident(&idx.name)),
-        _ => format!("UNIQUE constraint on {}", quote_ident(&t.name)),
-    };
-    let sql_text = idx.sql.as_deref().unwrap_or("");
-    let (keys, plain_cols) = match index_keys(b, idx) {
-        Ok(k) => k,
-        Err(why) => {
-            f.left_out(
-                "index.not_translated",
-                what,
-                format!("left out: {why}"),
-                sql_text,
-            );
-            return;
-        }
-    };
-    let predicate = match &idx.predicate {
-        Some(p) => match translate(p, &b.scope, Position::Predicate) {
-            Ok(s) => Some(s),
-            Err(why) => {
-                let msg = if idx.unique {
-                    format!("partial UNIQUE index left out (its predicate cannot be translated: {why}); uniqueness is not enforced")
-                } else {
-                    format!("partial index left out (its predicate cannot be translated: {why})")
-                };
-                f.left_out("index.not_translated", what, msg, sql_text);
-                return;
-            }
-        },
-        None => None,
-    };
-    if idx.origin == IndexOrigin::Unique && plain_cols.len() == idx.items.len() {
-        let name = relations.derived(&format!("{target}_{}_key", plain_cols.join("_")));
-        ddl.indexes
-            .push(key_constraint(qname, &name, false, &plain_cols));
-        return;
-    }
-    let wanted = match idx.origin {
-        IndexOrigin::Create => {
-            let (n, how) = relations.map(&idx.name);
-            f.renamed("index", &idx.name, &n, how);
-            n
-        }
-        _ => relations.derived(&format!("{target}_key")),
-    };
-    let unique = if idx.unique { "UNIQUE " } else { "" };
-    let mut sql = format!(
-        "CREATE {unique}INDEX {} ON {qname} ({})",
-        quote_ident(&wanted),
-        keys.join(", ")
-    );
-    if let Some(p) = predicate {
-        sql.push_str(&format!(" WHERE {p}"));
-    }
-    ddl.indexes.push(Statement {
-        object: format!("index {}", quote_ident(&wanted)),
-        sql,
-        optional: idx.origin == IndexOrigin::Create && !idx.unique,
-        creates: None,
-        constraint: Some(Constraint::Index {
-            table: qname.to_string(),
-        }),
-    });
 }
 
 fn unique_targets(b: &BuiltTable) -> Vec<Vec<String>> {

@@ -25,6 +25,9 @@ pub struct TypeChoice {
     pub rejected: u64,
     /// Findings (warning-level) this choice raises.
     pub warnings: Vec<String>,
+    /// How the application stores the values in SQLite, when a framework's convention
+    /// decided the type (for the reverse applier).
+    pub source_form: Option<crate::plan::SourceForm>,
 }
 
 impl TypeChoice {
@@ -35,6 +38,7 @@ impl TypeChoice {
             conversion: Conversion::AsIs,
             rejected: 0,
             warnings: Vec::new(),
+            source_form: None,
         }
     }
 
