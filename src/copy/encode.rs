@@ -84,6 +84,21 @@ fn text(bytes: &[u8]) -> Result<&str, String> {
     })
 }
 
+/// Writes [`number_text`] into `out`, without allocating.
+fn put_number_text(v: &ValueRef<'_>, out: &mut Vec<u8>) {
+    use std::io::Write as _;
+    // Writing into a Vec cannot fail.
+    let _ = match v {
+        ValueRef::Integer(i) => write!(out, "{i}"),
+        ValueRef::Real(f) if f.is_nan() => write!(out, "NaN"),
+        ValueRef::Real(f) if f.is_infinite() => {
+            write!(out, "{}", if *f > 0.0 { "Infinity" } else { "-Infinity" })
+        }
+        ValueRef::Real(f) => write!(out, "{f:?}"),
+        _ => Ok(()),
+    };
+}
+
 /// The exact text a number is carried as in a text column: integers in decimal, doubles
 /// as the shortest decimal that reads back to the same bits.
 pub fn number_text(v: &ValueRef<'_>) -> Option<String> {
@@ -105,11 +120,17 @@ fn body(v: ValueRef<'_>, codec: Codec, out: &mut Vec<u8>) -> Result<(), String> 
             let b = match v {
                 ValueRef::Integer(0) => false,
                 ValueRef::Integer(1) => true,
-                ValueRef::Text(t) => match text(t)?.trim().to_ascii_lowercase().as_str() {
-                    "t" | "true" | "y" | "yes" | "on" | "1" => true,
-                    "f" | "false" | "n" | "no" | "off" | "0" => false,
-                    _ => return Err("text is not a boolean spelling".into()),
-                },
+                ValueRef::Text(t) => {
+                    let s = text(t)?.trim();
+                    let is = |words: &[&str]| words.iter().any(|w| s.eq_ignore_ascii_case(w));
+                    if is(&["t", "true", "y", "yes", "on", "1"]) {
+                        true
+                    } else if is(&["f", "false", "n", "no", "off", "0"]) {
+                        false
+                    } else {
+                        return Err("text is not a boolean spelling".into());
+                    }
+                }
                 other => return Err(format!("{} is not 0 or 1", display(&other))),
             };
             out.push(u8::from(b));
@@ -166,29 +187,27 @@ fn body(v: ValueRef<'_>, codec: Codec, out: &mut Vec<u8>) -> Result<(), String> 
         PgType::Text | PgType::Varchar(_) | PgType::Citext => text_body(v, codec.ty, out)?,
         PgType::Bytea => match v {
             ValueRef::Blob(b) | ValueRef::Text(b) => out.extend_from_slice(b),
-            ValueRef::Integer(_) | ValueRef::Real(_) => {
-                out.extend_from_slice(number_text(&v).unwrap_or_default().as_bytes())
-            }
+            ValueRef::Integer(_) | ValueRef::Real(_) => put_number_text(&v, out),
             ValueRef::Null => {}
         },
         PgType::Jsonb => {
-            let json = match v {
+            // The version byte of jsonb's binary form, then the text.
+            out.push(1);
+            match v {
                 ValueRef::Text(t) => {
                     let s = text(t)?;
-                    if serde_json::from_str::<serde::de::IgnoredAny>(s).is_err() {
+                    if !super::json_check::is_json(s) {
                         return Err("text is not valid JSON".into());
                     }
                     if s.contains("\\u0000") {
                         return Err("JSON holds \\u0000, which jsonb cannot store".into());
                     }
-                    s.to_string()
+                    out.extend_from_slice(s.as_bytes());
                 }
-                ValueRef::Integer(_) => number_text(&v).unwrap_or_default(),
-                ValueRef::Real(f) if f.is_finite() => number_text(&v).unwrap_or_default(),
+                ValueRef::Integer(_) => put_number_text(&v, out),
+                ValueRef::Real(f) if f.is_finite() => put_number_text(&v, out),
                 other => return Err(wrong(&other)),
-            };
-            out.push(1);
-            out.extend_from_slice(json.as_bytes());
+            }
         }
         PgType::Uuid => match v {
             ValueRef::Blob(b) if b.len() == 16 => out.extend_from_slice(b),
@@ -207,17 +226,13 @@ fn body(v: ValueRef<'_>, codec: Codec, out: &mut Vec<u8>) -> Result<(), String> 
         PgType::Json => match v {
             ValueRef::Text(t) => {
                 let s = text(t)?;
-                if serde_json::from_str::<serde::de::IgnoredAny>(s).is_err() {
+                if !super::json_check::is_json(s) {
                     return Err("text is not valid JSON".into());
                 }
                 out.extend_from_slice(s.as_bytes());
             }
-            ValueRef::Integer(_) => {
-                out.extend_from_slice(number_text(&v).unwrap_or_default().as_bytes())
-            }
-            ValueRef::Real(f) if f.is_finite() => {
-                out.extend_from_slice(number_text(&v).unwrap_or_default().as_bytes())
-            }
+            ValueRef::Integer(_) => put_number_text(&v, out),
+            ValueRef::Real(f) if f.is_finite() => put_number_text(&v, out),
             other => return Err(wrong(&other)),
         },
         PgType::Char(n) => char_body(v, n, out)?,
@@ -244,9 +259,7 @@ fn text_body(v: ValueRef<'_>, ty: PgType, out: &mut Vec<u8>) -> Result<(), Strin
     let start = out.len();
     match v {
         ValueRef::Text(t) => out.extend_from_slice(text(t)?.as_bytes()),
-        ValueRef::Integer(_) | ValueRef::Real(_) => {
-            out.extend_from_slice(number_text(&v).unwrap_or_default().as_bytes())
-        }
+        ValueRef::Integer(_) | ValueRef::Real(_) => put_number_text(&v, out),
         other => return Err(wrong(&other, ty)),
     }
     if let PgType::Varchar(n) = ty {
@@ -300,19 +313,21 @@ fn interval_body(v: ValueRef<'_>, out: &mut Vec<u8>) -> Result<(), String> {
 
 /// character(n), blank-padded by the server.
 fn char_body(v: ValueRef<'_>, n: u32, out: &mut Vec<u8>) -> Result<(), String> {
-    let s = match v {
-        ValueRef::Text(t) => text(t)?.to_string(),
-        ValueRef::Integer(_) | ValueRef::Real(_) => number_text(&v).unwrap_or_default(),
+    let start = out.len();
+    match v {
+        ValueRef::Text(t) => out.extend_from_slice(text(t)?.as_bytes()),
+        ValueRef::Integer(_) | ValueRef::Real(_) => put_number_text(&v, out),
         other => return Err(wrong(&other, PgType::Char(n))),
-    };
-    // character(n) ignores trailing blanks; anything else past n would be cut.
+    }
+    // character(n) ignores trailing blanks; anything else past n would be cut. (The bytes
+    // were checked as UTF-8 or written as ASCII just now.)
+    let s = std::str::from_utf8(&out[start..]).unwrap_or("");
     let chars = s.trim_end_matches(' ').chars().count();
     if chars > n as usize {
         return Err(format!(
             "{chars} characters do not fit character({n}) without cutting"
         ));
     }
-    out.extend_from_slice(s.as_bytes());
     Ok(())
 }
 

@@ -10,9 +10,16 @@ pub fn inet(s: &str, cidr: bool, out: &mut Vec<u8>) -> Result<(), String> {
     let ip: std::net::IpAddr = addr
         .parse()
         .map_err(|_| format!("'{s}' is not an IP address"))?;
-    let (family, bytes): (u8, Vec<u8>) = match ip {
-        std::net::IpAddr::V4(v) => (2, v.octets().to_vec()),
-        std::net::IpAddr::V6(v) => (3, v.octets().to_vec()),
+    let mut octets = [0u8; 16];
+    let (family, bytes): (u8, &[u8]) = match ip {
+        std::net::IpAddr::V4(v) => {
+            octets[..4].copy_from_slice(&v.octets());
+            (2, &octets[..4])
+        }
+        std::net::IpAddr::V6(v) => {
+            octets = v.octets();
+            (3, &octets[..])
+        }
     };
     let max = (bytes.len() * 8) as u8;
     let bits = match bits {
@@ -37,6 +44,6 @@ pub fn inet(s: &str, cidr: bool, out: &mut Vec<u8>) -> Result<(), String> {
         }
     }
     out.extend_from_slice(&[family, bits, u8::from(cidr), bytes.len() as u8]);
-    out.extend_from_slice(&bytes);
+    out.extend_from_slice(bytes);
     Ok(())
 }

@@ -36,20 +36,20 @@ fn iso_duration(p: &str) -> Option<i64> {
     };
     let mut micros: i64 = 0;
     let mut any = false;
+    // Each part is `<number><unit>`; the number is a slice of the text, never copied.
     let mut take = |part: &str, units: &[(char, i64)]| -> Option<()> {
-        let mut num = String::new();
-        for c in part.chars() {
+        let mut start = 0;
+        for (i, c) in part.char_indices() {
             if c.is_ascii_digit() || c == '.' {
-                num.push(c);
                 continue;
             }
             let &(_, scale) = units.iter().find(|(u, _)| *u == c)?;
-            let value = parse_fixed(&num, scale)?;
+            let value = parse_fixed(&part[start..i], scale)?;
             micros = micros.checked_add(value)?;
-            num.clear();
+            start = i + c.len_utf8();
             any = true;
         }
-        num.is_empty().then_some(())
+        (start == part.len()).then_some(())
     };
     take(date, &[('W', 7 * MICROS_PER_DAY), ('D', MICROS_PER_DAY)])?;
     if let Some(t) = time {

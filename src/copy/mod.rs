@@ -19,6 +19,7 @@ pub mod copy_in;
 pub mod encode;
 mod inet;
 mod interval;
+mod json_check;
 pub mod keys;
 pub mod numeric;
 pub mod progress;
