@@ -91,7 +91,7 @@ fn a_django_schema_is_filled_with_every_value_converted_exactly_and_verified() {
     // Django's own record of the migrations that made the schema says the same on both
     // sides: kept as Django wrote it.
     assert!(
-        out.contains("\"django_migrations\" is Django's own record"),
+        out.contains("\"django_migrations\" is Django's record of applied migrations"),
         "{out}"
     );
     assert_eq!(

@@ -174,7 +174,16 @@ fn spec_for(
             key_codecs.push(codec_of(column).ok_or_else(unsupported)?);
             sqlite_key.push(capture.key[0].clone());
         }
-        RowIdentity::None => return Err(unsupported()),
+        RowIdentity::None => {
+            return Err(Error::Refused(format!(
+                "table {} has no primary key in PostgreSQL, so sync cannot tell its rows apart \
+                 there (a join table without a key, such as Rails' has_and_belongs_to_many \
+                 tables): migrate --data-only loads it, but the dual-write period needs a key \
+                 on every table it follows; add one (e.g. a primary key over all its columns) \
+                 and sync again",
+                quote_ident(&tp.source)
+            )))
+        }
     }
     let rowid_name = capture
         .key

@@ -82,12 +82,20 @@ pub fn reconcile(
                 )));
             }
         }
-        notes.push(format!(
-            "{} is {}'s own record and the target's copy already says the same: kept as it is, \
-             not copied",
-            quote_ident(&t.target),
-            b.framework.name()
-        ));
+        notes.push(if b.key.is_empty() {
+            format!(
+                "{} is {}'s own state: the target's copy is kept as it is, not copied",
+                quote_ident(&t.target),
+                b.framework.name()
+            )
+        } else {
+            format!(
+                "{} is {}'s record of applied migrations and the target's copy says the same: \
+                 kept as it is, not copied",
+                quote_ident(&t.target),
+                b.framework.name()
+            )
+        });
     }
     plan.tables = keep;
     Ok(notes)
