@@ -498,3 +498,26 @@ fn the_schema_lite2pg_makes_for_a_django_database_follows_django_where_the_data_
     let (_, plan, _) = run_bin(&["plan", path, "--no-check", "--format", "json"], &[]);
     assert!(plan.contains("framework.convention"), "{plan}");
 }
+
+#[test]
+fn schema_only_then_data_only_keeps_the_rowid_identity_lite2pg_added() {
+    let f = sqlite(
+        "CREATE TABLE log (at TEXT, line TEXT);
+         INSERT INTO log VALUES ('a', 'one'), ('b', 'two'), ('c', 'three');
+         DELETE FROM log WHERE line = 'two';",
+    );
+    let db = TestDb::new();
+    let path = f.path.to_str().unwrap();
+    let (code, out, err) = run_bin(
+        &["migrate", path, "--to", &db.url, "--schema-only", "--quiet"],
+        &[],
+    );
+    assert!(code <= 1, "{out}\n{err}");
+    let (code, out, err) = migrate_data_only(&f, &db, &[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    // The rowids, gap included, as the copy of the schema lite2pg made would carry them.
+    assert_eq!(
+        db.strings("SELECT _lite2pg_rowid::text || line FROM log ORDER BY 1"),
+        ["1one", "3three"]
+    );
+}

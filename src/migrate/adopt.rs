@@ -505,6 +505,23 @@ fn adopt_table(
             ..c.clone()
         });
     }
+    // A table lite2pg made before (`--schema-only`, then this) carries the SQLite rowid in
+    // its added column: fill it with the rowid again, or resume, verify and sync lose their
+    // row identity.
+    let mut added_rowid = None;
+    if let RowIdentity::AddedRowid { column } = &tp.row_identity {
+        let planned = tp.columns.iter().find(|c| &c.target == column);
+        if let (Some(c), Some(k)) = (planned, cat.columns.iter().find(|k| &k.name == column)) {
+            used.push(k.name.clone());
+            columns.push(ColumnPlan {
+                pg_type: k.formatted.clone(),
+                identity: k.identity,
+                not_null: k.not_null,
+                ..c.clone()
+            });
+            added_rowid = Some(column.clone());
+        }
+    }
     for k in cat.columns.iter().filter(|k| !used.contains(&k.name)) {
         if k.not_null && !k.has_default && !k.identity && !k.generated {
             problems.push(format!(
@@ -525,6 +542,8 @@ fn adopt_table(
         RowIdentity::PrimaryKey {
             columns: cat.primary_key.clone(),
         }
+    } else if let Some(column) = added_rowid {
+        RowIdentity::AddedRowid { column }
     } else {
         RowIdentity::None
     };
