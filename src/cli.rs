@@ -14,7 +14,7 @@ use lite2pg::copy::CHUNK_ROWS;
 use lite2pg::demo::DemoRequest;
 use lite2pg::migrate::{default_jobs, MigrateRequest, Mode};
 use lite2pg::pg::TargetChoice;
-use lite2pg::plan::{IdentPolicy, PlanOptions, TypeConflicts};
+use lite2pg::plan::{IdentPolicy, PlanOptions, SourceZone, TypeConflicts};
 use lite2pg::translate::{Check, Format, PlanRequest};
 use lite2pg::verify::{Output, VerifyRequest};
 
@@ -149,10 +149,10 @@ enum Cmd {
         #[arg(long, short)]
         quiet: bool,
         /// With --data-only: how date-times stored without an offset are read into
-        /// timestamptz columns: UTC (the default, what Django and Rails store) or a fixed
-        /// offset such as +02:00.
-        #[arg(long, default_value = "UTC", value_parser = lite2pg::migrate::parse_offset)]
-        source_timezone: i32,
+        /// timestamptz columns: UTC (the default, what Django and Rails store), a fixed
+        /// offset such as +02:00, or a named zone such as Europe/Berlin.
+        #[arg(long, default_value = "UTC", value_parser = SourceZone::parse)]
+        source_timezone: SourceZone,
         /// With --data-only: empty target tables that already hold rows before loading
         /// (those rows are lost). Tables the framework fills itself when it makes its schema
         /// (Django's content types and permissions) are replaced without it.
@@ -211,10 +211,10 @@ enum Cmd {
         /// --data-only); --replace then empties them instead of dropping them.
         #[arg(long)]
         data_only: bool,
-        /// With --data-only: how date-times stored without an offset are read (UTC, or a
-        /// fixed offset such as +02:00).
-        #[arg(long, default_value = "UTC", value_parser = lite2pg::migrate::parse_offset)]
-        source_timezone: i32,
+        /// With --data-only: how date-times stored without an offset are read (UTC, a
+        /// fixed offset such as +02:00, or a named zone such as Europe/Berlin).
+        #[arg(long, default_value = "UTC", value_parser = SourceZone::parse)]
+        source_timezone: SourceZone,
         /// Benchmarks only: append each applied change's age at commit (seconds) here.
         #[arg(long, hide = true, env = "LITE2PG_LAG_FILE")]
         lag_file: Option<PathBuf>,
@@ -458,7 +458,7 @@ pub fn parse() -> Request {
             stall_timeout: running.stall_timeout(),
             source_copy: None,
             chunk_rows: chunk_rows.unwrap_or(CHUNK_ROWS),
-            source_offset: source_timezone,
+            source_zone: source_timezone,
             truncate,
         })),
         Cmd::Verify {
@@ -513,7 +513,7 @@ pub fn parse() -> Request {
             stall_timeout: running.stall_timeout(),
             lag_file,
             data_only,
-            source_offset: source_timezone,
+            source_zone: source_timezone,
         })),
         Cmd::Status { target, format } => Request::Status(StatusRequest {
             target: target.live(),

@@ -228,7 +228,7 @@ pub fn demo(req: &DemoRequest) -> Result<i32> {
         stall_timeout: std::time::Duration::from_secs(60),
         source_copy: None,
         chunk_rows: crate::copy::CHUNK_ROWS,
-        source_offset: 0,
+        source_zone: crate::plan::SourceZone::Offset(0),
         truncate: false,
     };
     let (report, _) = crate::migrate::migrate_with_report(&request)?;

@@ -521,3 +521,42 @@ fn schema_only_then_data_only_keeps_the_rowid_identity_lite2pg_added() {
         ["1one", "3three"]
     );
 }
+
+#[test]
+fn naive_date_times_are_read_in_a_named_source_zone_and_a_daylight_saving_gap_is_refused() {
+    let f = sqlite(
+        "CREATE TABLE ev (id INTEGER PRIMARY KEY, at DATETIME);
+         INSERT INTO ev VALUES (1, '2024-01-15 12:00:00'), (2, '2024-07-01 12:00:00.5'),
+                               (3, '2024-03-31 02:30:00'), (4, '2024-10-27 02:30:00');",
+    );
+    let db = TestDb::new();
+    db.client()
+        .batch_execute(
+            "the framework's schema",
+            "CREATE TABLE ev (id bigint PRIMARY KEY, at timestamptz)",
+        )
+        .unwrap();
+    let reject_file = f.path.with_extension("rejects.jsonl");
+    let (code, out, err) = migrate_data_only(
+        &f,
+        &db,
+        &[
+            "--source-timezone",
+            "Europe/Berlin",
+            "--reject-file",
+            reject_file.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert_eq!(
+        db.strings("SELECT id::text || ' ' || (at AT TIME ZONE 'UTC')::text FROM ev ORDER BY id"),
+        ["1 2024-01-15 11:00:00", "2 2024-07-01 10:00:00.5"]
+    );
+    let rejects = std::fs::read_to_string(&reject_file).unwrap();
+    assert_eq!(rejects.lines().count(), 2, "{rejects}");
+    assert!(rejects.contains("daylight-saving gap or fold"), "{rejects}");
+    let (code, out, _) = run_bin(&["verify", f.path.to_str().unwrap(), "--to", &db.url], &[]);
+    // The two refused rows are missing; the others compare equal in Berlin time.
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("2 differing"), "{out}");
+}

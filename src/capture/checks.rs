@@ -145,7 +145,7 @@ pub(crate) fn verify_tables(
             .collect();
         // Nothing written since the last verification: nothing to compare.
         plan.tables
-            .retain(|t| only.get(&t.target).map_or(true, |keys| !keys.is_empty()));
+            .retain(|t| only.get(&t.target).is_none_or(|keys| !keys.is_empty()));
         opts.only_keys = Some(std::sync::Arc::new(only));
     }
     if plan.tables.is_empty() {

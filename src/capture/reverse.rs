@@ -26,7 +26,7 @@ use super::spec::TableSpec;
 use super::sqlite_log as cap;
 use super::Side;
 use crate::error::{Error, Result};
-use crate::pg::{quote_ident, Client};
+use crate::pg::{quote_ident, quote_literal, Client};
 use crate::plan::{Conversion, PgType, SourceForm};
 use crate::sqlite::temporal::EpochUnit;
 
@@ -41,6 +41,19 @@ enum Back {
     Blob,
     /// `timestamptz` as UTC text with a `Z`.
     TextUtc,
+}
+
+/// A wall time (`local`, a `timestamp` expression) as Python's `str(datetime)` writes it:
+/// the fraction only when there is one.
+fn naive_text(local: &str) -> (String, Back) {
+    (
+        format!(
+            "CASE WHEN extract(microseconds FROM {local})::int8 % 1000000 = 0 \
+             THEN to_char({local}, 'YYYY-MM-DD HH24:MI:SS') \
+             ELSE to_char({local}, 'YYYY-MM-DD HH24:MI:SS.US') END"
+        ),
+        Back::Text,
+    )
 }
 
 /// The back expression for a column the application stored in SQLite in `form`.
@@ -65,18 +78,13 @@ fn form_expr(c: &str, form: SourceForm) -> (String, Back) {
             Back::Text,
         ),
         // As Python's `str(datetime)` writes it: the fraction only when there is one.
-        SourceForm::NaiveText { offset_seconds } => {
-            let local =
-                format!("(({c}) AT TIME ZONE 'UTC') + make_interval(secs => {offset_seconds})");
-            (
-                format!(
-                    "CASE WHEN extract(microseconds FROM {local})::int8 % 1000000 = 0 \
-                     THEN to_char({local}, 'YYYY-MM-DD HH24:MI:SS') \
-                     ELSE to_char({local}, 'YYYY-MM-DD HH24:MI:SS.US') END"
-                ),
-                Back::Text,
-            )
-        }
+        SourceForm::NaiveText { offset_seconds } => naive_text(&format!(
+            "(({c}) AT TIME ZONE 'UTC') + make_interval(secs => {offset_seconds})"
+        )),
+        SourceForm::NaiveTextIn { zone } => naive_text(&format!(
+            "(({c}) AT TIME ZONE {})",
+            quote_literal(&zone.name())
+        )),
         SourceForm::BoolText => (
             format!("CASE WHEN {c} THEN 't' WHEN NOT {c} THEN 'f' END"),
             Back::Text,

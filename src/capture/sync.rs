@@ -51,8 +51,8 @@ pub struct SyncRequest {
     /// Load into the schema the application's framework made (`migrate --data-only`),
     /// and write back in the forms the application used (docs/frameworks.md).
     pub data_only: bool,
-    /// The source's time zone, seconds east of UTC (`--source-timezone`).
-    pub source_offset: i32,
+    /// The source's time zone (`--source-timezone`).
+    pub source_zone: crate::plan::SourceZone,
 }
 
 /// How often a step that met a transient conflict is run again before sync stops.
@@ -121,7 +121,7 @@ fn initial_migration(req: &SyncRequest, client: &mut Client, restart: bool) -> R
         stall_timeout: req.stall_timeout,
         source_copy: Some(copy.clone()),
         chunk_rows: crate::copy::CHUNK_ROWS,
-        source_offset: req.source_offset,
+        source_zone: req.source_zone,
         truncate: req.data_only && (req.replace || restart),
     };
     let (report, plan) = crate::migrate::migrate_with_report(&migrate)?;
@@ -226,7 +226,7 @@ pub fn sync(req: &SyncRequest) -> Result<i32> {
             ));
         }
     }
-    let needs_copy = req.replace || state.as_ref().map_or(true, |s| s.run_id.is_none());
+    let needs_copy = req.replace || state.as_ref().is_none_or(|s| s.run_id.is_none());
     if needs_copy {
         // (A framework's schema holds its tables before anything is loaded, by design.)
         if state.is_none() && !req.replace && !req.data_only {

@@ -10,7 +10,7 @@
 use rusqlite::types::ValueRef;
 
 use super::numeric::Decimal;
-use crate::plan::{Conversion, PgType};
+use crate::plan::{Conversion, PgType, SourceZone};
 use crate::sqlite::temporal::{self, EpochUnit, TextShape};
 
 /// The 19-byte header that starts every binary COPY stream.
@@ -339,8 +339,9 @@ fn temporal_body(v: ValueRef<'_>, codec: Codec, out: &mut Vec<u8>) -> Result<(),
             let p = temporal::parse_text(s)
                 .ok_or_else(|| format!("'{s}' is not a date or time PostgreSQL holds exactly"))?;
             let shape = p.shape();
-            let naive_at = match codec.conversion {
-                Conversion::NaiveAt { offset_seconds } => Some(offset_seconds),
+            let naive_zone = match codec.conversion {
+                Conversion::NaiveAt { offset_seconds } => Some(SourceZone::Offset(offset_seconds)),
+                Conversion::NaiveIn { zone } => Some(SourceZone::Named(zone)),
                 _ => None,
             };
             let fits = match ty {
@@ -349,7 +350,7 @@ fn temporal_body(v: ValueRef<'_>, codec: Codec, out: &mut Vec<u8>) -> Result<(),
                 PgType::TimeTz => shape == TextShape::TimeWithOffset,
                 PgType::Timestamp => matches!(shape, TextShape::Date | TextShape::Naive),
                 // The source's zone was named (or is UTC by default) for naive text.
-                _ if naive_at.is_some() => {
+                _ if naive_zone.is_some() => {
                     matches!(
                         shape,
                         TextShape::WithOffset | TextShape::Naive | TextShape::Date
@@ -380,8 +381,14 @@ fn temporal_body(v: ValueRef<'_>, codec: Codec, out: &mut Vec<u8>) -> Result<(),
                 out.extend_from_slice(&(d as i32).to_be_bytes());
                 return Ok(());
             }
-            let offset = p.offset.or(naive_at).unwrap_or(0);
-            days * MICROS_PER_DAY + time - i64::from(offset) * 1_000_000
+            let local = days * MICROS_PER_DAY + time;
+            match (p.offset, naive_zone) {
+                (Some(offset), _) => local - i64::from(offset) * 1_000_000,
+                (None, Some(zone)) => zone
+                    .to_utc_micros(local)
+                    .map_err(|why| format!("'{s}': {why}"))?,
+                (None, None) => local,
+            }
         }
         ValueRef::Integer(i)
             if ty == PgType::TimestampTz

@@ -30,8 +30,8 @@ use crate::model::glob;
 use crate::pg::catalog;
 use crate::pg::{qualified, quote_ident, quote_literal, Client};
 use crate::plan::{
-    ColumnPlan, Conversion, Finding, PgType, Plan, RowIdentity, Severity, SourceForm, Statement,
-    TablePlan,
+    ColumnPlan, Conversion, Finding, PgType, Plan, RowIdentity, Severity, SourceForm, SourceZone,
+    Statement, TablePlan,
 };
 use crate::sqlite::profile::{ColumnProfile, TableProfile};
 use crate::sqlite::temporal::{self, EpochUnit};
@@ -41,7 +41,7 @@ fn conversion(
     ty: PgType,
     col: &ColumnPlan,
     profile: &ColumnProfile,
-    source_offset: i32,
+    source_zone: SourceZone,
 ) -> (Conversion, String) {
     let s = &col.storage;
     match ty {
@@ -56,15 +56,22 @@ fn conversion(
             Conversion::JulianDay,
             "reals read as julian day numbers".into(),
         ),
-        PgType::TimestampTz => (
-            Conversion::NaiveAt {
-                offset_seconds: source_offset,
-            },
-            format!(
-                "date-times without an offset read as {}",
-                offset_name(source_offset)
+        PgType::TimestampTz => match source_zone {
+            SourceZone::Offset(offset_seconds) => (
+                Conversion::NaiveAt { offset_seconds },
+                format!(
+                    "date-times without an offset read as {}",
+                    offset_name(offset_seconds)
+                ),
             ),
-        ),
+            SourceZone::Named(zone) => (
+                Conversion::NaiveIn { zone },
+                format!(
+                    "date-times without an offset read as wall time in {}",
+                    zone.name()
+                ),
+            ),
+        },
         PgType::Interval => (
             Conversion::ToInterval,
             "integers read as microseconds, date-time text as the time since 1970-01-01, \
@@ -104,10 +111,12 @@ fn source_form(
         }
         PgType::Interval if s.text > s.integer => Some(SourceForm::IntervalIso),
         PgType::Interval => Some(SourceForm::IntervalMicros),
+        PgType::TimestampTz if p.text_offset > p.text_naive => None,
         PgType::TimestampTz => match conversion {
-            Conversion::NaiveAt { offset_seconds } if p.text_offset <= p.text_naive => {
+            Conversion::NaiveAt { offset_seconds } => {
                 Some(SourceForm::NaiveText { offset_seconds })
             }
+            Conversion::NaiveIn { zone } => Some(SourceForm::NaiveTextIn { zone }),
             _ => None,
         },
         PgType::Boolean if s.text > s.integer => Some(SourceForm::BoolText),
@@ -381,8 +390,8 @@ fn sequence_statements(
 pub struct Adopting<'a> {
     /// `--exclude` globs; those with a dot name columns (`table.column`).
     pub exclude: &'a [String],
-    /// `--source-timezone`, seconds east of UTC.
-    pub source_offset: i32,
+    /// `--source-timezone`.
+    pub source_zone: SourceZone,
     /// `--truncate`: target tables holding rows are emptied first.
     pub truncate: bool,
     /// `--resume`: the tables hold this run's rows already.
@@ -406,6 +415,23 @@ fn filled(client: &Client, q: &str, resume: bool) -> Result<Option<i64>> {
     Ok((rows > 0).then_some(rows))
 }
 
+/// A table lite2pg made before (`--schema-only`, then this) carries the SQLite rowid in
+/// its added column: that column, to fill with the rowid again, or resume, verify and sync
+/// lose their row identity.
+fn added_rowid(tp: &TablePlan, cat: &catalog::Table) -> Option<ColumnPlan> {
+    let RowIdentity::AddedRowid { column } = &tp.row_identity else {
+        return None;
+    };
+    let planned = tp.columns.iter().find(|c| &c.target == column)?;
+    let k = cat.columns.iter().find(|k| &k.name == column)?;
+    Some(ColumnPlan {
+        pg_type: k.formatted.clone(),
+        identity: k.identity,
+        not_null: k.not_null,
+        ..planned.clone()
+    })
+}
+
 /// One SQLite table's plan, rewritten onto the target table `cat`.
 fn adopt_table(
     tp: &TablePlan,
@@ -417,7 +443,7 @@ fn adopt_table(
 ) -> TablePlan {
     let Adopting {
         exclude,
-        source_offset,
+        source_zone,
         ..
     } = how;
     let mut columns = Vec::new();
@@ -472,7 +498,7 @@ fn adopt_table(
             ));
             continue;
         };
-        let (conversion, how) = conversion(ty, c, column_profile, source_offset);
+        let (conversion, how) = conversion(ty, c, column_profile, source_zone);
         let source_form = source_form(ty, conversion, c, column_profile);
         if folded {
             findings.push(note(
@@ -505,22 +531,10 @@ fn adopt_table(
             ..c.clone()
         });
     }
-    // A table lite2pg made before (`--schema-only`, then this) carries the SQLite rowid in
-    // its added column: fill it with the rowid again, or resume, verify and sync lose their
-    // row identity.
-    let mut added_rowid = None;
-    if let RowIdentity::AddedRowid { column } = &tp.row_identity {
-        let planned = tp.columns.iter().find(|c| &c.target == column);
-        if let (Some(c), Some(k)) = (planned, cat.columns.iter().find(|k| &k.name == column)) {
-            used.push(k.name.clone());
-            columns.push(ColumnPlan {
-                pg_type: k.formatted.clone(),
-                identity: k.identity,
-                not_null: k.not_null,
-                ..c.clone()
-            });
-            added_rowid = Some(column.clone());
-        }
+    let added_rowid = added_rowid(tp, cat);
+    if let Some(c) = &added_rowid {
+        used.push(c.target.clone());
+        columns.push(c.clone());
     }
     for k in cat.columns.iter().filter(|k| !used.contains(&k.name)) {
         if k.not_null && !k.has_default && !k.identity && !k.generated {
@@ -542,8 +556,8 @@ fn adopt_table(
         RowIdentity::PrimaryKey {
             columns: cat.primary_key.clone(),
         }
-    } else if let Some(column) = added_rowid {
-        RowIdentity::AddedRowid { column }
+    } else if let Some(c) = added_rowid {
+        RowIdentity::AddedRowid { column: c.target }
     } else {
         RowIdentity::None
     };
@@ -559,53 +573,10 @@ fn adopt_table(
     }
 }
 
-/// The source's time zone as seconds east of UTC: `UTC`, `Z`, or `+HH:MM` / `-HH:MM`.
-pub fn parse_offset(zone: &str) -> std::result::Result<i32, String> {
-    let z = zone.trim();
-    if z.eq_ignore_ascii_case("utc") || z == "Z" || z == "+00:00" {
-        return Ok(0);
-    }
-    let sign = match z.chars().next() {
-        Some('+') => 1,
-        Some('-') => -1,
-        _ => {
-            return Err(format!(
-                "`{zone}`: give UTC or a fixed offset such as +02:00 (named zones with \
-                 daylight saving are not supported yet)"
-            ))
-        }
-    };
-    let digits: String = z[1..].chars().filter(|c| *c != ':').collect();
-    if digits.len() != 4 || !digits.chars().all(|c| c.is_ascii_digit()) {
-        return Err(format!("`{zone}` is not an offset of the form +HH:MM"));
-    }
-    let h: i32 = digits[..2]
-        .parse()
-        .map_err(|_| format!("`{zone}`: bad hours"))?;
-    let m: i32 = digits[2..]
-        .parse()
-        .map_err(|_| format!("`{zone}`: bad minutes"))?;
-    if h > 15 || m > 59 {
-        return Err(format!(
-            "`{zone}` is outside the offsets in use (up to ±15:59)"
-        ));
-    }
-    Ok(sign * (h * 3600 + m * 60))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::pg::catalog::Column;
-
-    #[test]
-    fn source_time_zones_are_utc_or_fixed_offsets() {
-        assert_eq!(parse_offset("UTC"), Ok(0));
-        assert_eq!(parse_offset("+02:00"), Ok(7200));
-        assert_eq!(parse_offset("-0530"), Ok(-19800));
-        assert!(parse_offset("Europe/Berlin").is_err());
-        assert!(parse_offset("+25:00").is_err());
-    }
 
     #[test]
     fn catalog_types_map_to_what_the_copier_writes() {

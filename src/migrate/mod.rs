@@ -37,7 +37,6 @@ use crate::pg::{connect_target, control, qualified, quote_ident, Client, Target,
 use crate::plan::{Plan, PlanOptions};
 use crate::sqlite::Source;
 use crate::translate::{load_from, plan_checked};
-pub use adopt::parse_offset;
 use run_report::PhaseTiming;
 pub use run_report::{ForeignKeyReport, RunReport};
 pub use undo::rollback_run;
@@ -89,9 +88,9 @@ pub struct MigrateRequest {
     pub source_copy: Option<PathBuf>,
     /// Rows per COPY chunk at most ([`copy::CHUNK_ROWS`]; tests lower it).
     pub chunk_rows: u64,
-    /// The source's time zone, seconds east of UTC: how date-times without an offset are
-    /// read into `timestamptz` columns of an adopted schema (`--source-timezone`).
-    pub source_offset: i32,
+    /// The source's time zone: how date-times without an offset are read into
+    /// `timestamptz` columns of an adopted schema (`--source-timezone`).
+    pub source_zone: crate::plan::SourceZone,
     /// With `--data-only`: empty target tables that hold rows already (`--truncate`).
     pub truncate: bool,
 }
@@ -206,7 +205,7 @@ fn run(req: &MigrateRequest, target: &Target, rehearsal: bool) -> Result<(RunRep
                 &profiles,
                 adopt::Adopting {
                     exclude: &req.exclude,
-                    source_offset: req.source_offset,
+                    source_zone: req.source_zone,
                     truncate: req.truncate,
                     resume: req.resume,
                 },

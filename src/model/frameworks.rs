@@ -209,7 +209,7 @@ pub fn bookkeeping(table: &str, columns: &[&str]) -> Option<&'static Bookkeeping
     let mut found: Option<&'static Bookkeeping> = None;
     for b in BOOKKEEPING.iter().filter(|b| b.table == table) {
         if b.has.iter().all(|c| columns.contains(c))
-            && found.map_or(true, |f| b.has.len() > f.has.len())
+            && found.is_none_or(|f| b.has.len() > f.has.len())
         {
             found = Some(b);
         }

@@ -10,7 +10,7 @@ pub mod validate;
 
 pub use crate::pg::control::{Created, ObjectKind};
 pub use render::{render_json, render_sql, render_text};
-pub use types::{Conversion, IdentPolicy, PgType, SourceForm, TypeConflicts};
+pub use types::{Conversion, IdentPolicy, PgType, SourceForm, SourceZone, TypeConflicts, Zone};
 
 use serde::Serialize;
 

@@ -306,6 +306,13 @@ pub enum Conversion {
         /// Seconds east of UTC.
         offset_seconds: i32,
     },
+    /// Date-time text without an offset, into `timestamptz`: read as wall time in this named
+    /// zone (`--source-timezone Europe/Berlin`); a time its daylight saving skips or
+    /// repeats is refused.
+    NaiveIn {
+        /// The zone.
+        zone: Zone,
+    },
     /// Into `interval`: integers are microseconds (Django), date-time text is the time
     /// since 1970-01-01 (SQLAlchemy), `P…` text an ISO-8601 duration.
     ToInterval,
@@ -335,10 +342,148 @@ pub enum SourceForm {
         /// Seconds east of UTC.
         offset_seconds: i32,
     },
+    /// Date-times as text without an offset, wall time in a named zone.
+    NaiveTextIn {
+        /// The zone.
+        zone: Zone,
+    },
     /// Booleans as `t`/`f` text.
     BoolText,
     /// Addresses as text, without the prefix length when it covers the whole address.
     InetText,
+}
+
+/// A named (IANA) time zone, such as `Europe/Berlin`: a small handle to a zone loaded
+/// once from the time-zone database lite2pg carries, written in plans as its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Zone(u16);
+
+/// The zones loaded so far, by handle.
+fn zones() -> &'static std::sync::RwLock<Vec<(String, jiff::tz::TimeZone)>> {
+    static ZONES: std::sync::OnceLock<std::sync::RwLock<Vec<(String, jiff::tz::TimeZone)>>> =
+        std::sync::OnceLock::new();
+    ZONES.get_or_init(Default::default)
+}
+
+impl Zone {
+    /// The zone `name` names, or why there is none.
+    pub fn named(name: &str) -> Result<Zone, String> {
+        let all = zones();
+        if let Ok(known) = all.read() {
+            if let Some(i) = known.iter().position(|(n, _)| n == name) {
+                return Ok(Zone(i as u16));
+            }
+        }
+        let tz = jiff::tz::TimeZone::get(name).map_err(|_| {
+            format!("`{name}` is not a time zone lite2pg knows (e.g. Europe/Berlin)")
+        })?;
+        let mut known = all
+            .write()
+            .map_err(|_| "the time-zone table is unusable".to_string())?;
+        if let Some(i) = known.iter().position(|(n, _)| n == name) {
+            return Ok(Zone(i as u16));
+        }
+        known.push((name.to_string(), tz));
+        Ok(Zone((known.len() - 1) as u16))
+    }
+
+    /// Its IANA name.
+    pub fn name(self) -> String {
+        zones()
+            .read()
+            .ok()
+            .and_then(|k| k.get(usize::from(self.0)).map(|(n, _)| n.clone()))
+            .unwrap_or_default()
+    }
+
+    /// The zone's rules.
+    pub fn tz(self) -> jiff::tz::TimeZone {
+        zones()
+            .read()
+            .ok()
+            .and_then(|k| k.get(usize::from(self.0)).map(|(_, tz)| tz.clone()))
+            .unwrap_or(jiff::tz::TimeZone::UTC)
+    }
+}
+
+impl Serialize for Zone {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.name())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Zone {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Zone, D::Error> {
+        let name = String::deserialize(d)?;
+        Zone::named(&name).map_err(serde::de::Error::custom)
+    }
+}
+
+/// The time zone the application's date-times without an offset were written in
+/// (`--source-timezone`): a fixed offset (UTC by default) or a named zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceZone {
+    /// Seconds east of UTC.
+    Offset(i32),
+    /// A named zone, with its daylight-saving rules.
+    Named(Zone),
+}
+
+impl SourceZone {
+    /// `UTC`, `Z`, `+HH:MM`/`-HH:MM`, or an IANA name such as `Europe/Berlin`.
+    pub fn parse(zone: &str) -> Result<SourceZone, String> {
+        let z = zone.trim();
+        if z.eq_ignore_ascii_case("utc") || z == "Z" {
+            return Ok(SourceZone::Offset(0));
+        }
+        let Some(sign) = (match z.chars().next() {
+            Some('+') => Some(1),
+            Some('-') => Some(-1),
+            _ => None,
+        }) else {
+            return Zone::named(z).map(SourceZone::Named);
+        };
+        let digits: String = z[1..].chars().filter(|c| *c != ':').collect();
+        if digits.len() != 4 || !digits.chars().all(|c| c.is_ascii_digit()) {
+            return Err(format!("`{zone}` is not an offset of the form +HH:MM"));
+        }
+        let h: i32 = digits[..2]
+            .parse()
+            .map_err(|_| format!("`{zone}`: bad hours"))?;
+        let m: i32 = digits[2..]
+            .parse()
+            .map_err(|_| format!("`{zone}`: bad minutes"))?;
+        if h > 15 || m > 59 {
+            return Err(format!(
+                "`{zone}` is outside the offsets in use (up to ±15:59)"
+            ));
+        }
+        Ok(SourceZone::Offset(sign * (h * 3600 + m * 60)))
+    }
+
+    /// Microseconds since 1970 (UTC) of a wall time given as microseconds since 1970 as if
+    /// it were UTC; `Err` when the zone skips that time (a daylight-saving gap) or passes
+    /// it twice (a fold), where no single instant is meant.
+    pub fn to_utc_micros(self, local_micros: i64) -> Result<i64, String> {
+        match self {
+            SourceZone::Offset(o) => Ok(local_micros - i64::from(o) * 1_000_000),
+            SourceZone::Named(zone) => {
+                let as_utc = jiff::Timestamp::from_microsecond(local_micros)
+                    .map_err(|_| "out of the range of time zones".to_string())?;
+                let wall = jiff::tz::TimeZone::UTC.to_datetime(as_utc);
+                zone.tz()
+                    .to_ambiguous_timestamp(wall)
+                    .unambiguous()
+                    .map(|t| t.as_microsecond())
+                    .map_err(|_| {
+                        format!(
+                            "{wall} is not one instant in {} (a daylight-saving gap or fold)",
+                            zone.name()
+                        )
+                    })
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -375,5 +520,41 @@ mod tests {
         );
         assert_eq!(PgType::from_sql("character varying"), Some(PgType::Text));
         assert_eq!(PgType::from_sql("mood"), None);
+    }
+
+    #[test]
+    fn source_zones_are_utc_offsets_or_named_zones_with_their_daylight_saving() {
+        assert_eq!(SourceZone::parse("UTC"), Ok(SourceZone::Offset(0)));
+        assert_eq!(SourceZone::parse("+02:00"), Ok(SourceZone::Offset(7200)));
+        assert_eq!(SourceZone::parse("-0530"), Ok(SourceZone::Offset(-19800)));
+        assert!(SourceZone::parse("+25:00").is_err());
+        assert!(SourceZone::parse("Mars/Olympus").is_err());
+        let berlin = SourceZone::parse("Europe/Berlin").unwrap();
+        // Wall times as microseconds since 1970 read as UTC.
+        let wall = |d: i64, h: i64, m: i64| (d * 86_400 + h * 3600 + m * 60) * 1_000_000;
+        let jan15 = 19_737; // 2024-01-15
+        let jul1 = 19_905; // 2024-07-01
+        assert_eq!(
+            berlin.to_utc_micros(wall(jan15, 12, 0)),
+            Ok(wall(jan15, 11, 0))
+        );
+        assert_eq!(
+            berlin.to_utc_micros(wall(jul1, 12, 0)),
+            Ok(wall(jul1, 10, 0))
+        );
+        // 2024-03-31 02:30 never happened in Berlin; 2024-10-27 02:30 happened twice.
+        assert!(berlin
+            .to_utc_micros(wall(19_813, 2, 30))
+            .unwrap_err()
+            .contains("gap or fold"));
+        assert!(berlin.to_utc_micros(wall(20_023, 2, 30)).is_err());
+        // Plans keep the zone by name.
+        let json = serde_json::to_string(&Conversion::NaiveIn {
+            zone: Zone::named("Europe/Berlin").unwrap(),
+        })
+        .unwrap();
+        assert_eq!(json, r#"{"kind":"naive_in","zone":"Europe/Berlin"}"#);
+        let back: Conversion = serde_json::from_str(&json).unwrap();
+        assert!(matches!(back, Conversion::NaiveIn { zone } if zone.name() == "Europe/Berlin"));
     }
 }

@@ -27,7 +27,7 @@ use scan::{ColSpec, Digests, Part, Rows, Sample, Sink, TableSpec};
 
 use crate::error::{Error, Result};
 use crate::pg::{connect_target, qualified, Client, Target};
-use crate::plan::Conversion;
+use crate::plan::{Conversion, SourceZone};
 use crate::plan::{Plan, RowIdentity};
 use crate::sqlite::open::Source;
 
@@ -153,8 +153,9 @@ fn table_spec(
             Conversion::Epoch { unit } => Some(unit),
             _ => None,
         };
-        let naive_offset = match c.conversion {
-            Conversion::NaiveAt { offset_seconds } => Some(offset_seconds),
+        let naive_zone = match c.conversion {
+            Conversion::NaiveAt { offset_seconds } => Some(SourceZone::Offset(offset_seconds)),
+            Conversion::NaiveIn { zone } => Some(SourceZone::Named(zone)),
             _ => None,
         };
         columns.push(ColSpec {
@@ -163,7 +164,7 @@ fn table_spec(
             col: Col {
                 kind: kind.unwrap_or(Kind::Text),
                 epoch,
-                naive_offset,
+                naive_zone,
             },
             as_text: kind.is_none(),
         });

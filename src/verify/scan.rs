@@ -658,7 +658,7 @@ mod tests {
                 canon::Col {
                     kind: canon::Kind::Int,
                     epoch: None,
-                    naive_offset: None,
+                    naive_zone: None,
                 },
                 &mut b,
             );

@@ -162,7 +162,7 @@ pub fn migrate_request(fixture: &Fixture, db: &TestDb) -> lite2pg::migrate::Migr
         stall_timeout: std::time::Duration::from_secs(60),
         source_copy: None,
         chunk_rows: lite2pg::copy::CHUNK_ROWS,
-        source_offset: 0,
+        source_zone: lite2pg::plan::SourceZone::Offset(0),
         truncate: false,
     }
 }

@@ -94,9 +94,9 @@ pub struct Col {
     /// For integers in a `timestamptz` column (or, when the plan chose epochs, a
     /// `timestamp` or `date` one): the unit the plan chose (`None`: by size).
     pub epoch: Option<EpochUnit>,
-    /// For date-times without an offset in a `timestamptz` column: the source's offset
-    /// east of UTC the plan read them at (`None`: such text matches nothing).
-    pub naive_offset: Option<i32>,
+    /// For date-times without an offset in a `timestamptz` column: the source's zone the
+    /// plan read them in (`None`: such text matches nothing).
+    pub naive_zone: Option<crate::plan::SourceZone>,
 }
 
 pub(super) const NULL: u8 = 0;
@@ -395,7 +395,7 @@ mod tests {
         Col {
             kind,
             epoch: None,
-            naive_offset: None,
+            naive_zone: None,
         }
     }
 
@@ -592,7 +592,7 @@ mod tests {
                 Col {
                     kind: Kind::TimestampTz,
                     epoch: None,
-                    naive_offset: offset,
+                    naive_zone: offset.map(crate::plan::SourceZone::Offset),
                 },
                 &mut out,
             );

@@ -223,11 +223,15 @@ pub(super) fn temporal_sqlite(v: ValueRef<'_>, col: Col, out: &mut Vec<u8>) -> b
                     true
                 }
                 // Wall time without an offset, read at the source's zone the plan named.
-                (Kind::TimestampTz, Some(days), None) if col.naive_offset.is_some() => {
+                (Kind::TimestampTz, Some(days), None) if col.naive_zone.is_some() => {
                     let local = days * MICROS_PER_DAY + p.micros.unwrap_or(0);
-                    let off = col.naive_offset.unwrap_or(0);
-                    put_i64(out, TIMESTAMP, local - i64::from(off) * 1_000_000);
-                    true
+                    match col.naive_zone.and_then(|z| zone_utc(z, local)) {
+                        Some(utc) => {
+                            put_i64(out, TIMESTAMP, utc);
+                            true
+                        }
+                        None => false,
+                    }
                 }
                 _ => false,
             }
@@ -519,4 +523,18 @@ pub(super) fn inet(s: &str, out: &mut Vec<u8>) -> Option<()> {
     out.extend_from_slice(&[INET, family, bits]);
     out.extend_from_slice(&bytes);
     Some(())
+}
+
+/// The instant a wall time (microseconds since 1970 read as UTC) stands for in `zone`, by
+/// verification's own reading of the zone's rules; `None` in a daylight-saving gap or fold.
+fn zone_utc(zone: crate::plan::SourceZone, local: i64) -> Option<i64> {
+    match zone {
+        crate::plan::SourceZone::Offset(o) => Some(local - i64::from(o) * 1_000_000),
+        crate::plan::SourceZone::Named(z) => {
+            let wall =
+                jiff::tz::TimeZone::UTC.to_datetime(jiff::Timestamp::from_microsecond(local).ok()?);
+            let t = z.tz().to_ambiguous_timestamp(wall).unambiguous().ok()?;
+            Some(t.as_microsecond())
+        }
+    }
 }
