@@ -39,6 +39,9 @@ static GLOBAL: Counting = Counting;
 #[test]
 fn every_conversion_encodes_without_allocating() {
     let naive = Conversion::NaiveAt { offset_seconds: 0 };
+    let berlin = Conversion::NaiveIn {
+        zone: lite2pg::plan::Zone::named("Europe/Berlin").unwrap(),
+    };
     let ms = Conversion::Epoch {
         unit: EpochUnit::Millis,
     };
@@ -127,6 +130,12 @@ fn every_conversion_encodes_without_allocating() {
             ValueRef::Text(b"2024-03-05 12:34:56.123456"),
             PgType::TimestampTz,
             naive,
+        ),
+        (
+            "timestamptz naive in a named zone",
+            ValueRef::Text(b"2024-07-01 12:00:00"),
+            PgType::TimestampTz,
+            berlin,
         ),
         (
             "timestamptz offset",
