@@ -20,7 +20,12 @@
 //!   again after it. Both are recorded in `lite2pg.held`, so a resumed run and
 //!   `rollback --run` restore them;
 //! - every sequence behind a copied column (serial or identity) continues past the highest
-//!   value loaded, so the application's next insert works.
+//!   value loaded and past `sqlite_sequence`, so the application's next insert works and
+//!   never reuses a deleted AUTOINCREMENT id;
+//! - a target table already holding rows is refused, unless `--truncate`, or unless the
+//!   framework seeded it itself (Django's content types and permissions), whose rows the
+//!   SQLite file's replace; a framework's migration record is compared, not loaded
+//!   (`bookkeeping.rs`).
 
 use std::collections::HashMap;
 
