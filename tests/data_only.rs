@@ -560,3 +560,72 @@ fn naive_date_times_are_read_in_a_named_source_zone_and_a_daylight_saving_gap_is
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("2 differing"), "{out}");
 }
+
+#[test]
+fn a_join_table_without_a_key_is_followed_as_a_multiset_through_the_dual_write_period() {
+    // Rails' has_and_belongs_to_many tables have no key in either database; equal rows
+    // may repeat, and a column may hold NULL.
+    let f = sqlite(
+        r#"CREATE TABLE "books_tags" ("book_id" integer NOT NULL, "tag_id" integer NOT NULL, "note" varchar);
+           INSERT INTO books_tags VALUES (1, 1, NULL), (1, 1, NULL), (1, 2, 'a'), (2, 2, NULL);"#,
+    );
+    let db = TestDb::new();
+    db.client()
+        .batch_execute(
+            "the framework's schema",
+            r#"CREATE TABLE "books_tags" ("book_id" bigint NOT NULL, "tag_id" bigint NOT NULL, "note" character varying);"#,
+        )
+        .unwrap();
+    let path = f.path.to_str().unwrap();
+    let step = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend_from_slice(&[path, "--to", &db.url]);
+        let (code, out, err) = run_bin(&all, &[]);
+        assert_eq!(code, 0, "{all:?}\n{out}\n{err}");
+        out
+    };
+    let pg = || {
+        db.strings(
+            "SELECT book_id || ',' || tag_id || ',' || coalesce(note, 'NULL') FROM books_tags \
+             ORDER BY book_id, tag_id, note NULLS FIRST",
+        )
+        .join(" ")
+    };
+    step(&["sync", "--data-only", "--once", "--quiet"]);
+    assert_eq!(pg(), "1,1,NULL 1,1,NULL 1,2,a 2,2,NULL");
+    // The application removes one of two equal rows, adds a third copy of another, and
+    // changes a row (whose old values are the only way to find it in PostgreSQL).
+    let app = rusqlite::Connection::open(&f.path).unwrap();
+    app.execute_batch(
+        "DELETE FROM books_tags WHERE rowid = (SELECT min(rowid) FROM books_tags WHERE book_id = 1 AND tag_id = 1);
+         INSERT INTO books_tags VALUES (2, 2, NULL), (2, 2, NULL);
+         UPDATE books_tags SET note = 'b' WHERE book_id = 1 AND tag_id = 2;",
+    )
+    .unwrap();
+    step(&["sync", "--once", "--quiet"]);
+    assert_eq!(pg(), "1,1,NULL 1,2,b 2,2,NULL 2,2,NULL 2,2,NULL");
+    let out = step(&["cutover"]);
+    assert!(out.contains("postgresql is the primary now"), "{out}");
+    db.client()
+        .batch_execute(
+            "the application on PostgreSQL",
+            "DELETE FROM books_tags WHERE book_id = 2;
+             INSERT INTO books_tags VALUES (3, 1, 'c'), (3, 1, 'c');
+             UPDATE books_tags SET note = NULL WHERE book_id = 1 AND tag_id = 2;",
+        )
+        .unwrap();
+    step(&["sync", "--once", "--quiet"]);
+    let mut stmt = app
+        .prepare("SELECT book_id || ',' || tag_id || ',' || coalesce(note, 'NULL') FROM books_tags ORDER BY 1")
+        .unwrap();
+    let lite: Vec<String> = stmt
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(lite.join(" "), "1,1,NULL 1,2,NULL 3,1,c 3,1,c");
+    step(&["rollback"]);
+    let (code, out, err) = run_bin(&["verify", path, "--to", &db.url], &[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    step(&["finish"]);
+}

@@ -309,7 +309,7 @@ impl Forward {
             .sqlite
             .prepare_cached(&spec.select)
             .map_err(|e| read_error(&self.sqlite, &spec.source, &e))?;
-        let ncols = spec.columns.len();
+
         for key in &w.keys {
             // A key PostgreSQL cannot hold cannot be there to delete.
             let at = st.keys.len();
@@ -330,13 +330,35 @@ impl Forward {
             let mut rows = stmt
                 .query(rusqlite::params_from_iter(key.iter()))
                 .map_err(|e| read_error(&self.sqlite, &spec.source, &e))?;
-            let row = rows
+            // A key stands for one row, or, in a multiset, for every row equal to it.
+            let mut found = 0;
+            while let Some(row) = rows
                 .next()
-                .map_err(|e| read_error(&self.sqlite, &spec.source, &e))?;
-            let Some(row) = row else {
+                .map_err(|e| read_error(&self.sqlite, &spec.source, &e))?
+            {
+                found += 1;
+                self.stage_row(spec, key, row, &mut st)?;
+                if !spec.multiset {
+                    break;
+                }
+            }
+            if found == 0 {
                 st.gone += 1;
-                continue;
-            };
+            }
+        }
+        Ok(st)
+    }
+
+    /// Encodes one current row of `key` into `st`, or records why it cannot be carried.
+    fn stage_row(
+        &self,
+        spec: &TableSpec,
+        key: &keys::Key,
+        row: &rusqlite::Row<'_>,
+        st: &mut Staged,
+    ) -> Result<()> {
+        let ncols = spec.columns.len();
+        {
             let at = st.rows.len();
             begin_tuple(&mut st.rows, ncols as u16);
             let mut refused = None;
@@ -358,7 +380,7 @@ impl Forward {
                 }
             }
         }
-        Ok(st)
+        Ok(())
     }
 
     fn apply_table(
@@ -370,13 +392,7 @@ impl Forward {
     ) -> Result<()> {
         let spec = self.specs[i].clone();
         let ctx = |what: &str| format!("applying changes to {} ({what})", spec.qualified);
-        let pk_cols = |alias: &str| {
-            spec.pg_key
-                .iter()
-                .map(|c| format!("t.{q} = {alias}.{q}", q = quote_ident(c)))
-                .collect::<Vec<_>>()
-                .join(" AND ")
-        };
+        let pk_cols = |alias: &str| spec.key_join(alias);
         if st.key_rows > 0 {
             copy_in(
                 &mut self.client,

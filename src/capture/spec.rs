@@ -37,9 +37,30 @@ pub struct TableSpec {
     pub(crate) stage: String,
     pub(crate) keys_table: String,
     pub(crate) rowid: String,
+    /// No key in PostgreSQL: rows are matched by every column, and a key stands for every
+    /// row equal to it (none, one or several).
+    pub(crate) multiset: bool,
+    /// The key columns' types as PostgreSQL's catalog prints them (enums by name), for
+    /// casts in SQL.
+    pub(crate) pg_key_types: Vec<String>,
 }
 
 impl TableSpec {
+    /// The condition matching a row `t` to a key row `k` (`alias`) on every key column:
+    /// `=`, or `IS NOT DISTINCT FROM` for a multiset, whose columns may hold NULL.
+    pub fn key_join(&self, alias: &str) -> String {
+        let op = if self.multiset {
+            "IS NOT DISTINCT FROM"
+        } else {
+            "="
+        };
+        self.pg_key
+            .iter()
+            .map(|c| format!("t.{q} {op} {alias}.{q}", q = quote_ident(c)))
+            .collect::<Vec<_>>()
+            .join(" AND ")
+    }
+
     /// The qualified, quoted PostgreSQL table.
     pub fn qualified(&self) -> &str {
         &self.qualified
@@ -111,13 +132,22 @@ pub fn specs(plan: &Plan, schema: &Schema) -> Result<Specs> {
     Ok(out)
 }
 
-fn spec_for(
-    plan: &Plan,
+/// How `tp`'s rows are told apart on both sides: the captured key's positions and names,
+/// PostgreSQL's key columns and codecs, and whether the table is a multiset.
+struct KeyMatch {
+    key_pos: Vec<usize>,
+    pg_key: Vec<String>,
+    key_codecs: Vec<Codec>,
+    sqlite_key: Vec<String>,
+    multiset: bool,
+}
+
+/// Matches `tp`'s row identity in PostgreSQL to the key capture logs for `table`.
+fn match_key(
     tp: &TablePlan,
     table: &crate::model::Table,
     capture: &CaptureTable,
-    i: usize,
-) -> Result<TableSpec> {
+) -> Result<KeyMatch> {
     let codec_of = |target: &str| {
         tp.columns
             .iter()
@@ -136,6 +166,7 @@ fn spec_for(
     let mut pg_key = Vec::new();
     let mut key_codecs = Vec::new();
     let mut sqlite_key = Vec::new();
+    let mut multiset = false;
     let unsupported = || {
         Error::Refused(format!(
             "table {}: its row identity cannot be matched to the captured key",
@@ -174,17 +205,55 @@ fn spec_for(
             key_codecs.push(codec_of(column).ok_or_else(unsupported)?);
             sqlite_key.push(capture.key[0].clone());
         }
+        // No key in PostgreSQL (a framework's join table): the rows are a multiset, keyed
+        // by every column copied, which capture logs for a table without a key.
         RowIdentity::None => {
-            return Err(Error::Refused(format!(
-                "table {} has no primary key in PostgreSQL, so sync cannot tell its rows apart \
-                 there (a join table without a key, such as Rails' has_and_belongs_to_many \
-                 tables): migrate --data-only loads it, but the dual-write period needs a key \
-                 on every table it follows; add one (e.g. a primary key over all its columns) \
-                 and sync again",
-                quote_ident(&tp.source)
-            )))
+            if table.without_rowid || !table.primary_key.is_empty() {
+                return Err(unsupported());
+            }
+            for c in tp
+                .columns
+                .iter()
+                .filter(|c| !c.generated && !c.source.is_empty())
+            {
+                let pos = capture
+                    .key
+                    .iter()
+                    .skip(1)
+                    .position(|k| k == &c.source)
+                    .map(|p| p + 1)
+                    .ok_or_else(unsupported)?;
+                key_pos.push(pos);
+                pg_key.push(c.target.clone());
+                key_codecs.push(codec_of(&c.target).ok_or_else(unsupported)?);
+                sqlite_key.push(capture.key[pos].clone());
+            }
+            multiset = true;
         }
     }
+    Ok(KeyMatch {
+        key_pos,
+        pg_key,
+        key_codecs,
+        sqlite_key,
+        multiset,
+    })
+}
+
+fn spec_for(
+    plan: &Plan,
+    tp: &TablePlan,
+    table: &crate::model::Table,
+    capture: &CaptureTable,
+    i: usize,
+) -> Result<TableSpec> {
+    let KeyMatch {
+        key_pos,
+        pg_key,
+        key_codecs,
+        sqlite_key,
+        multiset,
+    } = match_key(tp, table, capture)?;
     let rowid_name = capture
         .key
         .first()
@@ -212,10 +281,26 @@ fn spec_for(
         sqlite_key
             .iter()
             .enumerate()
-            .map(|(n, k)| format!("{} = ?{}", sqlite_name(k), n + 1))
+            // `IS`: a multiset's key columns may hold NULL, which `=` never matches.
+            .map(|(n, k)| format!(
+                "{} {} ?{}",
+                sqlite_name(k),
+                if multiset { "IS" } else { "=" },
+                n + 1
+            ))
             .collect::<Vec<_>>()
             .join(" AND ")
     );
+    let pg_key_types = pg_key
+        .iter()
+        .map(|k| {
+            tp.columns
+                .iter()
+                .find(|c| &c.target == k)
+                .map(|c| c.pg_type.clone())
+                .unwrap_or_else(|| "text".into())
+        })
+        .collect();
     Ok(TableSpec {
         source: tp.source.clone(),
         target: tp.target.clone(),
@@ -230,6 +315,8 @@ fn spec_for(
         stage: format!("pg_temp.{}", quote_ident(&format!("_lite2pg_s{i}"))),
         keys_table: format!("pg_temp.{}", quote_ident(&format!("_lite2pg_k{i}"))),
         rowid: rowid_name,
+        multiset,
+        pg_key_types,
     })
 }
 

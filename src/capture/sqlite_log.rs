@@ -38,7 +38,10 @@ impl CaptureTable {
     /// What to log for `table`, chosen from its declaration alone, because capture is armed
     /// before the plan (which profiles the data) exists: a rowid table logs its rowid, then
     /// the columns of a primary key that is not the rowid itself (the plan keys PostgreSQL by
-    /// those, or by the rowid when they hold NULLs); a `WITHOUT ROWID` table logs its key.
+    /// those, or by the rowid when they hold NULLs), or, without any key, every column (a
+    /// table the application's framework made without a key in PostgreSQL is followed as a
+    /// multiset of rows, so the values a change replaced are needed); a `WITHOUT ROWID`
+    /// table logs its key.
     pub fn for_table(table: &crate::model::Table) -> Option<CaptureTable> {
         if table.virtual_module.is_some() {
             return None;
@@ -55,7 +58,11 @@ impl CaptureTable {
         } else if table.primary_key.is_empty() {
             return None;
         }
-        key.extend(table.primary_key.iter().cloned());
+        if table.primary_key.is_empty() {
+            key.extend(table.columns.iter().map(|c| c.name.clone()));
+        } else {
+            key.extend(table.primary_key.iter().cloned());
+        }
         Some(CaptureTable {
             name: table.name.clone(),
             key,
