@@ -769,3 +769,50 @@ fn a_role_that_may_not_disable_triggers_applies_with_deferred_foreign_keys() {
     let (code, out, err) = run_bin(&["status", file], &env);
     assert_eq!(code, 0, "{out}\n{err}");
 }
+
+#[test]
+fn rows_written_in_postgresql_reach_sqlite_without_its_foreign_key_actions_firing() {
+    // Immediate (not deferred) foreign keys with ON DELETE CASCADE in SQLite, as Rails and
+    // hand-written schemas declare them: a parent PostgreSQL changed is replaced in SQLite
+    // before or after its new children arrive, and replacing it must not take its children.
+    let f = sqlite(
+        "CREATE TABLE parent (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+         CREATE TABLE child (id INTEGER PRIMARY KEY,
+             parent_id INTEGER NOT NULL REFERENCES parent(id) ON DELETE CASCADE, v TEXT);
+         INSERT INTO parent VALUES (1, 'one');
+         INSERT INTO child VALUES (1, 1, 'a'), (2, 1, 'b');",
+    );
+    let db = TestDb::new();
+    let path = f.path.to_str().unwrap();
+    let (code, out, err) = sync_once(&f.path, &db);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let (code, out, err) = lite2pg(&["cutover", path], &db);
+    assert_eq!(code, 0, "{out}\n{err}");
+    db.client()
+        .batch_execute(
+            "the application on PostgreSQL",
+            "INSERT INTO parent (id, name) VALUES (2, 'two');
+             INSERT INTO child (id, parent_id, v) VALUES (3, 2, 'c');
+             UPDATE parent SET name = 'ONE' WHERE id = 1;",
+        )
+        .unwrap();
+    let (code, out, err) = sync_once(&f.path, &db);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let app = app(&f.path);
+    let children: String = app
+        .query_row(
+            "SELECT group_concat(id || ':' || parent_id, ' ') FROM (SELECT * FROM child ORDER BY id)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(children, "1:1 2:1 3:2");
+    let parent: String = app
+        .query_row("SELECT name FROM parent WHERE id = 1", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(parent, "ONE");
+    let (code, out, err) = lite2pg(&["rollback", path], &db);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let (code, out, err) = verify(&f.path, &db);
+    assert_eq!(code, 0, "{out}\n{err}");
+}

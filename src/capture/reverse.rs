@@ -262,6 +262,21 @@ impl Reverse {
             "SET DateStyle = 'ISO, YMD'; SET TimeZone = 'UTC'; SET extra_float_digits = 3; \
              SET lite2pg.applying = 'on'",
         )?;
+        // PostgreSQL checked every foreign key when these rows were written there. In SQLite
+        // a batch replaces rows (DELETE then INSERT OR REPLACE): with its foreign keys on,
+        // replacing a parent would fire ON DELETE CASCADE / SET NULL on children that never
+        // changed, and an immediate key would refuse the batch's intermediate states. They
+        // are off on this connection only (as session_replication_role is forward); the
+        // application's own connections keep theirs.
+        sqlite
+            .execute_batch("PRAGMA foreign_keys = OFF")
+            .map_err(|e| {
+                crate::sqlite::open::classify_in(
+                    std::path::Path::new(sqlite.path().unwrap_or("the SQLite database")),
+                    "turning foreign keys off for the reverse applier",
+                    &e,
+                )
+            })?;
         let mut tables = Vec::new();
         for spec in specs {
             let row_exprs: Vec<(String, Back)> = spec
@@ -291,12 +306,13 @@ impl Reverse {
                     )
                 })
                 .collect();
+            // Cast to the type as the catalog names it (an enum's own name among them).
             let key_casts = spec
                 .pg_key
                 .iter()
-                .zip(&spec.key_codecs)
+                .zip(&spec.pg_key_types)
                 .enumerate()
-                .map(|(i, (k, codec))| format!("(j ->> {i})::{} AS {}", codec.ty, quote_ident(k)))
+                .map(|(i, (k, ty))| format!("(j ->> {i})::{ty} AS {}", quote_ident(k)))
                 .collect();
             let sqlite_col = |name: &str| {
                 if crate::model::ROWID_NAMES.contains(&name) {
@@ -311,7 +327,11 @@ impl Reverse {
                 spec.sqlite_key
                     .iter()
                     .enumerate()
-                    .map(|(i, k)| format!("{} = ?{}", sqlite_col(k), i + 1))
+                    // `IS`: a multiset's key columns may hold NULL.
+                    .map(|(i, k)| {
+                        let op = if spec.multiset { "IS" } else { "=" };
+                        format!("{} {op} ?{}", sqlite_col(k), i + 1)
+                    })
                     .collect::<Vec<_>>()
                     .join(" AND ")
             );
@@ -432,13 +452,7 @@ impl Reverse {
             let context = format!("reading changed keys of {}", quote_ident(&t.spec.target));
             let key_rows = self.client.query(&context, &key_sql, &[&json])?;
             let key_values = read_rows(&key_rows, &t.key_exprs);
-            let join = t
-                .spec
-                .pg_key
-                .iter()
-                .map(|k| format!("t.{q} = k.{q}", q = quote_ident(k)))
-                .collect::<Vec<_>>()
-                .join(" AND ");
+            let join = t.spec.key_join("k");
             let row_sql = format!(
                 "SELECT {} FROM {} t JOIN (SELECT DISTINCT {casts} FROM jsonb_array_elements($1::jsonb) j) k ON {join}",
                 t.row_exprs

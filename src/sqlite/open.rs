@@ -331,6 +331,8 @@ pub fn classify_in(path: &Path, context: &str, e: &rusqlite::Error) -> Error {
         Some(DiskFull) | Some(SystemIoFailure) | Some(OutOfMemory) => {
             return Error::Environment(format!("{}: {during}{e}", path.display()));
         }
+        // The context says what was being done (a write, often); without one it was a read.
+        _ if !context.is_empty() => e.to_string(),
         _ => format!("cannot read: {e}"),
     };
     Error::source(path, format!("{during}{problem}"))
