@@ -309,7 +309,6 @@ impl Forward {
             .sqlite
             .prepare_cached(&spec.select)
             .map_err(|e| read_error(&self.sqlite, &spec.source, &e))?;
-
         for key in &w.keys {
             // A key PostgreSQL cannot hold cannot be there to delete.
             let at = st.keys.len();
@@ -357,27 +356,24 @@ impl Forward {
         row: &rusqlite::Row<'_>,
         st: &mut Staged,
     ) -> Result<()> {
-        let ncols = spec.columns.len();
-        {
-            let at = st.rows.len();
-            begin_tuple(&mut st.rows, ncols as u16);
-            let mut refused = None;
-            for (n, c) in spec.columns.iter().enumerate() {
-                let v = row
-                    .get_ref(n)
-                    .map_err(|e| read_error(&self.sqlite, &spec.source, &e))?;
-                if let Err(why) = encode::encode(v, c.codec, &mut st.rows) {
-                    refused = Some((c.target.clone(), why));
-                    break;
-                }
+        let at = st.rows.len();
+        begin_tuple(&mut st.rows, spec.columns.len() as u16);
+        let mut refused = None;
+        for (n, c) in spec.columns.iter().enumerate() {
+            let v = row
+                .get_ref(n)
+                .map_err(|e| read_error(&self.sqlite, &spec.source, &e))?;
+            if let Err(why) = encode::encode(v, c.codec, &mut st.rows) {
+                refused = Some((c.target.clone(), why));
+                break;
             }
-            match refused {
-                None => st.row_count += 1,
-                Some((column, reason)) => {
-                    st.rows.truncate(at);
-                    st.rejects
-                        .push((keys::display(&spec.sqlite_key, key), column, reason));
-                }
+        }
+        match refused {
+            None => st.row_count += 1,
+            Some((column, reason)) => {
+                st.rows.truncate(at);
+                st.rejects
+                    .push((keys::display(&spec.sqlite_key, key), column, reason));
             }
         }
         Ok(())

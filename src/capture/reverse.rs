@@ -314,26 +314,10 @@ impl Reverse {
                 .enumerate()
                 .map(|(i, (k, ty))| format!("(j ->> {i})::{ty} AS {}", quote_ident(k)))
                 .collect();
-            let sqlite_col = |name: &str| {
-                if crate::model::ROWID_NAMES.contains(&name) {
-                    name.to_string()
-                } else {
-                    quote_ident(name)
-                }
-            };
             let delete = format!(
                 "DELETE FROM {} WHERE {}",
                 quote_ident(&spec.source),
-                spec.sqlite_key
-                    .iter()
-                    .enumerate()
-                    // `IS`: a multiset's key columns may hold NULL.
-                    .map(|(i, k)| {
-                        let op = if spec.multiset { "IS" } else { "=" };
-                        format!("{} {op} ?{}", sqlite_col(k), i + 1)
-                    })
-                    .collect::<Vec<_>>()
-                    .join(" AND ")
+                spec.sqlite_where
             );
             let rowid = spec.rowid_name().to_string();
             let cols: Vec<String> = spec

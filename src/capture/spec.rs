@@ -40,6 +40,8 @@ pub struct TableSpec {
     /// No key in PostgreSQL: rows are matched by every column, and a key stands for every
     /// row equal to it (none, one or several).
     pub(crate) multiset: bool,
+    /// The condition picking a key's rows in SQLite, with the key as `?1`, `?2`, ….
+    pub(crate) sqlite_where: String,
     /// The key columns' types as PostgreSQL's catalog prints them (enums by name), for
     /// casts in SQL.
     pub(crate) pg_key_types: Vec<String>,
@@ -267,6 +269,14 @@ fn spec_for(
             quote_ident(n)
         }
     };
+    // `IS`: a multiset's key columns may hold NULL, which `=` never matches.
+    let op = if multiset { "IS" } else { "=" };
+    let sqlite_where = sqlite_key
+        .iter()
+        .enumerate()
+        .map(|(n, k)| format!("{} {op} ?{}", sqlite_name(k), n + 1))
+        .collect::<Vec<_>>()
+        .join(" AND ");
     let select = format!(
         "SELECT {} FROM {} WHERE {}",
         columns
@@ -278,18 +288,7 @@ fn spec_for(
             .collect::<Vec<_>>()
             .join(", "),
         quote_ident(&tp.source),
-        sqlite_key
-            .iter()
-            .enumerate()
-            // `IS`: a multiset's key columns may hold NULL, which `=` never matches.
-            .map(|(n, k)| format!(
-                "{} {} ?{}",
-                sqlite_name(k),
-                if multiset { "IS" } else { "=" },
-                n + 1
-            ))
-            .collect::<Vec<_>>()
-            .join(" AND ")
+        sqlite_where,
     );
     let pg_key_types = pg_key
         .iter()
@@ -311,6 +310,7 @@ fn spec_for(
         key_codecs,
         columns,
         select,
+        sqlite_where,
         unique: Vec::new(),
         stage: format!("pg_temp.{}", quote_ident(&format!("_lite2pg_s{i}"))),
         keys_table: format!("pg_temp.{}", quote_ident(&format!("_lite2pg_k{i}"))),
