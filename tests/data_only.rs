@@ -629,3 +629,76 @@ fn a_join_table_without_a_key_is_followed_as_a_multiset_through_the_dual_write_p
     assert_eq!(code, 0, "{out}\n{err}");
     step(&["finish"]);
 }
+
+#[test]
+fn rails_times_on_their_dummy_date_load_into_time_and_come_back_in_that_form() {
+    // ActiveRecord on SQLite keeps a `time` column as a date-time on 2000-01-01; any other
+    // date would be lost in PostgreSQL's `time`, so it stays refused.
+    let f = sqlite(
+        r#"CREATE TABLE "shifts" ("id" integer PRIMARY KEY AUTOINCREMENT NOT NULL, "starts" time, "ends" time);
+           INSERT INTO shifts VALUES (1, '2000-01-01 23:59:59.999999', '2000-01-01 08:00:00'),
+                                     (2, '2000-01-02 10:00:00', NULL);"#,
+    );
+    let db = TestDb::new();
+    db.client()
+        .batch_execute(
+            "the framework's schema",
+            r#"CREATE TABLE "shifts" ("id" bigserial PRIMARY KEY, "starts" time, "ends" time);"#,
+        )
+        .unwrap();
+    let reject_file = f.path.with_extension("rejects.jsonl");
+    let (code, out, err) =
+        migrate_data_only(&f, &db, &["--reject-file", reject_file.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert_eq!(
+        db.strings("SELECT id || ' ' || starts || ' ' || ends FROM shifts")
+            .join("|"),
+        "1 23:59:59.999999 08:00:00"
+    );
+    let rejects = std::fs::read_to_string(&reject_file).unwrap();
+    assert!(rejects.contains("2000-01-02 10:00:00"), "{rejects}");
+
+    // Through the dual-write period, back in the form the app wrote.
+    let f = sqlite(
+        r#"CREATE TABLE "shifts" ("id" integer PRIMARY KEY AUTOINCREMENT NOT NULL, "starts" time);
+           INSERT INTO shifts VALUES (1, '2000-01-01 09:30:00');"#,
+    );
+    let db = TestDb::new();
+    db.client()
+        .batch_execute(
+            "the framework's schema",
+            r#"CREATE TABLE "shifts" ("id" bigserial PRIMARY KEY, "starts" time);"#,
+        )
+        .unwrap();
+    let path = f.path.to_str().unwrap();
+    let step = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend_from_slice(&[path, "--to", &db.url]);
+        let (code, out, err) = run_bin(&all, &[]);
+        assert_eq!(code, 0, "{all:?}\n{out}\n{err}");
+    };
+    step(&["sync", "--data-only", "--once", "--quiet"]);
+    step(&["cutover"]);
+    db.client()
+        .batch_execute(
+            "the application on PostgreSQL",
+            "INSERT INTO shifts (starts) VALUES ('17:45:01.5'); UPDATE shifts SET starts = '06:00' WHERE id = 1;",
+        )
+        .unwrap();
+    step(&["sync", "--once", "--quiet"]);
+    let app = rusqlite::Connection::open(&f.path).unwrap();
+    let back: String = app
+        .query_row(
+            "SELECT group_concat(starts, '|') FROM (SELECT starts FROM shifts ORDER BY id)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(
+        back,
+        "2000-01-01 06:00:00.000000|2000-01-01 17:45:01.500000"
+    );
+    step(&["rollback"]);
+    let (code, out, err) = run_bin(&["verify", path, "--to", &db.url], &[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+}

@@ -89,6 +89,10 @@ fn form_expr(c: &str, form: SourceForm) -> (String, Back) {
             format!("CASE WHEN {c} THEN 't' WHEN NOT {c} THEN 'f' END"),
             Back::Text,
         ),
+        SourceForm::TimeOnDummyDate => (
+            format!("to_char(date '2000-01-01' + {c}, 'YYYY-MM-DD HH24:MI:SS.US')"),
+            Back::Text,
+        ),
         SourceForm::InetText => (
             format!(
                 "CASE WHEN masklen({c}) = CASE family({c}) WHEN 4 THEN 32 ELSE 128 END \

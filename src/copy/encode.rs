@@ -331,6 +331,10 @@ fn char_body(v: ValueRef<'_>, n: u32, out: &mut Vec<u8>) -> Result<(), String> {
     Ok(())
 }
 
+/// 2000-01-01 in days since 1970: the date ActiveRecord puts before a time of day it keeps
+/// in SQLite. Only that date may be dropped for `time`; any other would be lost.
+const TIME_DUMMY_DAYS: i64 = 10957;
+
 fn temporal_body(v: ValueRef<'_>, codec: Codec, out: &mut Vec<u8>) -> Result<(), String> {
     let ty = codec.ty;
     let unix_micros: i64 = match v {
@@ -346,7 +350,10 @@ fn temporal_body(v: ValueRef<'_>, codec: Codec, out: &mut Vec<u8>) -> Result<(),
             };
             let fits = match ty {
                 PgType::Date => shape == TextShape::Date,
-                PgType::Time => shape == TextShape::Time,
+                PgType::Time => {
+                    shape == TextShape::Time
+                        || shape == TextShape::Naive && p.unix_days() == Some(TIME_DUMMY_DAYS)
+                }
                 PgType::TimeTz => shape == TextShape::TimeWithOffset,
                 PgType::Timestamp => matches!(shape, TextShape::Date | TextShape::Naive),
                 // The source's zone was named (or is UTC by default) for naive text.
@@ -690,6 +697,20 @@ mod tests {
         )
         .is_err());
         assert!(enc(ValueRef::Text(b"localhost"), PgType::Inet, Conversion::AsIs).is_err());
+    }
+
+    #[test]
+    fn a_time_on_activerecords_dummy_date_fills_time_and_any_other_date_is_refused() {
+        let t = |v: &[u8]| enc(ValueRef::Text(v), PgType::Time, Conversion::AsIs);
+        assert_eq!(
+            micros(&t(b"2000-01-01 23:59:59.999999").unwrap()),
+            86_399_999_999
+        );
+        assert_eq!(micros(&t(b"08:00:00").unwrap()), 28_800_000_000);
+        // The date would be lost.
+        assert!(t(b"2000-01-02 10:00:00").is_err());
+        assert!(t(b"2000-01-01").is_err());
+        assert!(t(b"2000-01-01 10:00:00+01:00").is_err());
     }
 
     #[test]

@@ -126,6 +126,7 @@ fn source_form(
         },
         PgType::Boolean if s.text > s.integer => Some(SourceForm::BoolText),
         PgType::Inet | PgType::Cidr => Some(SourceForm::InetText),
+        PgType::Time if p.text_naive > 0 => Some(SourceForm::TimeOnDummyDate),
         _ => None,
     }
 }

@@ -351,6 +351,8 @@ pub enum SourceForm {
     BoolText,
     /// Addresses as text, without the prefix length when it covers the whole address.
     InetText,
+    /// Times of day as a date-time on 2000-01-01 (ActiveRecord's `time` on SQLite).
+    TimeOnDummyDate,
 }
 
 /// A named (IANA) time zone, such as `Europe/Berlin`: a small handle to a zone loaded

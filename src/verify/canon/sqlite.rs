@@ -200,7 +200,13 @@ pub(super) fn temporal_sqlite(v: ValueRef<'_>, col: Col, out: &mut Vec<u8>) -> b
                     put_i64(out, DATE, days);
                     true
                 }
+                // ActiveRecord's `time` on SQLite: a time of day on 2000-01-01 (day 10957),
+                // the only date `time` may drop.
                 (Kind::Time, None, None) => {
+                    put_i64(out, TIME, p.micros.unwrap_or(0));
+                    true
+                }
+                (Kind::Time, Some(10957), None) if p.micros.is_some() => {
                     put_i64(out, TIME, p.micros.unwrap_or(0));
                     true
                 }

@@ -51,6 +51,7 @@ def schema
       t.decimal :price, precision: 10, scale: 2, null: false
       t.datetime :published_at, precision: 6
       t.date :on_sale
+      t.time :opens
       t.json :meta
       t.binary :cover
       t.float :weight
@@ -71,7 +72,7 @@ def fill
   tags = %w[ruby classic ünïcode].map { |l| Tag.create!(label: l) }
   first = Post.create!(author: ann, title: "First", price: BigDecimal("123.40"),
                        published_at: Time.utc(2024, 3, 5, 12, 34, 56, 123_456),
-                       on_sale: Date.new(2024, 3, 5),
+                       on_sale: Date.new(2024, 3, 5), opens: Time.utc(2000, 1, 1, 23, 59, 59, 999_999),
                        meta: { "tags" => %w[a b], "n" => 1.5, "nested" => { "deep" => [1, nil, true] } },
                        cover: "\x00\xFFbinary".b, weight: 0.1 + 0.2, pages: 321)
   second = Post.create!(author: bob, title: "Second", price: BigDecimal("10"),
@@ -136,7 +137,7 @@ def touch(label)
   ann = Author.find_by!(email: "ann@example.com")
   post = Post.create!(author: ann, title: "Written on #{label}", price: BigDecimal("3.30"),
                       published_at: Time.utc(2025, 5, 6, 7, 8, 9, 10), meta: { "on" => label },
-                      cover: label.b, weight: 2.5)
+                      cover: label.b, weight: 2.5, opens: Time.utc(2000, 1, 1, 6, 30, 0, 500_000))
   # The join table has no key: rows added and removed there are followed as a multiset.
   post.tags = Tag.all.to_a
   post.tags.delete(Tag.where(label: "ruby").to_a)
