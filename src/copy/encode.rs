@@ -365,6 +365,12 @@ fn temporal_body(v: ValueRef<'_>, codec: Codec, out: &mut Vec<u8>) -> Result<(),
                 }
                 _ => shape == TextShape::WithOffset,
             };
+            if !fits && ty == PgType::Time && shape == TextShape::Naive {
+                return Err(format!(
+                    "'{s}' has a date other than 2000-01-01 (where ActiveRecord puts its times \
+                     of day), which the column's time values would lose"
+                ));
+            }
             if !fits {
                 return Err(format!(
                     "'{s}' does not have the shape of the column's {ty} values (an offset \
