@@ -45,20 +45,26 @@ pub struct TableSpec {
     /// The key columns' types as PostgreSQL's catalog prints them (enums by name), for
     /// casts in SQL.
     pub(crate) pg_key_types: Vec<String>,
+    /// Whether each key column is NOT NULL in PostgreSQL (its catalog, for adopted tables).
+    pub(crate) key_not_null: Vec<bool>,
 }
 
 impl TableSpec {
     /// The condition matching a row `t` to a key row `k` (`alias`) on every key column:
     /// `=`, or `IS NOT DISTINCT FROM` for a multiset, whose columns may hold NULL.
+    /// A NOT NULL column keeps `=`, which an index on it serves.
     pub fn key_join(&self, alias: &str) -> String {
-        let op = if self.multiset {
-            "IS NOT DISTINCT FROM"
-        } else {
-            "="
-        };
         self.pg_key
             .iter()
-            .map(|c| format!("t.{q} {op} {alias}.{q}", q = quote_ident(c)))
+            .enumerate()
+            .map(|(n, c)| {
+                let op = if self.multiset && !self.key_not_null.get(n).copied().unwrap_or(false) {
+                    "IS NOT DISTINCT FROM"
+                } else {
+                    "="
+                };
+                format!("t.{q} {op} {alias}.{q}", q = quote_ident(c))
+            })
             .collect::<Vec<_>>()
             .join(" AND ")
     }
@@ -290,15 +296,14 @@ fn spec_for(
         quote_ident(&tp.source),
         sqlite_where,
     );
+    let key_column = |k: &String| tp.columns.iter().find(|c| &c.target == k);
     let pg_key_types = pg_key
         .iter()
-        .map(|k| {
-            tp.columns
-                .iter()
-                .find(|c| &c.target == k)
-                .map(|c| c.pg_type.clone())
-                .unwrap_or_else(|| "text".into())
-        })
+        .map(|k| key_column(k).map_or_else(|| "text".into(), |c| c.pg_type.clone()))
+        .collect();
+    let key_not_null = pg_key
+        .iter()
+        .map(|k| key_column(k).is_some_and(|c| c.not_null))
         .collect();
     Ok(TableSpec {
         source: tp.source.clone(),
@@ -317,6 +322,7 @@ fn spec_for(
         rowid: rowid_name,
         multiset,
         pg_key_types,
+        key_not_null,
     })
 }
 
