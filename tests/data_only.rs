@@ -79,6 +79,15 @@ fn migrate_data_only(f: &Fixture, db: &TestDb, extra: &[&str]) -> (i32, String, 
     run_bin(&args, &[])
 }
 
+/// Runs one lite2pg command on `path` and `db`, which must succeed; returns its output.
+fn step(args: &[&str], path: &str, db: &TestDb) -> String {
+    let mut all = args.to_vec();
+    all.extend_from_slice(&[path, "--to", &db.url]);
+    let (code, out, err) = run_bin(&all, &[]);
+    assert_eq!(code, 0, "{all:?}\n{out}\n{err}");
+    out
+}
+
 #[test]
 fn a_django_schema_is_filled_with_every_value_converted_exactly_and_verified() {
     let f = sqlite(DJANGO_SQLITE);
@@ -399,13 +408,7 @@ fn the_dual_write_period_on_a_django_schema_keeps_each_side_in_its_own_forms() {
         .batch_execute("the framework's schema", DJANGO_POSTGRES)
         .unwrap();
     let path = f.path.to_str().unwrap();
-    let step = |args: &[&str]| {
-        let mut all = args.to_vec();
-        all.extend_from_slice(&[path, "--to", &db.url]);
-        let (code, out, err) = run_bin(&all, &[]);
-        assert_eq!(code, 0, "{all:?}\n{out}\n{err}");
-        out
-    };
+    let step = |args: &[&str]| step(args, path, &db);
     step(&["sync", "--data-only", "--once", "--quiet"]);
     // The application writes in SQLite, in Django's forms.
     let app = rusqlite::Connection::open(&f.path).unwrap();
@@ -577,13 +580,7 @@ fn a_join_table_without_a_key_is_followed_as_a_multiset_through_the_dual_write_p
         )
         .unwrap();
     let path = f.path.to_str().unwrap();
-    let step = |args: &[&str]| {
-        let mut all = args.to_vec();
-        all.extend_from_slice(&[path, "--to", &db.url]);
-        let (code, out, err) = run_bin(&all, &[]);
-        assert_eq!(code, 0, "{all:?}\n{out}\n{err}");
-        out
-    };
+    let step = |args: &[&str]| step(args, path, &db);
     let pg = || {
         db.strings(
             "SELECT book_id || ',' || tag_id || ',' || coalesce(note, 'NULL') FROM books_tags \
@@ -675,10 +672,7 @@ fn rails_times_on_their_dummy_date_load_into_time_and_come_back_in_that_form() {
         .unwrap();
     let path = f.path.to_str().unwrap();
     let step = |args: &[&str]| {
-        let mut all = args.to_vec();
-        all.extend_from_slice(&[path, "--to", &db.url]);
-        let (code, out, err) = run_bin(&all, &[]);
-        assert_eq!(code, 0, "{all:?}\n{out}\n{err}");
+        step(args, path, &db);
     };
     step(&["sync", "--data-only", "--once", "--quiet"]);
     step(&["cutover"]);
