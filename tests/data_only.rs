@@ -66,6 +66,16 @@ CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.title :
 CREATE TRIGGER shop_book_touch BEFORE INSERT OR UPDATE ON shop_book FOR EACH ROW EXECUTE FUNCTION touch();
 "#;
 
+/// The Django app's SQLite file, and a database holding the schema Django made for it.
+fn django_app() -> (Fixture, TestDb) {
+    let f = sqlite(DJANGO_SQLITE);
+    let db = TestDb::new();
+    db.client()
+        .batch_execute("the framework's schema", DJANGO_POSTGRES)
+        .unwrap();
+    (f, db)
+}
+
 fn migrate_data_only(f: &Fixture, db: &TestDb, extra: &[&str]) -> (i32, String, String) {
     let mut args = vec![
         "migrate",
@@ -90,11 +100,7 @@ fn step(args: &[&str], path: &str, db: &TestDb) -> String {
 
 #[test]
 fn a_django_schema_is_filled_with_every_value_converted_exactly_and_verified() {
-    let f = sqlite(DJANGO_SQLITE);
-    let db = TestDb::new();
-    db.client()
-        .batch_execute("the framework's schema", DJANGO_POSTGRES)
-        .unwrap();
+    let (f, db) = django_app();
     let (code, out, err) = migrate_data_only(&f, &db, &[]);
     assert_eq!(code, 0, "{out}\n{err}");
     // Django's own record of the migrations that made the schema says the same on both
@@ -173,11 +179,7 @@ fn a_django_schema_is_filled_with_every_value_converted_exactly_and_verified() {
 
 #[test]
 fn an_adopted_load_verifies_with_exit_0() {
-    let f = sqlite(DJANGO_SQLITE);
-    let db = TestDb::new();
-    db.client()
-        .batch_execute("the framework's schema", DJANGO_POSTGRES)
-        .unwrap();
+    let (f, db) = django_app();
     let (code, out, err) = migrate_data_only(&f, &db, &[]);
     assert_eq!(code, 0, "{out}\n{err}");
     let (code, out, err) = run_bin(&["verify", f.path.to_str().unwrap(), "--to", &db.url], &[]);
@@ -274,11 +276,7 @@ fn columns_that_do_not_match_are_all_listed_and_refused() {
 
 #[test]
 fn a_schema_made_by_other_migrations_is_refused_with_the_difference() {
-    let f = sqlite(DJANGO_SQLITE);
-    let db = TestDb::new();
-    db.client()
-        .batch_execute("the framework's schema", DJANGO_POSTGRES)
-        .unwrap();
+    let (f, db) = django_app();
     db.client()
         .batch_execute(
             "a migration SQLite never had",
@@ -402,11 +400,7 @@ fn target_tables_holding_rows_are_refused_unless_truncate_empties_them() {
 
 #[test]
 fn the_dual_write_period_on_a_django_schema_keeps_each_side_in_its_own_forms() {
-    let f = sqlite(DJANGO_SQLITE);
-    let db = TestDb::new();
-    db.client()
-        .batch_execute("the framework's schema", DJANGO_POSTGRES)
-        .unwrap();
+    let (f, db) = django_app();
     let path = f.path.to_str().unwrap();
     let step = |args: &[&str]| step(args, path, &db);
     step(&["sync", "--data-only", "--once", "--quiet"]);
