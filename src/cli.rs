@@ -13,6 +13,7 @@ use lite2pg::capture::sync::SyncRequest;
 use lite2pg::copy::CHUNK_ROWS;
 use lite2pg::demo::DemoRequest;
 use lite2pg::migrate::{default_jobs, MigrateRequest, Mode};
+use lite2pg::model::frameworks::Framework;
 use lite2pg::pg::TargetChoice;
 use lite2pg::plan::{IdentPolicy, PlanOptions, SourceZone, TypeConflicts};
 use lite2pg::translate::{Check, Format, PlanRequest};
@@ -49,6 +50,45 @@ struct Translation {
     /// majority's type with the rest rejected.
     #[arg(long = "type-conflicts", value_enum, default_value_t = ConflictArg::Widen)]
     type_conflicts: ConflictArg,
+    /// The application's framework, where the database's bookkeeping tables do not show
+    /// it (SQLAlchemy with `create_all()` keeps none): --data-only then reads decimals as
+    /// that framework reads them from SQLite (docs/frameworks.md).
+    #[arg(long, value_enum)]
+    framework: Option<FrameworkArg>,
+}
+
+/// `--framework`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum FrameworkArg {
+    Django,
+    Rails,
+    Sqlalchemy,
+    Alembic,
+    Prisma,
+    Laravel,
+    Ecto,
+    Knex,
+    Sequelize,
+    Typeorm,
+    Drizzle,
+}
+
+impl From<FrameworkArg> for Framework {
+    fn from(f: FrameworkArg) -> Framework {
+        match f {
+            FrameworkArg::Django => Framework::Django,
+            FrameworkArg::Rails => Framework::Rails,
+            FrameworkArg::Sqlalchemy => Framework::SqlAlchemy,
+            FrameworkArg::Alembic => Framework::Alembic,
+            FrameworkArg::Prisma => Framework::Prisma,
+            FrameworkArg::Laravel => Framework::Laravel,
+            FrameworkArg::Ecto => Framework::Ecto,
+            FrameworkArg::Knex => Framework::Knex,
+            FrameworkArg::Sequelize => Framework::Sequelize,
+            FrameworkArg::Typeorm => Framework::TypeOrm,
+            FrameworkArg::Drizzle => Framework::Drizzle,
+        }
+    }
 }
 
 /// Parallelism, patience and progress of a run that copies or reads every row.
@@ -368,6 +408,7 @@ impl Translation {
                 ConflictArg::Widen => TypeConflicts::Widen,
                 ConflictArg::Reject => TypeConflicts::Reject,
             },
+            framework: self.framework.map(Framework::from),
         }
     }
 }

@@ -6,7 +6,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use lite2pg::copy::encode::{encode, Codec};
-use lite2pg::plan::{Conversion, PgType};
+use lite2pg::plan::{Conversion, DecimalReading, PgType};
 use lite2pg::sqlite::temporal::EpochUnit;
 use rusqlite::types::ValueRef;
 
@@ -70,6 +70,22 @@ fn every_conversion_encodes_without_allocating() {
             ValueRef::Real(123.4),
             PgType::Numeric(Some((10, 2))),
             Conversion::AsIs,
+        ),
+        (
+            "numeric(20,8) as Django reads a real",
+            ValueRef::Real(12345678901.123457),
+            PgType::Numeric(Some((20, 8))),
+            Conversion::DecimalAsRead {
+                reading: DecimalReading::Django,
+            },
+        ),
+        (
+            "numeric(20,8) as SQLAlchemy reads a tiny real",
+            ValueRef::Real(1e-300),
+            PgType::Numeric(Some((20, 8))),
+            Conversion::DecimalAsRead {
+                reading: DecimalReading::SqlAlchemy,
+            },
         ),
         (
             "numeric from a big real",

@@ -9,7 +9,6 @@
 
 use rusqlite::types::ValueRef;
 
-use super::numeric::Decimal;
 use crate::plan::{Conversion, PgType, SourceZone};
 use crate::sqlite::temporal::{self, EpochUnit, TextShape};
 
@@ -166,24 +165,7 @@ fn body(v: ValueRef<'_>, codec: Codec, out: &mut Vec<u8>) -> Result<(), String> 
             };
             out.extend_from_slice(&f.to_bits().to_be_bytes());
         }
-        PgType::Numeric(typmod) => {
-            let d = match v {
-                ValueRef::Integer(i) => Decimal::from_i64(i),
-                ValueRef::Real(f) => {
-                    Decimal::from_f64(f).ok_or_else(|| format!("{f} has no exact numeric value"))?
-                }
-                other => return Err(wrong(&other)),
-            };
-            if let Some((p, s)) = typmod {
-                if d.scale() > s || d.integer_digits() + s > p {
-                    return Err(format!(
-                        "{} does not fit numeric({p},{s}) without rounding",
-                        display(&v)
-                    ));
-                }
-            }
-            d.write_binary(out);
-        }
+        PgType::Numeric(typmod) => super::numeric::encode(v, typmod, codec.conversion, out)?,
         PgType::Text | PgType::Varchar(_) | PgType::Citext => text_body(v, codec.ty, out)?,
         PgType::Bytea => match v {
             ValueRef::Blob(b) | ValueRef::Text(b) => out.extend_from_slice(b),
@@ -250,7 +232,7 @@ fn body(v: ValueRef<'_>, codec: Codec, out: &mut Vec<u8>) -> Result<(), String> 
     Ok(())
 }
 
-fn wrong(v: &ValueRef<'_>, ty: PgType) -> String {
+pub(super) fn wrong(v: &ValueRef<'_>, ty: PgType) -> String {
     format!("a {} value cannot be stored in a {ty} column", kind(v))
 }
 

@@ -8,8 +8,26 @@
 
 use std::fmt::Write as _;
 
-/// Significant digits a value can have: 19 for an `i64`, 17 for a double's shortest form.
-const MAX_DIGITS: usize = 24;
+use rusqlite::types::ValueRef;
+
+use crate::plan::{Conversion, DecimalReading, PgType};
+
+/// Significant digits a value can have: 19 for an `i64`, 17 for a double's shortest form,
+/// 60 for the start of a double's exact expansion (enough to tell a tie from a near one at
+/// any position a framework rounds to).
+const MAX_DIGITS: usize = 60;
+
+/// Where a rounding position may fall in a double's 60 exact digits and still be exact.
+const EXACT_DIGITS: i32 = 50;
+
+/// Which way a digit exactly halfway goes when rounding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tie {
+    /// To the even neighbour (Python's `decimal` default, C's `printf`).
+    Even,
+    /// Away from zero (Ruby's `BigDecimal` default).
+    AwayFromZero,
+}
 
 /// A decimal number: sign, its digits and the power of ten of the last digit.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,7 +44,7 @@ pub struct Decimal {
 
 /// A small text buffer on the stack for `{:e}`.
 struct Stack {
-    buf: [u8; 48],
+    buf: [u8; 80],
     len: usize,
 }
 
@@ -68,10 +86,30 @@ impl Decimal {
         }
         // `{:e}` prints the shortest round-trip digits: "-1.2345e-7".
         let mut text = Stack {
-            buf: [0; 48],
+            buf: [0; 80],
             len: 0,
         };
         write!(text, "{v:e}").ok()?;
+        Decimal::from_scientific(&text)
+    }
+
+    /// The double's exact value, to 60 significant digits (a double's exact expansion runs
+    /// longer only past the point where its rounding can be decided); `None` for NaN and
+    /// infinities.
+    fn exact_f64(v: f64) -> Option<Decimal> {
+        if !v.is_finite() {
+            return None;
+        }
+        let mut text = Stack {
+            buf: [0; 80],
+            len: 0,
+        };
+        write!(text, "{v:.59e}").ok()?;
+        Decimal::from_scientific(&text)
+    }
+
+    /// Parses what `{:e}` printed into `text`.
+    fn from_scientific(text: &Stack) -> Option<Decimal> {
         let text = std::str::from_utf8(&text.buf[..text.len]).ok()?;
         let (mantissa, exp) = text.split_once('e')?;
         let exp: i32 = exp.parse().ok()?;
@@ -90,6 +128,98 @@ impl Decimal {
             &digits[..len],
             exp - frac.len() as i32,
         ))
+    }
+
+    /// The number `reading`'s framework reads from SQLite's integer `v` into a column of
+    /// `typmod` (precision, scale).
+    pub fn read_integer(v: i64, reading: DecimalReading, typmod: Option<(u32, u32)>) -> Decimal {
+        let d = Decimal::from_i64(v);
+        match reading {
+            // Django hands integers to the same float conversion as doubles.
+            DecimalReading::Django => d.django(typmod),
+            DecimalReading::ActiveRecord | DecimalReading::SqlAlchemy => d,
+        }
+    }
+
+    /// The number `reading`'s framework reads from SQLite's double `v` into a column of
+    /// `typmod` (precision, scale); `None` for a value it cannot read (infinite, or whose
+    /// rounding lies past the double's exact digits held here).
+    pub fn read_double(
+        v: f64,
+        reading: DecimalReading,
+        typmod: Option<(u32, u32)>,
+    ) -> Option<Decimal> {
+        let scale = typmod.map(|(_, s)| s as i32);
+        match reading {
+            DecimalReading::Django => Some(Decimal::exact_f64(v)?.django(typmod)),
+            DecimalReading::ActiveRecord => match typmod {
+                // Without a precision ActiveRecord takes the shortest form (`Float#to_d`).
+                None => Decimal::from_f64(v),
+                Some((p, s)) => {
+                    let d = Decimal::exact_f64(v)?;
+                    let d = d.round_significant(p.min(16) as i32, Tie::AwayFromZero);
+                    Some(d.round_scale(s as i32, Tie::AwayFromZero))
+                }
+            },
+            DecimalReading::SqlAlchemy => {
+                let d = Decimal::exact_f64(v)?;
+                let scale = scale.unwrap_or(10);
+                (d.len as i32 + d.exponent + scale <= EXACT_DIGITS || d.scale() as i32 <= scale)
+                    .then(|| d.round_scale(scale, Tie::Even))
+            }
+        }
+    }
+
+    /// Django's reading: 15 significant digits, then the scale, ties to even.
+    fn django(&self, typmod: Option<(u32, u32)>) -> Decimal {
+        let d = self.round_significant(15, Tie::Even);
+        match typmod {
+            Some((_, s)) => d.round_scale(s as i32, Tie::Even),
+            None => d,
+        }
+    }
+
+    /// Rounded to `keep` significant digits.
+    fn round_significant(&self, keep: i32, tie: Tie) -> Decimal {
+        self.round_digits(keep, tie)
+    }
+
+    /// Rounded to `scale` digits after the point.
+    fn round_scale(&self, scale: i32, tie: Tie) -> Decimal {
+        self.round_digits(self.len as i32 + self.exponent + scale, tie)
+    }
+
+    /// Rounded to its first `keep` digits (0 or fewer: to zero or one unit of the
+    /// position), ties broken by `tie`.
+    fn round_digits(&self, keep: i32, tie: Tie) -> Decimal {
+        if keep >= self.len as i32 {
+            return self.clone();
+        }
+        // The unit of the last digit kept.
+        let exponent = self.exponent + (self.len as i32 - keep);
+        if keep < 0 {
+            return Decimal::normal(false, &[], 0);
+        }
+        let keep = keep as usize;
+        let next = self.digits[keep];
+        // Digits are stored without trailing zeros: anything after `next` is non-zero.
+        let beyond = keep + 1 < self.len;
+        let odd = keep > 0 && (self.digits[keep - 1] - b'0') % 2 == 1;
+        let up = next > b'5' || next == b'5' && (beyond || tie == Tie::AwayFromZero || odd);
+        let mut digits = [0u8; MAX_DIGITS];
+        digits[..keep].copy_from_slice(&self.digits[..keep]);
+        if !up {
+            return Decimal::normal(self.negative, &digits[..keep], exponent);
+        }
+        // Carry from the last kept digit; all nines (or none kept) become a 1 one place up.
+        match digits[..keep].iter().rposition(|d| *d != b'9') {
+            Some(i) => {
+                digits[i] += 1;
+                digits[i + 1..keep].fill(b'0');
+                Decimal::normal(self.negative, &digits[..keep], exponent)
+            }
+            None => Decimal::normal(self.negative, b"1", exponent + keep as i32),
+        }
     }
 
     fn normal(negative: bool, digits: &[u8], exponent: i32) -> Decimal {
@@ -183,6 +313,47 @@ impl Decimal {
     }
 }
 
+/// Writes a number into `numeric(typmod)`: exactly, or as the application's framework reads
+/// it from SQLite; refuses one with more digits than the column holds.
+pub fn encode(
+    v: ValueRef<'_>,
+    typmod: Option<(u32, u32)>,
+    conversion: Conversion,
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
+    let d = match (v, conversion) {
+        (ValueRef::Integer(i), Conversion::DecimalAsRead { reading }) => {
+            Decimal::read_integer(i, reading, typmod)
+        }
+        (ValueRef::Real(f), Conversion::DecimalAsRead { reading }) => {
+            Decimal::read_double(f, reading, typmod)
+                .ok_or_else(|| format!("{f} has no decimal value {} reads", reading.name()))?
+        }
+        (ValueRef::Integer(i), _) => Decimal::from_i64(i),
+        (ValueRef::Real(f), _) => {
+            Decimal::from_f64(f).ok_or_else(|| format!("{f} has no exact numeric value"))?
+        }
+        (other, _) => return Err(super::encode::wrong(&other, PgType::Numeric(typmod))),
+    };
+    if let Some((p, s)) = typmod {
+        if d.scale() > s || d.integer_digits() + s > p {
+            return Err(match conversion {
+                Conversion::DecimalAsRead { reading } => format!(
+                    "{} as {} reads it has more digits than numeric({p},{s}) holds",
+                    super::encode::display(&v),
+                    reading.name()
+                ),
+                _ => format!(
+                    "{} does not fit numeric({p},{s}) without rounding",
+                    super::encode::display(&v)
+                ),
+            });
+        }
+    }
+    d.write_binary(out);
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,6 +364,91 @@ mod tests {
         out.chunks(2)
             .map(|c| i16::from_be_bytes([c[0], c[1]]))
             .collect()
+    }
+
+    /// The decimal as plain text, e.g. "-12.5".
+    fn text(d: &Decimal) -> String {
+        let digits = d.digits();
+        let sign = if d.negative { "-" } else { "" };
+        if digits.is_empty() {
+            return "0".into();
+        }
+        if d.exponent >= 0 {
+            return format!("{sign}{digits}{}", "0".repeat(d.exponent as usize));
+        }
+        let point = digits.len() as i32 + d.exponent;
+        if point > 0 {
+            let (a, b) = digits.split_at(point as usize);
+            format!("{sign}{a}.{b}")
+        } else {
+            format!("{sign}0.{}{digits}", "0".repeat((-point) as usize))
+        }
+    }
+
+    fn read(v: f64, reading: DecimalReading, p: u32, s: u32) -> String {
+        text(&Decimal::read_double(v, reading, Some((p, s))).unwrap())
+    }
+
+    // The expected values are what Django 5.2, ActiveRecord 6.1 and SQLAlchemy 2.1 read from
+    // a SQLite file holding these doubles (tried with each).
+    #[test]
+    fn django_reads_fifteen_significant_digits_then_its_scale_ties_to_even() {
+        let dj = DecimalReading::Django;
+        assert_eq!(read(12345678901.123457, dj, 20, 8), "12345678901.1235");
+        assert_eq!(read(123456789012.34567, dj, 20, 8), "123456789012.346");
+        assert_eq!(read(123456.789012345, dj, 20, 8), "123456.78901234");
+        assert_eq!(read(0.125, dj, 10, 2), "0.12");
+        assert_eq!(
+            read(2.675, dj, 10, 2),
+            "2.68",
+            "15 digits give 2.675, then even"
+        );
+        assert_eq!(read(0.1, dj, 20, 8), "0.1");
+        assert_eq!(
+            read(-9.995, dj, 10, 2),
+            "-10",
+            "a carry past the first digit"
+        );
+        let big = Decimal::read_integer(12345678901234567, dj, Some((30, 2)));
+        assert_eq!(text(&big), "12345678901234600", "integers too");
+    }
+
+    #[test]
+    fn activerecord_reads_sixteen_significant_digits_then_its_scale_ties_away_from_zero() {
+        let ar = DecimalReading::ActiveRecord;
+        assert_eq!(read(12345678901.123457, ar, 20, 8), "12345678901.12346");
+        assert_eq!(read(0.125, ar, 10, 2), "0.13");
+        assert_eq!(read(-0.125, ar, 10, 2), "-0.13");
+        assert_eq!(read(123.4, ar, 10, 2), "123.4");
+        assert_eq!(
+            read(1234567.891, ar, 8, 2),
+            "1234567.9",
+            "precision below 16 counts"
+        );
+        let shortest = Decimal::read_double(12345678901.123457, ar, None).unwrap();
+        assert_eq!(
+            text(&shortest),
+            "12345678901.123457",
+            "no precision: Float#to_d"
+        );
+        let int = Decimal::read_integer(12345678901234567, ar, Some((30, 2)));
+        assert_eq!(text(&int), "12345678901234567");
+    }
+
+    #[test]
+    fn sqlalchemy_reads_the_exact_double_rounded_to_its_scale_ties_to_even() {
+        let sa = DecimalReading::SqlAlchemy;
+        assert_eq!(read(12345678901.123457, sa, 20, 8), "12345678901.12345695");
+        assert_eq!(read(0.125, sa, 10, 2), "0.12");
+        assert_eq!(read(0.375, sa, 10, 2), "0.38");
+        assert_eq!(read(0.1, sa, 20, 8), "0.1");
+        assert_eq!(read(2.675, sa, 10, 2), "2.67", "the double is below 2.675");
+        let no_scale = Decimal::read_double(0.1, sa, None).unwrap();
+        assert_eq!(text(&no_scale), "0.1", "ten places without a scale");
+        assert_eq!(
+            text(&Decimal::read_double(1.0 / 3.0, sa, None).unwrap()),
+            "0.3333333333"
+        );
     }
 
     #[test]

@@ -35,8 +35,8 @@ use crate::model::glob;
 use crate::pg::catalog;
 use crate::pg::{qualified, quote_ident, quote_literal, Client};
 use crate::plan::{
-    ColumnPlan, Conversion, Finding, PgType, Plan, RowIdentity, Severity, SourceForm, SourceZone,
-    Statement, TablePlan,
+    ColumnPlan, Conversion, DecimalReading, Finding, PgType, Plan, RowIdentity, Severity,
+    SourceForm, SourceZone, Statement, TablePlan,
 };
 use crate::sqlite::profile::{ColumnProfile, TableProfile};
 use crate::sqlite::temporal::{self, EpochUnit};
@@ -47,8 +47,27 @@ fn conversion(
     col: &ColumnPlan,
     profile: &ColumnProfile,
     source_zone: SourceZone,
+    decimals: Option<DecimalReading>,
 ) -> (Conversion, String) {
     let s = &col.storage;
+    if let (PgType::Numeric(typmod), Some(reading)) = (ty, decimals) {
+        let rule = match (reading, typmod) {
+            (DecimalReading::Django, _) => "15 significant digits, then the scale",
+            (DecimalReading::ActiveRecord, Some(_)) => {
+                "the precision, at most 16 significant digits, then the scale"
+            }
+            (DecimalReading::ActiveRecord, None) => "the shortest decimal of the double",
+            (DecimalReading::SqlAlchemy, _) => "the double's exact value to the scale",
+        };
+        return (
+            Conversion::DecimalAsRead { reading },
+            format!(
+                "numbers as {} reads them from SQLite ({rule}): the decimal the application \
+                 knows",
+                reading.name()
+            ),
+        );
+    }
     match ty {
         PgType::TimestampTz | PgType::Timestamp | PgType::Date if s.integer > 0 => {
             let unit = epoch_unit(profile);
@@ -202,6 +221,7 @@ pub fn adopt(
         .filter(|f| f.code == "framework.detected")
         .filter_map(|f| frameworks::by_name(&f.object))
         .collect();
+    let decimals = frameworks.iter().find_map(|fw| decimal_reading(*fw));
     let mut truncate = Vec::new();
     let catalog = catalog::tables(client, &schema)?;
     let mut findings = Vec::new();
@@ -233,7 +253,15 @@ pub fn adopt(
         }
         let empty = TableProfile::default();
         let profile = profiles.get(&tp.source).unwrap_or(&empty);
-        let adopted = adopt_table(tp, cat, profile, how, &mut problems, &mut findings);
+        let adopted = adopt_table(
+            tp,
+            cat,
+            profile,
+            how,
+            decimals,
+            &mut problems,
+            &mut findings,
+        );
         let q = qualified(&schema, &cat.name);
         let sources: Vec<&str> = tp.columns.iter().map(|c| c.source.as_str()).collect();
         // A framework's migration record is compared, not loaded (bookkeeping.rs).
@@ -290,6 +318,17 @@ pub fn adopt(
         ..Default::default()
     };
     Ok(())
+}
+
+/// How `fw`'s application reads the doubles SQLite holds for its decimal columns, where
+/// that is known; `None`: as the shortest decimal that reads back to the same double.
+fn decimal_reading(fw: Framework) -> Option<DecimalReading> {
+    match fw {
+        Framework::Django => Some(DecimalReading::Django),
+        Framework::Rails => Some(DecimalReading::ActiveRecord),
+        Framework::Alembic | Framework::SqlAlchemy => Some(DecimalReading::SqlAlchemy),
+        _ => None,
+    }
 }
 
 fn note(code: &str, object: String, message: String) -> Finding {
@@ -444,6 +483,7 @@ fn adopt_table(
     cat: &catalog::Table,
     profile: &TableProfile,
     how: Adopting<'_>,
+    decimals: Option<DecimalReading>,
     problems: &mut Vec<String>,
     findings: &mut Vec<Finding>,
 ) -> TablePlan {
@@ -504,7 +544,7 @@ fn adopt_table(
             ));
             continue;
         };
-        let (conversion, how) = conversion(ty, c, column_profile, source_zone);
+        let (conversion, how) = conversion(ty, c, column_profile, source_zone, decimals);
         let source_form = source_form(ty, conversion, c, column_profile);
         if folded {
             findings.push(note(

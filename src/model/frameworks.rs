@@ -9,7 +9,7 @@
 use serde::Serialize;
 
 /// A framework whose migration bookkeeping lite2pg recognises.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Framework {
     /// Django (`django_migrations`).
@@ -18,6 +18,9 @@ pub enum Framework {
     Rails,
     /// SQLAlchemy's Alembic (`alembic_version`).
     Alembic,
+    /// SQLAlchemy without Alembic: `create_all()` keeps no bookkeeping, so only
+    /// `--framework sqlalchemy` names it.
+    SqlAlchemy,
     /// Prisma (`_prisma_migrations`).
     Prisma,
     /// Laravel (`migrations` with `migration` and `batch`).
@@ -132,6 +135,7 @@ impl Framework {
             Framework::Django => "Django",
             Framework::Rails => "Rails (ActiveRecord)",
             Framework::Alembic => "SQLAlchemy with Alembic",
+            Framework::SqlAlchemy => "SQLAlchemy",
             Framework::Prisma => "Prisma",
             Framework::Laravel => "Laravel",
             Framework::Ecto => "Ecto",
@@ -155,6 +159,7 @@ impl Framework {
             Framework::Alembic => {
                 "`alembic upgrade head` against the PostgreSQL URL (or `metadata.create_all()`)"
             }
+            Framework::SqlAlchemy => "`metadata.create_all()` against the PostgreSQL URL",
             Framework::Prisma => {
                 "`prisma migrate deploy` with provider = \"postgresql\" (a new migration history \
                  for PostgreSQL: Prisma's SQLite migrations do not run there)"
@@ -191,6 +196,7 @@ pub fn by_name(name: &str) -> Option<Framework> {
         Framework::Django,
         Framework::Rails,
         Framework::Alembic,
+        Framework::SqlAlchemy,
         Framework::Prisma,
         Framework::Laravel,
         Framework::Ecto,

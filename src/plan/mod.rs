@@ -10,7 +10,9 @@ pub mod validate;
 
 pub use crate::pg::control::{Created, ObjectKind};
 pub use render::{render_json, render_sql, render_text};
-pub use types::{Conversion, IdentPolicy, PgType, SourceForm, SourceZone, TypeConflicts, Zone};
+pub use types::{
+    Conversion, DecimalReading, IdentPolicy, PgType, SourceForm, SourceZone, TypeConflicts, Zone,
+};
 
 use serde::Serialize;
 
@@ -29,6 +31,10 @@ pub struct PlanOptions {
     pub identifiers: IdentPolicy,
     /// Type-conflict policy.
     pub type_conflicts: TypeConflicts,
+    /// The application's framework as the user named it (`--framework`), for databases
+    /// whose bookkeeping does not show it.
+    #[serde(default)]
+    pub framework: Option<crate::model::frameworks::Framework>,
 }
 
 impl Default for PlanOptions {
@@ -37,6 +43,7 @@ impl Default for PlanOptions {
             schema: "public".into(),
             identifiers: IdentPolicy::Lower,
             type_conflicts: TypeConflicts::Widen,
+            framework: None,
         }
     }
 }

@@ -316,6 +316,40 @@ pub enum Conversion {
     /// Into `interval`: integers are microseconds (Django), date-time text is the time
     /// since 1970-01-01 (SQLAlchemy), `P…` text an ISO-8601 duration.
     ToInterval,
+    /// Into `numeric`: a number becomes the decimal the application's framework reads from
+    /// SQLite, which stores decimals as doubles and rounds them its own way on reading.
+    DecimalAsRead {
+        /// The framework's way.
+        reading: DecimalReading,
+    },
+}
+
+/// How a framework turns the double SQLite holds for a decimal column into the decimal the
+/// application sees. The rounding happens on every read, so the value the application
+/// knows is the rounded one, and that is what PostgreSQL must hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecimalReading {
+    /// Django: every number rounded to 15 significant digits, then to the column's
+    /// scale, ties to even (`Context(prec=15).create_decimal_from_float`, `quantize`).
+    Django,
+    /// ActiveRecord: a double rounded to the column's precision but at most 16
+    /// significant digits, then to its scale, ties away from zero; integers exact.
+    ActiveRecord,
+    /// SQLAlchemy: a double's exact value rounded to the column's scale (10 without one),
+    /// ties to even (`'%.{scale}f' % value`); integers exact.
+    SqlAlchemy,
+}
+
+impl DecimalReading {
+    /// The framework's name, for reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            DecimalReading::Django => "Django",
+            DecimalReading::ActiveRecord => "ActiveRecord",
+            DecimalReading::SqlAlchemy => "SQLAlchemy",
+        }
+    }
 }
 
 /// How the application stored a column's values in SQLite, learned from the data when a

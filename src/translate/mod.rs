@@ -190,7 +190,7 @@ pub fn build_plan(
     let mut ddl = Ddl::default();
 
     report_skipped(schema, &mut findings);
-    report_frameworks(schema, &mut findings);
+    report_frameworks(schema, opts.framework, &mut findings);
 
     // Table names are claimed before anything else so they keep their names.
     let table_names: Vec<(String, Option<Renamed>)> = schema
@@ -359,8 +359,18 @@ fn prelude(opts: &PlanOptions, uses_citext: bool) -> Vec<Statement> {
 
 /// A finding per framework whose bookkeeping the database holds: the path on which its
 /// application runs unchanged on PostgreSQL.
-fn report_frameworks(schema: &Schema, findings: &mut Findings) {
+fn report_frameworks(
+    schema: &Schema,
+    named: Option<crate::model::frameworks::Framework>,
+    findings: &mut Findings,
+) {
+    let mut frameworks: Vec<_> = named.into_iter().collect();
     for fw in crate::model::frameworks::detect(schema) {
+        if !frameworks.contains(&fw) {
+            frameworks.push(fw);
+        }
+    }
+    for fw in frameworks {
         findings.add(
             Severity::Info,
             "framework.detected",

@@ -27,7 +27,7 @@ use scan::{ColSpec, Digests, Part, Rows, Sample, Sink, TableSpec};
 
 use crate::error::{Error, Result};
 use crate::pg::{connect_target, qualified, Client, Target};
-use crate::plan::{Conversion, SourceZone};
+use crate::plan::{Conversion, PgType, SourceZone};
 use crate::plan::{Plan, RowIdentity};
 use crate::sqlite::open::Source;
 
@@ -158,6 +158,13 @@ fn table_spec(
             Conversion::NaiveIn { zone } => Some(SourceZone::Named(zone)),
             _ => None,
         };
+        // The precision and scale from the target's catalog: a stored plan keeps no types.
+        let decimal = match (c.conversion, PgType::from_sql(&pc.formatted)) {
+            (Conversion::DecimalAsRead { reading }, Some(PgType::Numeric(typmod))) => {
+                Some((reading, typmod))
+            }
+            _ => None,
+        };
         columns.push(ColSpec {
             source: c.source.clone(),
             target: c.target.clone(),
@@ -165,6 +172,7 @@ fn table_spec(
                 kind: kind.unwrap_or(Kind::Text),
                 epoch,
                 naive_zone,
+                decimal,
             },
             as_text: kind.is_none(),
         });

@@ -659,6 +659,7 @@ mod tests {
                     kind: canon::Kind::Int,
                     epoch: None,
                     naive_zone: None,
+                    decimal: None,
                 },
                 &mut b,
             );

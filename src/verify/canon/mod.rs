@@ -15,6 +15,7 @@
 use crate::sqlite::temporal::civil_from_days;
 use crate::sqlite::temporal::EpochUnit;
 
+mod decimal;
 mod postgres;
 mod sqlite;
 
@@ -97,6 +98,9 @@ pub struct Col {
     /// For date-times without an offset in a `timestamptz` column: the source's zone the
     /// plan read them in (`None`: such text matches nothing).
     pub naive_zone: Option<crate::plan::SourceZone>,
+    /// For numbers in a `numeric` column filled as a framework reads them: its way, and
+    /// the column's precision and scale.
+    pub decimal: Option<(crate::plan::DecimalReading, Option<(u32, u32)>)>,
 }
 
 pub(super) const NULL: u8 = 0;
@@ -396,6 +400,7 @@ mod tests {
             kind,
             epoch: None,
             naive_zone: None,
+            decimal: None,
         }
     }
 
@@ -593,6 +598,7 @@ mod tests {
                     kind: Kind::TimestampTz,
                     epoch: None,
                     naive_zone: offset.map(crate::plan::SourceZone::Offset),
+                    decimal: None,
                 },
                 &mut out,
             );

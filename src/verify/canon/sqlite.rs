@@ -78,7 +78,11 @@ pub fn sqlite(v: ValueRef<'_>, col: Col, out: &mut Vec<u8>) {
         },
         Kind::Numeric => match v {
             ValueRef::Integer(_) | ValueRef::Real(_) => {
-                match number_text(v).and_then(|s| normal_decimal(&s)) {
+                let text = match col.decimal {
+                    Some((reading, typmod)) => super::decimal::as_read(v, reading, typmod),
+                    None => number_text(v),
+                };
+                match text.and_then(|s| normal_decimal(&s)) {
                     Some(d) => {
                         put_var(out, DECIMAL, d.as_bytes());
                         true

@@ -29,7 +29,7 @@ def fill():
     books = [
         Book.objects.create(
             uid=uuid.UUID("6f1c2b1e-0a7d-4c3e-9b8a-7f6e5d4c3b2a"), title="First", author=ann,
-            price=decimal.Decimal("123.40"),
+            price=decimal.Decimal("123.40"), balance=decimal.Decimal("12345678901.12345678"),
             published=datetime.datetime(2024, 3, 5, 12, 34, 56, 123456, tzinfo=UTC),
             on_sale=datetime.date(2024, 3, 5), opens=datetime.time(9, 30, 0, 5),
             read_time=datetime.timedelta(days=1, hours=2, microseconds=7),

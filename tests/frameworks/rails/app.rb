@@ -49,6 +49,7 @@ def schema
       t.references :author, null: false, foreign_key: true
       t.string :title, limit: 100, null: false
       t.decimal :price, precision: 10, scale: 2, null: false
+      t.decimal :balance, precision: 20, scale: 8 # a double in SQLite, read to 16 digits
       t.datetime :published_at, precision: 6
       t.date :on_sale
       t.time :opens
@@ -71,6 +72,7 @@ def fill
   gone = Author.create!(name: "Gone", email: "gone@example.com")
   tags = %w[ruby classic ünïcode].map { |l| Tag.create!(label: l) }
   first = Post.create!(author: ann, title: "First", price: BigDecimal("123.40"),
+                       balance: BigDecimal("12345678901.12345678"),
                        published_at: Time.utc(2024, 3, 5, 12, 34, 56, 123_456),
                        on_sale: Date.new(2024, 3, 5), opens: Time.utc(2000, 1, 1, 23, 59, 59, 999_999),
                        meta: { "tags" => %w[a b], "n" => 1.5, "nested" => { "deep" => [1, nil, true] } },

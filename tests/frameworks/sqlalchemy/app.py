@@ -43,6 +43,8 @@ class Member(Base):
     joined: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True))
     shift: Mapped[datetime.timedelta | None] = mapped_column(Interval)
     salary: Mapped[decimal.Decimal] = mapped_column(Numeric(10, 2))
+    # 18 digits: SQLite keeps a double, whose exact value SQLAlchemy reads to 8 places.
+    balance: Mapped[decimal.Decimal | None] = mapped_column(Numeric(20, 8))
     admin: Mapped[bool] = mapped_column(Boolean, default=False)
     prefs: Mapped[dict | None] = mapped_column(JSON)
     photo: Mapped[bytes | None] = mapped_column(LargeBinary)
@@ -62,6 +64,7 @@ def fill():
                    joined=datetime.datetime(2024, 3, 5, 12, 34, 56, 123456, tzinfo=UTC),
                    shift=datetime.timedelta(days=1, hours=2, microseconds=7),
                    salary=decimal.Decimal("1234.50"), admin=True,
+                   balance=decimal.Decimal("12345678901.12345678"),
                    prefs={"theme": "dark", "n": 1.5, "list": [1, None]}, photo=b"\x00\xffpng"),
             Member(team=blue, joined=datetime.datetime(1999, 12, 31, 23, 59, 59, tzinfo=UTC),
                    shift=datetime.timedelta(seconds=-90), salary=decimal.Decimal("10.00")),

@@ -22,6 +22,8 @@ class Book(models.Model):
     author = models.ForeignKey(Author, on_delete=models.CASCADE, related_name="books")
     tags = models.ManyToManyField(Tag, blank=True)
     price = models.DecimalField(max_digits=10, decimal_places=2)
+    # 18 digits: SQLite keeps a double, which Django reads back to 15 significant digits.
+    balance = models.DecimalField(max_digits=20, decimal_places=8, null=True)
     published = models.DateTimeField()
     on_sale = models.DateField(null=True)
     opens = models.TimeField(null=True)
