@@ -432,3 +432,22 @@ fn a_table_named_with_a_backslash_before_a_quote_keeps_its_check_and_nocase() {
         vec!["1"]
     );
 }
+
+#[test]
+fn a_type_finding_shows_a_value_that_breaks_the_rule() {
+    let f = sqlite(
+        r#"CREATE TABLE t (id INTEGER PRIMARY KEY, doc JSON, u UUID, flag BOOLEAN);
+           INSERT INTO t VALUES (1, '{"a": [1, 2, {"b": null}]}', '123e4567-e89b-12d3-a456-426614174000', 'true'),
+                                (2, '{broken', 'not-a-uuid', 'maybe');"#,
+    );
+    let db = TestDb::new();
+    let plan = plan_and_apply(&f, &db, &PlanOptions::default());
+    let all = findings(&plan).join("\n");
+    for shown in [
+        "not every value is JSON jsonb can hold, e.g. {broken",
+        "not every value is a UUID, e.g. not-a-uuid",
+        "values other than 0/1 and boolean spellings, e.g. maybe",
+    ] {
+        assert!(all.contains(shown), "{shown}\n{all}");
+    }
+}

@@ -312,6 +312,7 @@ pub fn adopt(
                 optional: false,
                 constraint: None,
                 creates: None,
+                parts: None,
             })
             .collect(),
         sequences,
@@ -424,6 +425,7 @@ fn sequence_statements(
             optional: false,
             constraint: None,
             creates: None,
+            parts: None,
         });
     }
     out

@@ -177,6 +177,7 @@ fn held_foreign_key(schema: &str, table: &str, name: &str, definition: &str) -> 
         ),
         optional: false,
         creates: None,
+        parts: None,
         constraint: Some(Constraint::Foreign {
             table: q,
             name: name.to_string(),

@@ -4,6 +4,7 @@
 //! The JSON rendering is a stable interface documented in docs/plan-format.md; bump
 //! [`FORMAT_VERSION`] on any incompatible change.
 
+pub mod clauses;
 mod render;
 mod types;
 pub mod validate;
@@ -211,6 +212,10 @@ pub struct Statement {
     /// columns (schemas, extensions, tables and views; keys and indexes go with their table).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub creates: Option<Created>,
+    /// A `CREATE TABLE`'s pieces, so the test-apply can leave out a clause PostgreSQL
+    /// refuses instead of the table.
+    #[serde(skip)]
+    pub parts: Option<Box<clauses::TableParts>>,
 }
 
 /// A key or foreign-key constraint, taken apart so `migrate` can build it in steps: a unique

@@ -3,14 +3,95 @@
 //! The statements run in one transaction inside a scratch schema and everything is rolled
 //! back. A statement PostgreSQL refuses is removed from the plan and reported with the
 //! server's message; a refused view or index is left out, never emitted broken.
+//!
+//! A refused `CREATE TABLE` is taken apart before anything is given up: the table without
+//! its clauses (defaults, generation expressions, CHECKs), then each clause on its own, so
+//! one clause PostgreSQL cannot run is left out alone (plan/clauses.rs) and the table and
+//! its rows still arrive. Only a table refused bare is left out, and with it every
+//! statement that needs it.
 
+use super::clauses::{Choice, ClauseKind, TableParts};
 use super::{Plan, Severity, Statement};
 use crate::error::Result;
 use crate::pg::Client;
 use crate::plan::Finding;
 
-/// Statements PostgreSQL refused: (phase, index, message).
-pub type Refusals = Vec<(usize, usize, String)>;
+/// What the test-apply found of one statement.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// Refused, with PostgreSQL's message: the statement is left out.
+    Refused(String),
+    /// A table that runs once some of its clauses are changed or left out: what became of
+    /// each clause.
+    Degraded(Vec<Choice>),
+}
+
+/// Statements PostgreSQL did not run as planned: (phase, index, outcome).
+pub type Refusals = Vec<(usize, usize, Outcome)>;
+
+/// Runs `sql` in a savepoint of its own; `keep`: leave its effect in place when it runs.
+fn attempt(client: &Client, object: &str, sql: &str, keep: bool) -> Result<Option<String>> {
+    client.batch_execute("test-applying the plan", "SAVEPOINT lite2pg_try")?;
+    match client.batch_execute(object, sql) {
+        Ok(()) => {
+            let end = if keep {
+                "RELEASE SAVEPOINT lite2pg_try"
+            } else {
+                "ROLLBACK TO SAVEPOINT lite2pg_try"
+            };
+            client.batch_execute("test-applying the plan", end)?;
+            Ok(None)
+        }
+        Err(crate::Error::Postgres { message, .. }) => {
+            client.batch_execute(
+                "test-applying the plan",
+                "ROLLBACK TO SAVEPOINT lite2pg_try",
+            )?;
+            Ok(Some(message))
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// A refused table's way to run: bare first (refused bare, it is refused), then each clause
+/// alone, as translated or in an alternative spelling; what runs together is created in the
+/// scratch schema for the statements after it.
+fn degrade(client: &Client, object: &str, parts: &TableParts) -> Result<Option<Vec<Choice>>> {
+    let bare: Vec<Choice> = vec![Choice::Dropped(String::new()); parts.clauses.len()];
+    if attempt(client, object, &parts.render(&bare), false)?.is_some() {
+        return Ok(None);
+    }
+    let mut choices = bare.clone();
+    for (i, clause) in parts.clauses.iter().enumerate() {
+        let mut alone = bare.clone();
+        alone[i] = Choice::Kept;
+        let Some(why) = attempt(client, object, &parts.render(&alone), false)? else {
+            choices[i] = Choice::Kept;
+            continue;
+        };
+        choices[i] = Choice::Dropped(why.clone());
+        for (a, alt) in clause.alternatives.iter().enumerate() {
+            alone[i] = Choice::Alternative(a, why.clone());
+            let probe_fails = match &alt.probe {
+                Some(q) => attempt(client, object, q, false)?.is_some(),
+                None => false,
+            };
+            if !probe_fails && attempt(client, object, &parts.render(&alone), false)?.is_none() {
+                choices[i] = alone[i].clone();
+                break;
+            }
+        }
+    }
+    // Clauses that run alone but not together (rare): the table keeps none of them.
+    if let Some(why) = attempt(client, object, &parts.render(&choices), true)? {
+        let all: Vec<Choice> = vec![Choice::Dropped(why); parts.clauses.len()];
+        if attempt(client, object, &parts.render(&all), true)?.is_some() {
+            return Ok(None);
+        }
+        return Ok(Some(all));
+    }
+    Ok(Some(choices))
+}
 
 /// Runs `scratch` (the same plan built for a scratch schema) and records refusals.
 pub fn test_apply(client: &Client, scratch: &Plan, scratch_schema: &str) -> Result<Refusals> {
@@ -28,59 +109,210 @@ pub fn test_apply(client: &Client, scratch: &Plan, scratch_schema: &str) -> Resu
             .filter(|s| !s.sql.starts_with("CREATE SCHEMA"))
             .enumerate()
         {
-            client.batch_execute("test-applying the plan", "SAVEPOINT lite2pg_stmt")?;
-            match client.batch_execute(&s.object, &s.sql) {
-                Ok(()) => client
-                    .batch_execute("test-applying the plan", "RELEASE SAVEPOINT lite2pg_stmt")?,
-                Err(crate::Error::Postgres { message, .. }) => {
-                    client.batch_execute(
-                        "test-applying the plan",
-                        "ROLLBACK TO SAVEPOINT lite2pg_stmt",
-                    )?;
-                    refused.push((phase, i, message.replace(scratch_schema, "<schema>")));
-                }
-                Err(other) => return Err(other),
-            }
+            let Some(message) = attempt(client, &s.object, &s.sql, true)? else {
+                continue;
+            };
+            let degraded = match &s.parts {
+                Some(parts) => degrade(client, &s.object, parts)?,
+                None => None,
+            };
+            let message = message.replace(scratch_schema, "<schema>");
+            refused.push((
+                phase,
+                i,
+                match degraded {
+                    Some(choices) => Outcome::Degraded(
+                        choices
+                            .into_iter()
+                            .map(|c| match c {
+                                Choice::Dropped(w) => {
+                                    Choice::Dropped(w.replace(scratch_schema, "<schema>"))
+                                }
+                                Choice::Alternative(a, w) => {
+                                    Choice::Alternative(a, w.replace(scratch_schema, "<schema>"))
+                                }
+                                Choice::Kept => Choice::Kept,
+                            })
+                            .collect(),
+                    ),
+                    None => Outcome::Refused(message),
+                },
+            ));
         }
     }
     client.batch_execute("rolling back the test transaction", "ROLLBACK")?;
     Ok(refused)
 }
 
-/// Removes refused statements from `plan` and reports each one.
+/// Rewrites a degraded table's statement and plan, one finding per clause changed.
+fn apply_choices(plan: &mut Plan, s: &mut Statement, choices: &[Choice], out: &mut Vec<Finding>) {
+    let Some(parts) = s.parts.as_deref() else {
+        return;
+    };
+    s.sql = parts.render(choices);
+    for (clause, choice) in parts.clauses.iter().zip(choices) {
+        let (severity, message) = match choice {
+            Choice::Kept => continue,
+            Choice::Alternative(_, why) => (
+                Severity::Info,
+                format!(
+                    "PostgreSQL refused it as translated ({why}); it runs cast to the \
+                     column's type"
+                ),
+            ),
+            Choice::Dropped(why) => (
+                Severity::Error,
+                match clause.kind {
+                    ClauseKind::Default => format!(
+                        "PostgreSQL refused it, so the column has no default; the table and \
+                         its rows arrive: {why}"
+                    ),
+                    ClauseKind::Generated => format!(
+                        "PostgreSQL refused it, so the column is a plain one holding the \
+                         values SQLite computed; the table and its rows arrive: {why}"
+                    ),
+                    ClauseKind::Check => format!(
+                        "PostgreSQL refused it, so it is not enforced; the table and its rows \
+                         arrive: {why}"
+                    ),
+                },
+            ),
+        };
+        out.push(Finding {
+            severity,
+            code: "postgres.refused_clause".into(),
+            object: clause.object.clone(),
+            message,
+            sql: Some(clause.sqlite.clone()),
+        });
+        if let (ClauseKind::Generated, Choice::Dropped(_), Some(col)) =
+            (clause.kind, choice, &clause.column)
+        {
+            let column = plan
+                .tables
+                .iter_mut()
+                .filter(|t| t.target == parts.table)
+                .flat_map(|t| t.columns.iter_mut())
+                .find(|c| &c.target == col);
+            if let Some(c) = column {
+                c.generated = false;
+            }
+        }
+    }
+}
+
+/// Removes refused statements from `plan` and reports each one; a table refused outright
+/// takes its table plan and the statements that need it along.
 pub fn apply_refusals(plan: &mut Plan, refused: &Refusals, place: &str) {
     let total: usize = plan.ddl.all().count();
     let mut findings: Vec<Finding> = Vec::new();
-    for (phase, stmts) in plan.ddl.phases_mut().into_iter().enumerate() {
+    let gone_tables = refused_tables(plan, refused);
+    let gone_names: Vec<String> = gone_tables
+        .iter()
+        .map(|(t, _)| crate::pg::qualified(&plan.options.schema, t))
+        .collect();
+    let mut left_out = 0;
+    let mut phases = std::mem::take(&mut plan.ddl);
+    for (phase, stmts) in phases.phases_mut().into_iter().enumerate() {
         let mut keep: Vec<Statement> = Vec::new();
         let mut i = 0;
-        for s in stmts.drain(..) {
+        for mut s in stmts.drain(..) {
             if s.sql.starts_with("CREATE SCHEMA") {
                 keep.push(s);
                 continue;
             }
             i += 1;
             match refused.iter().find(|(p, j, _)| *p == phase && *j + 1 == i) {
-                Some((_, _, msg)) => findings.push(Finding {
-                    severity: if s.optional {
-                        Severity::Warning
-                    } else {
-                        Severity::Error
-                    },
-                    code: "postgres.refused".into(),
-                    object: s.object.clone(),
-                    message: format!("PostgreSQL refused it, so it is left out: {msg}"),
-                    sql: Some(s.sql.clone()),
-                }),
-                _ => keep.push(s),
+                Some((_, _, Outcome::Degraded(choices))) => {
+                    apply_choices(plan, &mut s, choices, &mut findings);
+                    keep.push(s);
+                }
+                Some((_, _, Outcome::Refused(msg))) => {
+                    left_out += 1;
+                    let with = gone_names.iter().position(|q| s.sql.contains(q.as_str()));
+                    if let (Some(k), None) = (with, &s.parts) {
+                        findings.push(with_table(&s, &gone_tables[k].1));
+                        continue;
+                    }
+                    findings.push(Finding {
+                        severity: if s.optional {
+                            Severity::Warning
+                        } else {
+                            Severity::Error
+                        },
+                        code: "postgres.refused".into(),
+                        object: s.object.clone(),
+                        message: format!("PostgreSQL refused it, so it is left out: {msg}"),
+                        sql: Some(s.sql.clone()),
+                    });
+                }
+                None => keep.push(s),
             }
         }
         *stmts = keep;
     }
+    plan.ddl = phases;
+    leave_out_tables(plan, &gone_tables, &mut findings);
     plan.validation = Some(format!(
-        "DDL test-applied to {place} in a transaction that was rolled back: {} of {total} statements ran, {} refused",
-        total - findings.len(),
-        findings.len()
+        "DDL test-applied to {place} in a transaction that was rolled back: {} of {total} statements ran, {left_out} refused",
+        total - left_out,
     ));
     plan.findings.extend(findings);
+}
+
+/// The tables PostgreSQL refused bare: (table, the statement's object).
+fn refused_tables(plan: &Plan, refused: &Refusals) -> Vec<(String, String)> {
+    let tables = plan
+        .ddl
+        .tables
+        .iter()
+        .filter(|s| !s.sql.starts_with("CREATE SCHEMA"));
+    tables
+        .enumerate()
+        .filter(|(i, _)| {
+            refused
+                .iter()
+                .any(|(p, j, o)| *p == 1 && j == i && matches!(o, Outcome::Refused(_)))
+        })
+        .filter_map(|(_, s)| Some((s.parts.as_ref()?.table.clone(), s.object.clone())))
+        .collect()
+}
+
+/// The finding for a statement left out because the table it needs was.
+fn with_table(s: &Statement, table: &str) -> Finding {
+    Finding {
+        severity: Severity::Warning,
+        code: "postgres.refused_with_table".into(),
+        object: s.object.clone(),
+        message: format!("left out with {table}, which PostgreSQL refused (see its finding)"),
+        sql: Some(s.sql.clone()),
+    }
+}
+
+/// Takes tables PostgreSQL refused out of the plan, with every later statement that
+/// names them (keys, indexes, foreign keys either way, identity restarts, views), so no
+/// later phase meets a missing table: each is reported as left out with its table.
+fn leave_out_tables(plan: &mut Plan, gone: &[(String, String)], out: &mut Vec<Finding>) {
+    if gone.is_empty() {
+        return;
+    }
+    let schema = plan.options.schema.clone();
+    let names: Vec<String> = gone
+        .iter()
+        .map(|(t, _)| crate::pg::qualified(&schema, t))
+        .collect();
+    plan.tables
+        .retain(|t| !gone.iter().any(|(g, _)| g == &t.target));
+    for stmts in plan.ddl.phases_mut() {
+        stmts.retain(|s| {
+            let Some(k) = names.iter().position(|q| s.sql.contains(q.as_str())) else {
+                return true;
+            };
+            if s.parts.is_some() {
+                return true;
+            }
+            out.push(with_table(s, &gone[k].1));
+            false
+        });
+    }
 }

@@ -138,6 +138,12 @@ pub struct Samples {
     pub text: Option<String>,
     /// A BLOB, hex.
     pub blob: Option<String>,
+    /// A text that is not JSON, or that jsonb refuses (checked for JSON columns).
+    pub not_json: Option<String>,
+    /// A text that is not a UUID (checked for text shapes).
+    pub not_uuid: Option<String>,
+    /// A value that is neither 0/1 nor a boolean spelling (checked for text shapes).
+    pub not_bool: Option<String>,
 }
 
 /// What a whole table holds.
@@ -269,6 +275,9 @@ impl ColumnProfile {
         first(&mut self.samples.real, &o.samples.real);
         first(&mut self.samples.text, &o.samples.text);
         first(&mut self.samples.blob, &o.samples.blob);
+        first(&mut self.samples.not_json, &o.samples.not_json);
+        first(&mut self.samples.not_uuid, &o.samples.not_uuid);
+        first(&mut self.samples.not_bool, &o.samples.not_bool);
         first(&mut self.non_temporal_text, &o.non_temporal_text);
     }
 
@@ -301,6 +310,8 @@ impl ColumnProfile {
         self.int_max = Some(self.int_max.map_or(i, |m| m.max(i)));
         if i == 0 || i == 1 {
             self.int_bool += 1;
+        } else if self.samples.not_bool.is_none() {
+            self.samples.not_bool = Some(i.to_string());
         }
         match temporal::epoch_unit(i) {
             Some(EpochUnit::Seconds) => self.int_epoch[0] += 1,
@@ -341,6 +352,8 @@ impl ColumnProfile {
         let bytes = s.as_bytes();
         if bytes.len() <= 16 && is_bool_spelling(s) {
             self.text_bool += 1;
+        } else if self.samples.not_bool.is_none() {
+            self.samples.not_bool = Some(shorten(s));
         }
         let shape = match bytes.first() {
             Some(b) if b.is_ascii_digit() => temporal::text_shape(s),
@@ -360,6 +373,8 @@ impl ColumnProfile {
         }
         if matches!(bytes.len(), 32 | 36 | 38) && is_uuid_text(s) {
             self.text_uuid += 1;
+        } else if self.samples.not_uuid.is_none() {
+            self.samples.not_uuid = Some(shorten(s));
         }
     }
 
@@ -390,7 +405,12 @@ impl ColumnProfile {
                 self.text_json += 1;
                 if s.contains("\\u0000") {
                     self.text_json_nul += 1;
+                    if self.samples.not_json.is_none() {
+                        self.samples.not_json = Some(shorten(s));
+                    }
                 }
+            } else if self.samples.not_json.is_none() {
+                self.samples.not_json = Some(shorten(s));
             }
         }
         if needs.decimal {

@@ -61,12 +61,16 @@ fn literal(e: &Expr) -> Option<Literal> {
 }
 
 /// Which current-time value a default asks for.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Now {
     Timestamp,
+    /// A date-time with milliseconds (`strftime('%Y-%m-%d %H:%M:%f', 'now')`).
+    TimestampMillis,
     Date,
     Time,
     Epoch,
+    /// `julianday('now')`.
+    Julian,
 }
 
 fn now_kind(e: &Expr) -> Option<Now> {
@@ -76,15 +80,47 @@ fn now_kind(e: &Expr) -> Option<Now> {
         "current_date" | "date('now')" => Some(Now::Date),
         "current_time" | "time('now')" => Some(Now::Time),
         "strftime('%s','now')" | "unixepoch()" | "unixepoch('now')" => Some(Now::Epoch),
-        _ => None,
+        "julianday('now')" => Some(Now::Julian),
+        _ => strftime_now(&text),
     }
+}
+
+/// `strftime(format, 'now')` with a format that spells a date-time, date or time the way
+/// PostgreSQL's types read them (`T` or space, an optional `Z`); other formats are text.
+fn strftime_now(text: &str) -> Option<Now> {
+    let format = text
+        .strip_prefix("strftime('")?
+        .strip_suffix("','now')")?
+        .trim_end_matches('z');
+    Some(match format {
+        "%y-%m-%d%h:%m:%s" | "%y-%m-%dt%h:%m:%s" => Now::Timestamp,
+        "%y-%m-%d%h:%m:%f" | "%y-%m-%dt%h:%m:%f" => Now::TimestampMillis,
+        "%y-%m-%d" => Now::Date,
+        "%h:%m:%s" => Now::Time,
+        _ => return None,
+    })
 }
 
 fn now_default(kind: Now, ty: PgType) -> Option<String> {
     let utc = "(now() AT TIME ZONE 'UTC')";
     Some(match (kind, ty) {
-        (Now::Timestamp, PgType::Timestamp) => format!("date_trunc('second', {utc})"),
+        (Now::Timestamp | Now::Epoch, PgType::Timestamp) => {
+            format!("date_trunc('second', {utc})")
+        }
+        (Now::TimestampMillis | Now::Julian, PgType::Timestamp) => {
+            format!("date_trunc('milliseconds', {utc})")
+        }
         (Now::Timestamp | Now::Epoch, PgType::TimestampTz) => "date_trunc('second', now())".into(),
+        (Now::TimestampMillis | Now::Julian, PgType::TimestampTz) => {
+            "date_trunc('milliseconds', now())".into()
+        }
+        (Now::TimestampMillis | Now::Julian, PgType::Date) => format!("CAST({utc} AS date)"),
+        (Now::TimestampMillis, t) if t.is_text() => {
+            return None;
+        }
+        (Now::Julian, PgType::Double) => {
+            "CAST(extract(epoch FROM now()) / 86400.0 + 2440587.5 AS double precision)".into()
+        }
         (Now::Timestamp, PgType::Date) | (Now::Date, PgType::Date | PgType::Timestamp) => {
             format!("CAST({utc} AS date)")
         }
@@ -110,10 +146,20 @@ pub fn translate_default(
     scope: &Scope,
 ) -> Result<Option<String>, String> {
     let e = strip(parse_sqlite(sql)?);
-    if let Some(kind) = now_kind(&e) {
-        return now_default(kind, ty)
-            .map(Some)
-            .ok_or_else(|| format!("current-time default `{sql}` does not fit a {ty} column"));
+    // strftime into text keeps its own format (`T`, `Z`): the general translation.
+    let formatted = e.to_string().to_ascii_lowercase().starts_with("strftime") && ty.is_text();
+    if let Some(kind) = now_kind(&e).filter(|_| !formatted) {
+        match now_default(kind, ty) {
+            Some(d) => return Ok(Some(d)),
+            // strftime and julianday keep their general translation (text as formatted,
+            // a double): a column of another type is PostgreSQL's to judge.
+            None if matches!(kind, Now::TimestampMillis | Now::Julian) => {}
+            None => {
+                return Err(format!(
+                    "current-time default `{sql}` does not fit a {ty} column"
+                ))
+            }
+        }
     }
     let Some(lit) = literal(&e) else {
         return translate(sql, scope, Position::Default).map(|s| Some(format!("({s})")));
@@ -234,6 +280,44 @@ mod tests {
                 .unwrap()
                 .as_deref(),
             Some("CAST(floor(extract(epoch FROM now())) AS bigint)")
+        );
+    }
+
+    #[test]
+    fn strftime_and_julianday_defaults_are_typed_for_their_column() {
+        let ms = "(strftime('%Y-%m-%d %H:%M:%f', 'now'))";
+        assert_eq!(
+            d(ms, PgType::Timestamp).unwrap().as_deref(),
+            Some("date_trunc('milliseconds', (now() AT TIME ZONE 'UTC'))")
+        );
+        assert_eq!(
+            d(ms, PgType::TimestampTz).unwrap().as_deref(),
+            Some("date_trunc('milliseconds', now())")
+        );
+        assert_eq!(
+            d("strftime('%Y-%m-%dT%H:%M:%SZ','now')", PgType::Timestamp)
+                .unwrap()
+                .as_deref(),
+            Some("date_trunc('second', (now() AT TIME ZONE 'UTC'))")
+        );
+        assert_eq!(
+            d("(strftime('%Y-%m-%d','now'))", PgType::Date)
+                .unwrap()
+                .as_deref(),
+            Some("CAST((now() AT TIME ZONE 'UTC') AS date)")
+        );
+        assert_eq!(
+            d("julianday('now')", PgType::TimestampTz)
+                .unwrap()
+                .as_deref(),
+            Some("date_trunc('milliseconds', now())")
+        );
+        // Into text, strftime keeps its own format.
+        assert_eq!(
+            d("strftime('%Y-%m-%dT%H:%M:%SZ','now')", PgType::Text)
+                .unwrap()
+                .as_deref(),
+            Some("(to_char((now() AT TIME ZONE 'UTC'), 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'))")
         );
     }
 }

@@ -67,6 +67,7 @@ fn key_constraint(qname: &str, name: &str, primary: bool, columns: &[String]) ->
         ),
         optional: false,
         creates: None,
+        parts: None,
         constraint: Some(Constraint::Key {
             table: qname.to_string(),
             name: name.to_string(),
@@ -196,6 +197,7 @@ fn emit_index(
         sql,
         optional: idx.origin == IndexOrigin::Create && !idx.unique,
         creates: None,
+        parts: None,
         constraint: Some(Constraint::Index {
             table: qname.to_string(),
         }),

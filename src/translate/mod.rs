@@ -343,6 +343,7 @@ fn prelude(opts: &PlanOptions, uses_citext: bool) -> Vec<Statement> {
             optional: false,
             constraint: None,
             creates: Created::new(ObjectKind::Schema, "", &opts.schema),
+            parts: None,
         });
     }
     if uses_citext {
@@ -352,6 +353,7 @@ fn prelude(opts: &PlanOptions, uses_citext: bool) -> Vec<Statement> {
             optional: false,
             constraint: None,
             creates: Created::new(ObjectKind::Extension, "", "citext"),
+            parts: None,
         });
     }
     ddl.prelude

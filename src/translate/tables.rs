@@ -10,6 +10,7 @@ use super::types::{choose, TypeChoice};
 use super::Findings;
 use crate::model::{IndexTarget, Table};
 use crate::pg::{qualified, quote_ident};
+use crate::plan::clauses::{Alternative, Clause, ClauseKind, Fragment, TableParts};
 use crate::plan::PgType;
 use crate::plan::{
     ColumnPlan, Constraint, Created, Ddl, ObjectKind, PlanOptions, RowIdentity, Severity,
@@ -47,6 +48,29 @@ pub struct BuiltTable {
     pub rowid_column: Option<String>,
     /// PostgreSQL type per PostgreSQL column name.
     pub types: HashMap<String, PgType>,
+}
+
+/// The identity restart past the highest id SQLite handed out, when there is one.
+fn identity_restart(
+    target: &str,
+    qname: &str,
+    rowid_column: Option<&str>,
+    next_id: Option<i64>,
+) -> Option<Statement> {
+    match (rowid_column, next_id) {
+        (Some(col), Some(n)) if n > 1 => Some(Statement {
+            object: format!("identity {}.{}", quote_ident(target), quote_ident(col)),
+            sql: format!(
+                "ALTER TABLE {qname} ALTER COLUMN {} RESTART WITH {n}",
+                quote_ident(col)
+            ),
+            optional: false,
+            constraint: None,
+            creates: None,
+            parts: None,
+        }),
+        _ => None,
+    }
 }
 
 fn obj(table: &str) -> String {
@@ -101,13 +125,17 @@ pub fn translate_table(
         .enumerate()
         .any(|(i, c)| c.pk_position > 0 && choices[i].1.counts.null > 0);
 
-    let mut defs = Vec::new();
+    let qname = qualified(&opts.schema, target);
+    let mut parts = TableParts::new(target, format!("CREATE TABLE {qname}"));
     let mut plans = Vec::new();
     let mut rejected = 0;
+    let around = Around {
+        t,
+        scope: &scope,
+        pk_nulls,
+    };
     for (i, c) in t.columns.iter().enumerate() {
-        let (def, plan, null_rejects) =
-            column_def(t, c, &names[i], &choices[i], &scope, pk_nulls, f);
-        defs.push(def);
+        let (plan, null_rejects) = column_def(&around, c, &names[i], &choices[i], &mut parts, f);
         rejected += null_rejects + plan.rejected_rows;
         plans.push(plan);
     }
@@ -121,10 +149,10 @@ pub fn translate_table(
     let identity = row_identity(t, &names, &pk_targets, pk_nulls, &mut cols, f);
     if let Some((def, plan)) = identity.added {
         types.insert(plan.target.clone(), PgType::BigInt);
-        defs.push(def);
+        parts.defs.push(vec![(def, None)]);
         plans.push(plan);
     }
-    defs.extend(checks(t, &scope, f));
+    checks(t, &scope, &mut parts, f);
 
     if plans.len() > PG_MAX_COLUMNS {
         f.add(
@@ -138,32 +166,20 @@ pub fn translate_table(
             ),
         );
     }
-    let qname = qualified(&opts.schema, target);
     let create = Statement {
         object: obj(target),
-        sql: format!("CREATE TABLE {qname} (\n    {}\n)", defs.join(",\n    ")),
+        sql: parts.sql(),
         optional: false,
         constraint: None,
         creates: Created::new(ObjectKind::Table, &opts.schema, target),
+        parts: Some(Box::new(parts)),
     };
     let rowid_column = identity.rowid_column;
     let used = [profile.max_rowid, t.sequence].into_iter().flatten().max();
     let next_id = rowid_column
         .as_ref()
         .map(|_| used.unwrap_or(0).saturating_add(1));
-    let sequence = match (&rowid_column, next_id) {
-        (Some(col), Some(n)) if n > 1 => Some(Statement {
-            object: format!("identity {}.{}", quote_ident(target), quote_ident(col)),
-            sql: format!(
-                "ALTER TABLE {qname} ALTER COLUMN {} RESTART WITH {n}",
-                quote_ident(col)
-            ),
-            optional: false,
-            constraint: None,
-            creates: None,
-        }),
-        _ => None,
-    };
+    let sequence = identity_restart(target, &qname, rowid_column.as_deref(), next_id);
     if t.autoincrement {
         f.add(Severity::Info, "key.autoincrement", obj(&t.name), format!(
             "AUTOINCREMENT: identity continues at {} (past sqlite_sequence {} and the highest id), so ids are never reused",
@@ -298,24 +314,42 @@ fn choose_types(
 
 /// One column's definition (type, identity or generation, NOT NULL, default, a length
 /// CHECK for NOCASE varchar) and its plan; also the rows a NOT NULL will reject.
+/// What every column of a table is defined against.
+struct Around<'a> {
+    t: &'a Table,
+    scope: &'a Scope,
+    /// The primary key holds NULLs (then it is no key: see `row_identity`).
+    pk_nulls: bool,
+}
+
+/// One column's definition, clause by clause into `parts`, each clause tied to what
+/// leaving it out means; returns its plan and the rows its NOT NULL rejects.
 fn column_def(
-    t: &Table,
+    around: &Around<'_>,
     c: &crate::model::Column,
     name: &str,
     (choice, p): &(TypeChoice, ColumnProfile),
-    scope: &Scope,
-    pk_nulls: bool,
+    parts: &mut TableParts,
     f: &mut Findings,
-) -> (String, ColumnPlan, u64) {
-    let mut def = format!("{} {}", quote_ident(name), choice.ty);
+) -> (ColumnPlan, u64) {
+    let Around { t, scope, pk_nulls } = *around;
+    let mut def: Vec<Fragment> = vec![(format!("{} {}", quote_ident(name), choice.ty), None)];
     let mut generated = false;
     let mut rejected = 0;
+    let what = |clause: &str| format!("{clause} of {}", col_obj(&t.name, &c.name));
     if c.rowid_alias {
-        def.push_str(" GENERATED BY DEFAULT AS IDENTITY");
+        def.push((" GENERATED BY DEFAULT AS IDENTITY".into(), None));
     } else if let Some(g) = &c.generated {
         match translate(&g.expr, scope, Position::Generated) {
             Ok(e) => {
-                def.push_str(&format!(" GENERATED ALWAYS AS ({e}) STORED"));
+                let k = parts.clause(Clause {
+                    object: what("generation expression"),
+                    kind: ClauseKind::Generated,
+                    sqlite: g.expr.clone(),
+                    column: Some(name.to_string()),
+                    alternatives: Vec::new(),
+                });
+                def.push((format!(" GENERATED ALWAYS AS ({e}) STORED"), Some(k)));
                 generated = true;
                 if !g.stored {
                     f.add(Severity::Info, "column.generated", col_obj(&t.name, &c.name),
@@ -338,11 +372,25 @@ fn column_def(
                 format!("declared NOT NULL but {} row(s) hold NULL: NOT NULL is kept, those rows will be rejected", p.counts.null));
             rejected += p.counts.null;
         }
-        def.push_str(" NOT NULL");
+        def.push((" NOT NULL".into(), None));
     }
     if let (Some(d), false, false) = (&c.default, c.rowid_alias, generated) {
         match translate_default(d, choice.ty, choice.conversion, scope) {
-            Ok(Some(e)) => def.push_str(&format!(" DEFAULT {e}")),
+            Ok(Some(e)) => {
+                // A function whose result has another type than the column (text from
+                // to_char into a timestamp) runs cast; PostgreSQL decides in the test-apply.
+                let k = parts.clause(Clause {
+                    object: what("default"),
+                    kind: ClauseKind::Default,
+                    sqlite: d.clone(),
+                    column: Some(name.to_string()),
+                    alternatives: vec![Alternative {
+                        sql: format!(" DEFAULT CAST(({e}) AS {})", choice.ty),
+                        probe: Some(format!("SELECT CAST(({e}) AS {})", choice.ty)),
+                    }],
+                });
+                def.push((format!(" DEFAULT {e}"), Some(k)));
+            }
             Ok(None) => {}
             Err(why) => f.left_out(
                 "default.not_translated",
@@ -354,12 +402,20 @@ fn column_def(
     }
     if let (PgType::Citext, Some(n)) = (choice.ty, varchar_len(&c.declared_type)) {
         if c.collation.as_deref() == Some("NOCASE") {
-            def.push_str(&format!(
-                " CHECK (char_length({}) <= {n})",
-                quote_ident(name)
+            let k = parts.clause(Clause {
+                object: what("length CHECK"),
+                kind: ClauseKind::Check,
+                sqlite: c.declared_type.clone(),
+                column: Some(name.to_string()),
+                alternatives: Vec::new(),
+            });
+            def.push((
+                format!(" CHECK (char_length({}) <= {n})", quote_ident(name)),
+                Some(k),
             ));
         }
     }
+    parts.defs.push(def);
     let plan = ColumnPlan {
         source: c.name.clone(),
         target: name.to_string(),
@@ -376,7 +432,7 @@ fn column_def(
         rejected_rows: choice.rejected,
         source_form: choice.source_form,
     };
-    (def, plan, rejected)
+    (plan, rejected)
 }
 
 /// How a table's rows are told apart, and the column holding the rowid.
@@ -461,11 +517,20 @@ fn row_identity(
 }
 
 /// The table's CHECK constraints that translate; the others are reported and left out.
-fn checks(t: &Table, scope: &Scope, f: &mut Findings) -> Vec<String> {
-    let mut out = Vec::new();
+/// The table's CHECKs, each a definition of its own that can be left out alone.
+fn checks(t: &Table, scope: &Scope, parts: &mut TableParts, f: &mut Findings) {
     for chk in &t.checks {
         match translate(&chk.expr, scope, Position::Check) {
-            Ok(e) => out.push(format!("CHECK ({e})")),
+            Ok(e) => {
+                let k = parts.clause(Clause {
+                    object: format!("CHECK ({}) on {}", chk.expr, obj(&t.name)),
+                    kind: ClauseKind::Check,
+                    sqlite: chk.expr.clone(),
+                    column: None,
+                    alternatives: Vec::new(),
+                });
+                parts.defs.push(vec![(format!("CHECK ({e})"), Some(k))]);
+            }
             Err(why) => f.left_out(
                 "check.not_translated",
                 format!("CHECK on {}", quote_ident(&t.name)),
@@ -474,7 +539,6 @@ fn checks(t: &Table, scope: &Scope, f: &mut Findings) -> Vec<String> {
             ),
         }
     }
-    out
 }
 
 fn varchar_len(declared: &str) -> Option<u32> {
@@ -610,6 +674,7 @@ pub fn emit_foreign_keys(
                 sql,
                 optional: false,
                 creates: None,
+                parts: None,
                 constraint: Some(Constraint::Foreign {
                     table: qualified(&opts.schema, &b.plan.target),
                     name: name.clone(),

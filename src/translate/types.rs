@@ -193,6 +193,15 @@ pub fn choose(col: &Column, p: &ColumnProfile, policy: TypeConflicts) -> TypeCho
     choice
 }
 
+/// A value that breaks the rule, for a finding: the first text found breaking it, else the
+/// first of `others` (storage classes that break it by being there; a blob of 16 bytes
+/// may be a UUID, but with texts failing the first is the one shown).
+fn offending(text: &Option<String>, others: &[&Option<String>]) -> String {
+    text.clone()
+        .or_else(|| others.iter().find_map(|o| (*o).clone()))
+        .unwrap_or_default()
+}
+
 /// `Ok` when the declared type's proposal holds every value; `Err(Some(why))` when the data
 /// contradicts it, `Err(None)` when there is no proposal.
 ///
@@ -266,7 +275,7 @@ fn proposal(fam: Family, p: &ColumnProfile, declared: &str) -> Result<TypeChoice
             }
             Err(Some(format!(
                 "{declared} but holds values other than 0/1 and boolean spellings, e.g. {}",
-                sample()
+                offending(&p.samples.not_bool, &[&p.samples.real, &p.samples.blob])
             )))
         }
         Family::Date | Family::Time | Family::Timestamp => temporal(fam, p, declared),
@@ -280,7 +289,7 @@ fn proposal(fam: Family, p: &ColumnProfile, declared: &str) -> Result<TypeChoice
             } else {
                 Err(Some(format!(
                     "{declared} but not every value is JSON jsonb can hold, e.g. {}",
-                    sample()
+                    offending(&p.samples.not_json, &[&p.samples.blob])
                 )))
             }
         }
@@ -293,7 +302,10 @@ fn proposal(fam: Family, p: &ColumnProfile, declared: &str) -> Result<TypeChoice
             } else {
                 Err(Some(format!(
                     "{declared} but not every value is a UUID, e.g. {}",
-                    sample()
+                    offending(
+                        &p.samples.not_uuid,
+                        &[&p.samples.integer, &p.samples.real, &p.samples.blob]
+                    )
                 )))
             }
         }

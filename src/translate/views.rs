@@ -178,6 +178,7 @@ pub fn translate_views(
                         optional: true,
                         constraint: None,
                         creates: Created::new(ObjectKind::View, &opts.schema, target),
+                        parts: None,
                     });
                     // Later views see this one's columns by their own (lower-cased) names.
                     let scope = Scope {
