@@ -127,15 +127,16 @@ fn case() -> impl Strategy<Value = Case> {
         )
 }
 
+/// A case built: the SQLite file (kept while `dir` lives) and each table's row count.
+struct Built {
+    dir: tempfile::TempDir,
+    path: std::path::PathBuf,
+    counts: Vec<(&'static str, i64)>,
+}
+
 /// The case as a SQLite file, with the rows SQLite accepts; `None` when SQLite refuses
-/// the schema itself. Returns the file and the row count of each table.
-fn build(
-    c: &Case,
-) -> Option<(
-    tempfile::TempDir,
-    std::path::PathBuf,
-    Vec<(&'static str, i64)>,
-)> {
+/// the schema itself.
+fn build(c: &Case) -> Option<Built> {
     let checks: String = c.checks.iter().map(|k| format!(", CHECK ({k})")).collect();
     let sql = format!(
         "CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT, n INTEGER DEFAULT {}, r REAL,
@@ -166,7 +167,7 @@ fn build(
     };
     let counts = vec![("t", count("t")?), ("u", count("u")?)];
     drop(conn);
-    Some((dir, path, counts))
+    Some(Built { dir, path, counts })
 }
 
 proptest! {
@@ -174,7 +175,7 @@ proptest! {
 
     #[test]
     fn refused_clauses_never_cost_a_table_or_a_row(c in case()) {
-        let Some((dir, path, counts)) = build(&c) else {
+        let Some(Built { dir, path, counts }) = build(&c) else {
             return Ok(());
         };
         let db = TestDb::new();
