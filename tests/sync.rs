@@ -444,7 +444,8 @@ fn sync_follows_a_live_writer_and_resumes_after_sigkill() {
 }
 
 #[test]
-fn a_cutover_whose_verification_fails_leaves_sqlite_primary_and_writable() {
+fn a_stray_write_to_postgresql_is_refused_and_a_cutover_whose_verification_fails_leaves_sqlite_primary(
+) {
     let f = sqlite(SCHEMA);
     let db = TestDb::new();
     assert_eq!(sync_once(&f.path, &db).0, 0);
@@ -452,13 +453,22 @@ fn a_cutover_whose_verification_fails_leaves_sqlite_primary_and_writable() {
     a.execute("UPDATE items SET qty = 7 WHERE id = 1", [])
         .unwrap();
     assert_eq!(sync_once(&f.path, &db).0, 0);
-    // Differences nobody captured: PostgreSQL edited behind sync's back, in a row written
-    // since the last verification (checked by default) and in one that was not (checked by
-    // --verify full).
+    // An application writing to PostgreSQL while SQLite is the primary is refused at once.
+    let refused = db
+        .client()
+        .batch_execute("a stray write", "UPDATE items SET qty = -1 WHERE id = 1")
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("SQLite is the primary"), "{refused}");
+    // Differences nobody captured: PostgreSQL edited behind sync's back (past the guard,
+    // as lite2pg's own appliers write), in a row written since the last verification
+    // (checked by default) and in one that was not (checked by --verify full).
     db.client()
         .batch_execute(
             "tamper",
-            "UPDATE items SET qty = -1 WHERE id = 1; UPDATE pairs SET v = 0 WHERE a = 'x'",
+            "SET lite2pg.applying = 'on'; \
+             UPDATE items SET qty = -1 WHERE id = 1; UPDATE pairs SET v = 0 WHERE a = 'x'; \
+             RESET lite2pg.applying",
         )
         .unwrap();
     let file = f.path.to_str().unwrap();

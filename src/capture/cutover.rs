@@ -16,6 +16,7 @@ use super::context::{open_writable, sqlite_err, Ctx};
 use super::forward::Forward;
 use super::pg_log as capg;
 use super::sequences::set_sequences;
+use super::settle::{mark, settle, unmark, Switching};
 use super::sqlite_log as cap;
 use super::switch::{conclude, drain, past, undone, utc_now, SwitchReport, SwitchRequest};
 use super::Side;
@@ -25,8 +26,19 @@ use crate::pg::{quote_ident, Client};
 /// `lite2pg cutover`: makes PostgreSQL the primary. Exit 0 switched, 1 refused and undone.
 pub fn cutover(req: &SwitchRequest) -> Result<i32> {
     let target = req.target.require("cutover")?;
-    let (ctx, client) = Ctx::load(target, &req.source, &req.schema)?;
+    let (ctx, client) = Ctx::load(target.clone(), &req.source, &req.schema)?;
     let mut report = SwitchReport::new("cutover", Side::Sqlite);
+    report.settled = settle(&client, &ctx)?;
+    let (ctx, client) = match report.settled {
+        Some(_) => Ctx::load(target, &req.source, &req.schema)?,
+        None => (ctx, client),
+    };
+    if ctx.primary == Side::Postgresql && report.settled.is_some() {
+        // The cutover asked for again was the one interrupted: it is done now.
+        report.ok = true;
+        report.primary = Side::Postgresql;
+        return conclude(req, &client, &ctx.schema_name, &report, 0);
+    }
     if ctx.primary != Side::Sqlite {
         return Err(Error::Usage(format!(
             "PostgreSQL is the primary of schema {} already; `lite2pg rollback` switches back",
@@ -39,6 +51,7 @@ pub fn cutover(req: &SwitchRequest) -> Result<i32> {
     }
     let mut applier = ctx.forward()?;
     before_freeze(req, &ctx, &client, &mut applier, &mut report)?;
+    crate::failpoint::hit("cutover.armed");
     let orphans_before = orphans(&client, &ctx, &all_tables(&ctx), None)?;
     if !orphans_before.is_empty() && !req.allow_orphans {
         report.orphans = orphans_before;
@@ -72,8 +85,11 @@ pub fn cutover(req: &SwitchRequest) -> Result<i32> {
             tx.commit()
                 .map_err(sqlite_err(&req.source, "committing the guards"))?;
             report.freeze_s = started.elapsed().as_secs_f64();
+            crate::failpoint::hit("cutover.between_commits");
             if let Err(e) = client.batch_execute("committing the switch", "COMMIT") {
-                // SQLite is guarded but PostgreSQL did not take over: undo the guards.
+                // SQLite is guarded but PostgreSQL did not take over: undo the guards. (Had
+                // this process died here instead, the mark makes the next command finish
+                // the cutover: capture/settle.rs.)
                 let undo = cap::arm_sql(capture)
                     + &cap::unguard_sql(
                         &ctx.specs
@@ -81,9 +97,13 @@ pub fn cutover(req: &SwitchRequest) -> Result<i32> {
                             .map(|s| s.source.clone())
                             .collect::<Vec<_>>(),
                     );
-                let _ = sqlite.execute_batch(&undo);
+                if sqlite.execute_batch(&undo).is_ok() {
+                    let _ = unmark(&client, &ctx.schema_name);
+                }
                 return Err(e);
             }
+            crate::failpoint::hit("cutover.committed");
+            unmark(&client, &ctx.schema_name)?;
             report.ok = true;
             report.primary = Side::Postgresql;
             conclude(req, &client, &ctx.schema_name, &report, 0)
@@ -92,6 +112,7 @@ pub fn cutover(req: &SwitchRequest) -> Result<i32> {
             let _ = tx.rollback();
             report.freeze_s = started.elapsed().as_secs_f64();
             let _ = client.batch_execute("undoing the switch", "ROLLBACK");
+            let _ = unmark(&client, &ctx.schema_name);
             report.reason = Some(e.to_string());
             conclude(req, &client, &ctx.schema_name, &report, 1)?;
             undone(e)
@@ -194,9 +215,15 @@ impl Freeze<'_> {
         verify_tables(ctx, client, &verify, (!req.verify_full).then_some(&touched))?;
         report.verified_tables = verify;
         self.lap("verify", report);
+        crate::failpoint::hit("cutover.verified");
         past(self.deadline, "the verification")?;
         report.sequences = set_sequences(client, ctx, tx)?;
         self.lap("sequences", report);
+        crate::failpoint::hit("cutover.sequences");
+        // Committed before either side commits the switch, so a process killed between
+        // the two commits leaves a mark to settle by (capture/settle.rs).
+        mark(client, &ctx.schema_name, Switching::Cutover)?;
+        crate::failpoint::hit("cutover.marked");
         // PostgreSQL side, in one transaction that commits after SQLite's: the state flip
         // turns capture on and any guards a rollback left off.
         client.batch_execute("switching the primary", "BEGIN")?;

@@ -38,6 +38,7 @@ pub mod pg_log;
 pub mod reverse;
 pub mod rollback;
 pub mod sequences;
+pub mod settle;
 pub mod spec;
 pub mod sqlite_log;
 pub mod status;

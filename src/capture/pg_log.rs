@@ -60,14 +60,21 @@ $fn$;
 CREATE OR REPLACE FUNCTION lite2pg.guard() RETURNS trigger LANGUAGE plpgsql AS $fn$
 DECLARE
     since timestamptz;
+    rolled_back boolean;
 BEGIN
     IF coalesce(current_setting('lite2pg.applying', true), '') = 'on' THEN
         RETURN NULL;
     END IF;
-    SELECT coalesce(rollback_at, created_at) INTO since FROM lite2pg.sync_state
-    WHERE target_schema = TG_ARGV[0] AND primary_side = 'sqlite';
-    IF FOUND THEN
+    -- While sync (re)makes the copy (run_id not yet recorded), lite2pg's own load writes.
+    SELECT coalesce(rollback_at, created_at), rollback_at IS NOT NULL INTO since, rolled_back
+    FROM lite2pg.sync_state
+    WHERE target_schema = TG_ARGV[0] AND primary_side = 'sqlite' AND run_id IS NOT NULL;
+    IF FOUND AND rolled_back THEN
         RAISE EXCEPTION 'lite2pg: this database was rolled back to SQLite at % UTC; write there, or run lite2pg cutover again',
+            to_char(since AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    ELSIF FOUND THEN
+        RAISE EXCEPTION 'lite2pg: SQLite is the primary (lite2pg sync follows it into this copy since % UTC); write to SQLite until lite2pg cutover',
             to_char(since AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')
             USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;

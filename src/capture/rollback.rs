@@ -4,7 +4,8 @@
 //! EXCLUSIVE MODE`, readers still read), drain the rest, verify, guard PostgreSQL, then on
 //! SQLite remove the guards, re-arm capture and move `sqlite_sequence` past PostgreSQL's
 //! ids; PostgreSQL commits first, so a failure between the commits leaves both sides guarded
-//! (no divergence) and running rollback again completes it.
+//! (no divergence), and the switch's mark makes the next command complete it
+//! (capture/settle.rs).
 
 use std::time::Instant;
 
@@ -12,6 +13,7 @@ use super::checks::{tables_to_verify, touched_keys, verify_tables};
 use super::context::{open_writable, sqlite_err, Ctx};
 use super::pg_log as capg;
 use super::sequences::restore_sqlite_sequence;
+use super::settle::{mark, settle, unmark, Switching};
 use super::sqlite_log as cap;
 use super::switch::{conclude, drain, past, undone, SwitchReport, SwitchRequest};
 use super::Side;
@@ -21,8 +23,19 @@ use crate::pg::quote_ident;
 /// `lite2pg rollback`: makes SQLite the primary again. Exit 0 switched, 1 refused and undone.
 pub fn rollback(req: &SwitchRequest) -> Result<i32> {
     let target = req.target.require("rollback")?;
-    let (ctx, client) = Ctx::load(target, &req.source, &req.schema)?;
+    let (ctx, client) = Ctx::load(target.clone(), &req.source, &req.schema)?;
     let mut report = SwitchReport::new("rollback", Side::Postgresql);
+    report.settled = settle(&client, &ctx)?;
+    let (ctx, client) = match report.settled {
+        Some(_) => Ctx::load(target, &req.source, &req.schema)?,
+        None => (ctx, client),
+    };
+    if ctx.primary == Side::Sqlite && report.settled.is_some() {
+        // The rollback asked for again was the one interrupted: it is done now.
+        report.ok = true;
+        report.primary = Side::Sqlite;
+        return conclude(req, &client, &ctx.schema_name, &report, 0);
+    }
     if ctx.primary != Side::Postgresql {
         return Err(Error::Usage(format!(
             "SQLite is the primary of schema {} already (no cutover to roll back); to remove a \
@@ -32,6 +45,7 @@ pub fn rollback(req: &SwitchRequest) -> Result<i32> {
     }
     let mut rev = ctx.reverse()?;
     report.drained_before = drain(&mut rev, None)?;
+    crate::failpoint::hit("rollback.drained");
     let capture = ctx.capture_tables();
     let tables: Vec<String> = ctx
         .specs
@@ -41,6 +55,10 @@ pub fn rollback(req: &SwitchRequest) -> Result<i32> {
     let started = Instant::now();
     let deadline = started + req.max_freeze;
     let timeout = format!("{}ms", req.max_freeze.as_millis().max(1));
+    // Committed before either side commits the switch, and cleared after both: a process
+    // killed between them leaves a mark to settle by (capture/settle.rs).
+    mark(&client, &ctx.schema_name, Switching::Rollback)?;
+    crate::failpoint::hit("rollback.marked");
     client.batch_execute("blocking PostgreSQL's writers", "BEGIN")?;
     let outcome = (|| -> Result<()> {
         client.query(
@@ -53,6 +71,7 @@ pub fn rollback(req: &SwitchRequest) -> Result<i32> {
             "blocking PostgreSQL's writers (LOCK TABLE … IN EXCLUSIVE MODE)",
             &format!("LOCK TABLE {} IN EXCLUSIVE MODE", tables.join(", ")),
         )?;
+        crate::failpoint::hit("rollback.locked");
         report.drained_during = drain(&mut rev, Some(deadline))?;
         let verify = tables_to_verify(&client, &ctx, req.verify_full)?;
         past(deadline, "the drain")?;
@@ -63,6 +82,7 @@ pub fn rollback(req: &SwitchRequest) -> Result<i32> {
         };
         verify_tables(&ctx, &client, &verify, touched.as_ref())?;
         report.verified_tables = verify;
+        crate::failpoint::hit("rollback.verified");
         past(deadline, "the verification")?;
         // Guards, active once the state says SQLite is the primary; capture goes inert
         // then. (CREATE OR REPLACE TRIGGER takes a lock the EXCLUSIVE one held already
@@ -72,10 +92,12 @@ pub fn rollback(req: &SwitchRequest) -> Result<i32> {
             sql.push_str(&capg::guard_sql(s.qualified(), &ctx.schema_name));
         }
         client.batch_execute("guarding the PostgreSQL tables", &sql)?;
+        crate::failpoint::hit("rollback.guarded");
         Ok(())
     })();
     if let Err(e) = outcome {
         let _ = client.batch_execute("undoing the rollback", "ROLLBACK");
+        let _ = unmark(&client, &ctx.schema_name);
         report.freeze_s = started.elapsed().as_secs_f64();
         report.reason = Some(e.to_string());
         conclude(req, &client, &ctx.schema_name, &report, 1)?;
@@ -99,6 +121,7 @@ pub fn rollback(req: &SwitchRequest) -> Result<i32> {
         Err(e) => {
             let _ = tx.rollback();
             let _ = client.batch_execute("undoing the rollback", "ROLLBACK");
+            let _ = unmark(&client, &ctx.schema_name);
             report.reason = Some(e.to_string());
             report.freeze_s = started.elapsed().as_secs_f64();
             return conclude(req, &client, &ctx.schema_name, &report, 1);
@@ -115,13 +138,17 @@ pub fn rollback(req: &SwitchRequest) -> Result<i32> {
         "DELETE FROM lite2pg.sync_touched_keys WHERE target_schema = $1",
         &[&ctx.schema_name],
     )?;
+    crate::failpoint::hit("rollback.prepared");
     // PostgreSQL first: a failure between the commits leaves both sides guarded (no
-    // divergence), and running rollback again completes it.
+    // divergence), and the mark makes the next command complete it.
     client.batch_execute("committing the switch back", "COMMIT")?;
+    crate::failpoint::hit("rollback.between_commits");
     tx.commit().map_err(sqlite_err(
         &req.source,
         "committing SQLite's side of the rollback",
     ))?;
+    crate::failpoint::hit("rollback.committed");
+    unmark(&client, &ctx.schema_name)?;
     report.freeze_s = started.elapsed().as_secs_f64();
     report.ok = true;
     report.primary = Side::Sqlite;

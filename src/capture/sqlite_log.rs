@@ -185,6 +185,19 @@ pub fn guard_sql(tables: &[String], message: &str) -> String {
     sql
 }
 
+/// Whether any of `tables` carries a cutover's write guards.
+pub fn guarded(conn: &Connection, tables: &[String]) -> rusqlite::Result<bool> {
+    let mut stmt =
+        conn.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name = ?1")?;
+    for t in tables {
+        let n: i64 = stmt.query_row([format!("{PREFIX}gins_{t}")], |r| r.get(0))?;
+        if n > 0 {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// Drops the guards of `tables`.
 pub fn unguard_sql(tables: &[String]) -> String {
     let mut sql = String::new();

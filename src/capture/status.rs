@@ -6,7 +6,8 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::context::{connect_to_control, sqlite_err};
+use super::context::{connect_to_control, sqlite_err, Ctx};
+use super::settle::settle;
 use super::sqlite_log as cap;
 use super::Side;
 use crate::error::{Error, Result};
@@ -45,6 +46,8 @@ pub struct Status {
     pub cutover_at: Option<String>,
     /// When it switched back.
     pub rollback_at: Option<String>,
+    /// A switch found interrupted and settled before reading the state: what was done.
+    pub settled: Option<String>,
 }
 
 /// A validated `status` request.
@@ -60,8 +63,17 @@ pub struct StatusRequest {
     pub json: bool,
 }
 
-/// Reads the sync state of a schema.
+/// Reads the sync state of a schema, settling first a switch found interrupted
+/// (capture/settle.rs).
 pub fn status_of(req: &StatusRequest) -> Result<Status> {
+    let settled = match req.target.require("status") {
+        Ok(target) => match Ctx::load(target, &req.source, &req.schema) {
+            Ok((ctx, client)) => settle(&client, &ctx)?,
+            // Not synced (yet): nothing can be half-switched.
+            Err(_) => None,
+        },
+        Err(_) => None,
+    };
     let client = connect_to_control(&req.target, "nothing is being synced there")?;
     let rows = client.query(
         "reading the sync state",
@@ -118,6 +130,7 @@ pub fn status_of(req: &StatusRequest) -> Result<Status> {
         last_error: r.get(7),
         cutover_at: r.get(8),
         rollback_at: r.get(9),
+        settled,
     })
 }
 
@@ -167,6 +180,9 @@ fn render_status(s: &Status) -> String {
     }
     if let Some(e) = &s.last_error {
         out.push_str(&format!("  last error:       {e}\n"));
+    }
+    if let Some(w) = &s.settled {
+        out.push_str(&format!("  settled now:      {w}\n"));
     }
     out
 }

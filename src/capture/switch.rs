@@ -67,6 +67,8 @@ pub struct SwitchReport {
     pub freeze_steps: Vec<(String, f64)>,
     /// Why it did not switch.
     pub reason: Option<String>,
+    /// A switch found interrupted and settled first (capture/settle.rs): what was done.
+    pub settled: Option<String>,
 }
 
 impl SwitchReport {
@@ -84,11 +86,16 @@ impl SwitchReport {
             verified_before: 0,
             freeze_steps: Vec::new(),
             reason: None,
+            settled: None,
         }
     }
 
     fn render(&self) -> String {
-        let mut out = if self.ok {
+        let mut out = String::new();
+        if let Some(w) = &self.settled {
+            out.push_str(&format!("lite2pg {}: first, {w}\n", self.kind));
+        }
+        out.push_str(&if self.ok {
             format!(
                 "lite2pg {}: done, {} is the primary now\n",
                 self.kind, self.primary
@@ -98,7 +105,7 @@ impl SwitchReport {
                 "lite2pg {}: NOT DONE, {} is still the primary and writable\n",
                 self.kind, self.primary
             )
-        };
+        });
         out.push_str(&format!(
             "  write freeze:     {:.3} s\n  drained:          {} change(s) before the freeze, {} \
              during it\n  verified:         {}\n",

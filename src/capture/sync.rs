@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 use super::applier::{Applier, BATCH};
 use super::context::{load_state, lock_sync, open_writable, sqlite_err, Ctx};
 use super::forward::{self, Forward};
+use super::pg_log as capg;
 use super::reverse::{Reverse, ReverseBatch};
+use super::settle::settle;
 use super::spec;
 use super::sqlite_log as cap;
 use super::Side;
@@ -240,7 +242,19 @@ pub fn sync(req: &SyncRequest) -> Result<i32> {
         );
         initial_migration(req, &mut client, restart)?;
     }
-    let (ctx, _state_client) = Ctx::load(target, &req.source, &schema_name)?;
+    let (ctx, state_client) = Ctx::load(target.clone(), &req.source, &schema_name)?;
+    let (ctx, state_client) = match settle(&state_client, &ctx)? {
+        Some(said) => {
+            if !req.quiet {
+                eprintln!("lite2pg: {said}");
+            }
+            Ctx::load(target, &req.source, &schema_name)?
+        }
+        None => (ctx, state_client),
+    };
+    if ctx.primary == Side::Sqlite {
+        guard_copy(&state_client, &ctx)?;
+    }
     if !ctx.unsynced.is_empty() && !req.quiet {
         eprintln!(
             "lite2pg: warning: SQLite allows no triggers on virtual tables, so changes to {} \
@@ -253,6 +267,22 @@ pub fn sync(req: &SyncRequest) -> Result<i32> {
         );
     }
     follow(req, &ctx, &stop)
+}
+
+/// Guards PostgreSQL's copy while SQLite is the primary: an application writing there
+/// (a second instance pointed at the new URL) is refused at once, naming the primary,
+/// instead of diverging until a verification finds it. The appliers write through
+/// (`lite2pg.applying`); the guards turn inert when a cutover flips the state, and
+/// `finish` removes them.
+fn guard_copy(client: &Client, ctx: &Ctx) -> Result<()> {
+    let mut sql = String::from(capg::FUNCTIONS);
+    for s in &ctx.specs {
+        sql.push_str(&capg::guard_sql(s.qualified(), &ctx.schema_name));
+    }
+    client.batch_execute(
+        "guarding PostgreSQL's copy while SQLite is the primary",
+        &sql,
+    )
 }
 
 /// Applies every change until `stop` is set (or, with `--once`, the log is empty),

@@ -1,0 +1,188 @@
+//! A switch interrupted between its steps, found and settled.
+//!
+//! `cutover` commits on SQLite first (guards on, capture off), then on PostgreSQL (the
+//! state flip); `rollback` on PostgreSQL first (state back, guards), then on SQLite
+//! (guards off, capture on). Each records itself in `sync_state.switching` before its
+//! first commit and clears it after its last, so a process killed anywhere leaves one of
+//! these states, which the next `status`, `sync`, `cutover` or `rollback` settles:
+//!
+//! | mark | PostgreSQL says | SQLite | what happened | settled by |
+//! |---|---|---|---|---|
+//! | cutover | SQLite | not guarded | killed before any commit | undoing: SQLite stays the primary |
+//! | cutover | SQLite | guarded | killed between the commits | completing: the state flips |
+//! | cutover | PostgreSQL | guarded | killed after both | completing: the mark goes |
+//! | rollback | PostgreSQL | guarded | killed before any commit | undoing: PostgreSQL stays the primary |
+//! | rollback | SQLite | guarded | killed between the commits | completing: SQLite's side is done again |
+//! | rollback | SQLite | not guarded | killed after both | completing: the mark goes |
+//!
+//! Every check a switch makes (drain, orphans, verification) runs before its first commit,
+//! so completing one needs none of them again.
+
+use super::context::{open_writable, sqlite_err, Ctx};
+use super::sequences::restore_sqlite_sequence;
+use super::sqlite_log as cap;
+use crate::error::Result;
+use crate::pg::Client;
+
+/// Which switch is in flight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Switching {
+    /// `cutover`.
+    Cutover,
+    /// `rollback`.
+    Rollback,
+}
+
+impl Switching {
+    fn name(self) -> &'static str {
+        match self {
+            Switching::Cutover => "cutover",
+            Switching::Rollback => "rollback",
+        }
+    }
+}
+
+/// Records (committed, outside any open transaction) that `which` is in flight on `schema`.
+pub(crate) fn mark(client: &Client, schema: &str, which: Switching) -> Result<()> {
+    client.query(
+        "recording the switch in flight",
+        "UPDATE lite2pg.sync_state SET switching = $2, updated_at = now() \
+         WHERE target_schema = $1",
+        &[&schema, &which.name()],
+    )?;
+    Ok(())
+}
+
+/// Clears the mark: the switch is over, done or undone.
+pub(crate) fn unmark(client: &Client, schema: &str) -> Result<()> {
+    client.query(
+        "recording the switch over",
+        "UPDATE lite2pg.sync_state SET switching = NULL, updated_at = now() \
+         WHERE target_schema = $1",
+        &[&schema],
+    )?;
+    Ok(())
+}
+
+/// The switch in flight on `schema`, if one was interrupted.
+fn in_flight(client: &Client, schema: &str) -> Result<Option<Switching>> {
+    let rows = client.query(
+        "reading the switch in flight",
+        "SELECT switching FROM lite2pg.sync_state WHERE target_schema = $1",
+        &[&schema],
+    )?;
+    Ok(
+        match rows
+            .first()
+            .and_then(|r| r.get::<_, Option<String>>(0))
+            .as_deref()
+        {
+            Some("cutover") => Some(Switching::Cutover),
+            Some("rollback") => Some(Switching::Rollback),
+            _ => None,
+        },
+    )
+}
+
+/// Finds a switch interrupted on `ctx`'s schema and completes or undoes it (module doc);
+/// returns what it did, for the user. `ctx.primary` is what PostgreSQL said when `ctx`
+/// was loaded: load it again after a settlement.
+pub(crate) fn settle(client: &Client, ctx: &Ctx) -> Result<Option<String>> {
+    let Some(which) = in_flight(client, &ctx.schema_name)? else {
+        return Ok(None);
+    };
+    let names: Vec<String> = ctx.specs.iter().map(|s| s.source.clone()).collect();
+    let guarded = {
+        let conn = open_writable(&ctx.source)?;
+        cap::guarded(&conn, &names).map_err(sqlite_err(&ctx.source, "reading its guards"))?
+    };
+    let schema = &ctx.schema_name;
+    let said = match (which, ctx.primary, guarded) {
+        (Switching::Cutover, super::Side::Sqlite, false) => {
+            unmark(client, schema)?;
+            "a cutover was interrupted before either database committed it: undone, SQLite is \
+             still the primary and writable"
+        }
+        (Switching::Cutover, super::Side::Sqlite, true) => {
+            flip_to_postgresql(client, schema)?;
+            "a cutover was interrupted after SQLite committed it (guards on) and before \
+             PostgreSQL did: completed, PostgreSQL is the primary"
+        }
+        (Switching::Cutover, super::Side::Postgresql, _) => {
+            unmark(client, schema)?;
+            "a cutover was interrupted after both databases committed it: completed, \
+             PostgreSQL is the primary"
+        }
+        (Switching::Rollback, super::Side::Postgresql, _) => {
+            unmark(client, schema)?;
+            "a rollback was interrupted before either database committed it: undone, \
+             PostgreSQL is still the primary"
+        }
+        (Switching::Rollback, super::Side::Sqlite, true) => {
+            reopen_sqlite(client, ctx, &names)?;
+            "a rollback was interrupted after PostgreSQL committed it and before SQLite did: \
+             completed, SQLite is the primary and writable"
+        }
+        (Switching::Rollback, super::Side::Sqlite, false) => {
+            unmark(client, schema)?;
+            "a rollback was interrupted after both databases committed it: completed, SQLite \
+             is the primary"
+        }
+    };
+    Ok(Some(said.to_string()))
+}
+
+/// Completes a cutover whose SQLite side committed: PostgreSQL's side, as the freeze left
+/// it (the sequences were set before it, autocommitted).
+fn flip_to_postgresql(client: &Client, schema: &str) -> Result<()> {
+    client.batch_execute("completing the cutover", "BEGIN")?;
+    let done = (|| -> Result<()> {
+        client.query(
+            "recording the switch",
+            "UPDATE lite2pg.sync_state SET primary_side = 'postgresql', cutover_at = now(), \
+             touched = '{}', switching = NULL, updated_at = now() WHERE target_schema = $1",
+            &[&schema],
+        )?;
+        client.query(
+            "forgetting the verified keys",
+            "DELETE FROM lite2pg.sync_touched_keys WHERE target_schema = $1",
+            &[&schema],
+        )?;
+        Ok(())
+    })();
+    match done {
+        Ok(()) => client.batch_execute("completing the cutover", "COMMIT"),
+        Err(e) => {
+            let _ = client.batch_execute("completing the cutover", "ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
+/// Completes a rollback whose PostgreSQL side committed: SQLite's guards off, capture on,
+/// AUTOINCREMENT counters past PostgreSQL's ids, and the log position recorded.
+fn reopen_sqlite(client: &Client, ctx: &Ctx, names: &[String]) -> Result<()> {
+    let mut sqlite = open_writable(&ctx.source)?;
+    let tx = sqlite
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(sqlite_err(&ctx.source, "taking SQLite's write lock"))?;
+    let lite = cap::unguard_sql(names) + &cap::arm_sql(ctx.capture_tables());
+    tx.execute_batch(&lite)
+        .map_err(sqlite_err(&ctx.source, "re-arming capture"))?;
+    restore_sqlite_sequence(client, ctx, &tx)?;
+    let high_water =
+        cap::high_water(&tx).map_err(sqlite_err(&ctx.source, "reading the log's position"))?;
+    tx.commit().map_err(sqlite_err(
+        &ctx.source,
+        "committing SQLite's side of the rollback",
+    ))?;
+    // Nothing wrote the log while SQLite was guarded without capture: the position the
+    // interrupted rollback recorded is this one.
+    client.query(
+        "recording the switch back",
+        "UPDATE lite2pg.sync_state SET applied_seq = $2, switching = NULL, \
+         updated_at = now() WHERE target_schema = $1",
+        &[&ctx.schema_name, &high_water],
+    )?;
+    Ok(())
+}
