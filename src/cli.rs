@@ -15,7 +15,7 @@ use lite2pg::demo::DemoRequest;
 use lite2pg::migrate::{default_jobs, MigrateRequest, Mode};
 use lite2pg::model::frameworks::Framework;
 use lite2pg::pg::TargetChoice;
-use lite2pg::plan::{IdentPolicy, PlanOptions, SourceZone, TypeConflicts};
+use lite2pg::plan::{IdentPolicy, InvalidText, PlanOptions, SourceZone, TypeConflicts};
 use lite2pg::translate::{Check, Format, PlanRequest};
 use lite2pg::verify::{Output, VerifyRequest};
 
@@ -55,6 +55,19 @@ struct Translation {
     /// that framework reads them from SQLite (docs/frameworks.md).
     #[arg(long, value_enum)]
     framework: Option<FrameworkArg>,
+    /// Text PostgreSQL cannot hold (a NUL byte, invalid UTF-8): reject its row (the
+    /// default), carry the column as bytea, or carry the value cleaned (NUL removed,
+    /// invalid bytes replaced by U+FFFD), each cleaned value listed in the reject file.
+    #[arg(long, value_enum, default_value_t = InvalidTextArg::Reject)]
+    invalid_text: InvalidTextArg,
+}
+
+/// `--invalid-text`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum InvalidTextArg {
+    Reject,
+    Bytea,
+    Clean,
 }
 
 /// `--framework`.
@@ -409,6 +422,11 @@ impl Translation {
                 ConflictArg::Reject => TypeConflicts::Reject,
             },
             framework: self.framework.map(Framework::from),
+            invalid_text: match self.invalid_text {
+                InvalidTextArg::Reject => InvalidText::Reject,
+                InvalidTextArg::Bytea => InvalidText::Bytea,
+                InvalidTextArg::Clean => InvalidText::Clean,
+            },
         }
     }
 }

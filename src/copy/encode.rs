@@ -166,7 +166,7 @@ fn body(v: ValueRef<'_>, codec: Codec, out: &mut Vec<u8>) -> Result<(), String> 
             out.extend_from_slice(&f.to_bits().to_be_bytes());
         }
         PgType::Numeric(typmod) => super::numeric::encode(v, typmod, codec.conversion, out)?,
-        PgType::Text | PgType::Varchar(_) | PgType::Citext => text_body(v, codec.ty, out)?,
+        PgType::Text | PgType::Varchar(_) | PgType::Citext => text_body(v, codec, out)?,
         PgType::Bytea => match v {
             ValueRef::Blob(b) | ValueRef::Text(b) => out.extend_from_slice(b),
             ValueRef::Integer(_) | ValueRef::Real(_) => put_number_text(&v, out),
@@ -237,9 +237,24 @@ pub(super) fn wrong(v: &ValueRef<'_>, ty: PgType) -> String {
 }
 
 /// Text, varchar(n) (checked: no value is cut) and citext.
-fn text_body(v: ValueRef<'_>, ty: PgType, out: &mut Vec<u8>) -> Result<(), String> {
+/// The text `bytes` become under `--invalid-text clean`, when they hold a NUL byte or are
+/// not valid UTF-8: NUL removed, each invalid sequence replaced by U+FFFD; `None` when
+/// they are fine as they are.
+pub fn cleaned(bytes: &[u8]) -> Option<String> {
+    if !bytes.contains(&0) && std::str::from_utf8(bytes).is_ok() {
+        return None;
+    }
+    Some(String::from_utf8_lossy(bytes).replace('\0', ""))
+}
+
+fn text_body(v: ValueRef<'_>, codec: Codec, out: &mut Vec<u8>) -> Result<(), String> {
+    let ty = codec.ty;
     let start = out.len();
     match v {
+        ValueRef::Text(t) if codec.conversion == Conversion::CleanText => match cleaned(t) {
+            Some(c) => out.extend_from_slice(c.as_bytes()),
+            None => out.extend_from_slice(t),
+        },
         ValueRef::Text(t) => out.extend_from_slice(text(t)?.as_bytes()),
         ValueRef::Integer(_) | ValueRef::Real(_) => put_number_text(&v, out),
         other => return Err(wrong(&other, ty)),
@@ -455,6 +470,20 @@ pub fn display(v: &ValueRef<'_>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cleaning_removes_nul_bytes_and_replaces_invalid_utf8_only_when_needed() {
+        assert_eq!(cleaned(b"fine"), None);
+        assert_eq!(cleaned(b"nul\0x").as_deref(), Some("nulx"));
+        assert_eq!(cleaned(b"\xc3(").as_deref(), Some("\u{fffd}("));
+        let codec = Codec {
+            ty: PgType::Text,
+            conversion: Conversion::CleanText,
+        };
+        let mut out = Vec::new();
+        encode(ValueRef::Text(b"a\0b"), codec, &mut out).unwrap();
+        assert_eq!(out, [0, 0, 0, 2, b'a', b'b']);
+    }
 
     fn enc(v: ValueRef<'_>, ty: PgType, conversion: Conversion) -> Result<Vec<u8>, String> {
         let mut out = Vec::new();

@@ -103,6 +103,9 @@ pub struct Reject {
     pub value: Option<Vec<u8>>,
     /// `text`, `blob`, `integer`, `real` or `row`.
     pub value_kind: &'static str,
+    /// The row was carried all the same, its value changed as `reason` says
+    /// (`--invalid-text clean`): listed, but no rejected row.
+    pub carried: bool,
 }
 
 /// Per-row keys of a chunk, kept to name the rows PostgreSQL refuses.

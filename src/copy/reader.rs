@@ -11,6 +11,7 @@ use super::keys::{self, Key, ORD_STEP};
 use super::{Chunk, Progress, Reject, RowKeys, TableJob, CHUNK_BYTES};
 use crate::error::{Error, Result};
 use crate::pg::quote_ident;
+use crate::plan::Conversion;
 use crate::sqlite::open::classify;
 
 /// Reads every gap of every job from `conn` and sends its chunks; stops early when `stop` is
@@ -172,12 +173,18 @@ fn read_gap(
         let start = b.chunk.data.len();
         begin_tuple(&mut b.chunk.data, fields);
         let mut refused = None;
+        let mut cleaned = Vec::new();
         for (c, &pos) in job.columns.iter().zip(&positions) {
             let v = row.get_ref(pos).map_err(|e| e.to_string())?;
             if let Err(why) = encode::encode(v, c.codec, &mut b.chunk.data) {
                 let (kind, value) = value_kind(&v);
                 refused = Some((c.target.clone(), why, kind, value));
                 break;
+            }
+            if let (Conversion::CleanText, ValueRef::Text(t)) = (c.codec.conversion, v) {
+                if encode::cleaned(t).is_some() {
+                    cleaned.push((c.target.clone(), t.to_vec()));
+                }
             }
         }
         // Rowid tables keep a bare integer per row; an owned key is built only for a
@@ -209,9 +216,22 @@ fn read_gap(
                     reason,
                     value,
                     value_kind,
+                    carried: false,
                 });
             }
             None => {
+                for (column, value) in cleaned {
+                    b.chunk.rejects.push(Reject {
+                        key: keys::display(&job.key_names, &owned_key()?),
+                        column: Some(column),
+                        reason: "carried cleaned (--invalid-text clean): NUL bytes removed, \
+                                 invalid UTF-8 replaced by U+FFFD"
+                            .into(),
+                        value: Some(value),
+                        value_kind: "text",
+                        carried: true,
+                    });
+                }
                 b.chunk.row_ends.push(b.chunk.data.len() as u32);
                 match (&mut b.chunk.row_keys, rowid) {
                     (RowKeys::Rowids(v), Some(i)) => v.push(i),

@@ -213,6 +213,7 @@ async fn write_chunk(
                                 ),
                                 value: None,
                                 value_kind: "row",
+                                carried: false,
                             });
                         } else {
                             let m = (a + b) / 2;
@@ -226,7 +227,7 @@ async fn write_chunk(
         }
         Err(e) => return Err(copy_failure(ctx("COPY"), e)),
     }
-    let rejected = chunk.rejects.len() as i64;
+    let rejected = chunk.rejects.iter().filter(|r| !r.carried).count() as i64;
     let expected = (rows - (chunk.rejects.len() - encoder_rejects)) as u64;
     if written != expected {
         return Err(Failure::Other(Error::Postgres {
@@ -260,7 +261,7 @@ async fn write_chunk(
     for r in &chunk.rejects {
         tx.execute(
             "INSERT INTO lite2pg.rejects (run_id, target_name, ord, key, column_name, reason, \
-             value, value_kind) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             value, value_kind, carried) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             &[
                 &run_id,
                 &job.target,
@@ -270,6 +271,7 @@ async fn write_chunk(
                 &r.reason,
                 &r.value,
                 &r.value_kind,
+                &r.carried,
             ],
         )
         .await

@@ -413,7 +413,9 @@ fn run_phases(job: &Job<'_>, client: &mut Client, timer: &mut Timer) -> Result<R
         autovacuum(ctx.client, plan, true)?;
     }
     let rows_rejected: i64 = totals.values().map(|t| t.rejected).sum();
-    let reject_file = if rows_rejected > 0 {
+    // Values carried cleaned are listed there too.
+    let listed = rows_rejected > 0 || crate::pg::control::listed_rejects(ctx.client, run_id)? > 0;
+    let reject_file = if listed {
         let path = req
             .reject_file
             .clone()

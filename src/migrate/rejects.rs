@@ -43,6 +43,7 @@ pub fn write(client: &Client, run: Uuid, path: &Path) -> Result<()> {
                 "value_kind": r.value_kind,
                 "value": v,
                 "value_encoding": encoding,
+                "carried": r.carried,
             });
             writeln!(out, "{line}").map_err(io)?;
         }

@@ -349,14 +349,30 @@ pub struct RejectRow {
     pub value: Option<Vec<u8>>,
     /// Kind of the original value.
     pub value_kind: String,
+    /// Carried with its value changed (`--invalid-text clean`), not rejected.
+    pub carried: bool,
+}
+
+/// How many entries a run's reject file lists: rejected rows and values carried cleaned.
+pub fn listed_rejects(client: &Client, id: Uuid) -> Result<i64> {
+    Ok(client
+        .query(
+            "counting rejected rows",
+            "SELECT count(*) FROM lite2pg.rejects WHERE run_id = $1",
+            &[&id],
+        )?
+        .first()
+        .map(|r| r.get(0))
+        .unwrap_or(0))
 }
 
 /// One page of a run's rejects, in table and chunk order.
 pub fn rejects(client: &Client, id: Uuid, offset: i64, limit: i64) -> Result<Vec<RejectRow>> {
     let rows = client.query(
         "reading rejected rows",
-        "SELECT target_name, key, column_name, reason, value, value_kind FROM lite2pg.rejects \
-         WHERE run_id = $1 ORDER BY target_name, ord, seq OFFSET $2 LIMIT $3",
+        "SELECT target_name, key, column_name, reason, value, value_kind, carried \
+         FROM lite2pg.rejects WHERE run_id = $1 ORDER BY target_name, ord, seq \
+         OFFSET $2 LIMIT $3",
         &[&id, &offset, &limit],
     )?;
     Ok(rows
@@ -368,6 +384,7 @@ pub fn rejects(client: &Client, id: Uuid, offset: i64, limit: i64) -> Result<Vec
             reason: r.get(3),
             value: r.get(4),
             value_kind: r.get(5),
+            carried: r.get(6),
         })
         .collect())
 }

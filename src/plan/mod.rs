@@ -12,7 +12,8 @@ pub mod validate;
 pub use crate::pg::control::{Created, ObjectKind};
 pub use render::{render_json, render_sql, render_text};
 pub use types::{
-    Conversion, DecimalReading, IdentPolicy, PgType, SourceForm, SourceZone, TypeConflicts, Zone,
+    Conversion, DecimalReading, IdentPolicy, InvalidText, PgType, SourceForm, SourceZone,
+    TypeConflicts, Zone,
 };
 
 use serde::Serialize;
@@ -36,6 +37,9 @@ pub struct PlanOptions {
     /// whose bookkeeping does not show it.
     #[serde(default)]
     pub framework: Option<crate::model::frameworks::Framework>,
+    /// What to do with text PostgreSQL cannot hold (`--invalid-text`).
+    #[serde(default)]
+    pub invalid_text: InvalidText,
 }
 
 impl Default for PlanOptions {
@@ -45,6 +49,7 @@ impl Default for PlanOptions {
             identifiers: IdentPolicy::Lower,
             type_conflicts: TypeConflicts::Widen,
             framework: None,
+            invalid_text: InvalidText::Reject,
         }
     }
 }

@@ -33,6 +33,20 @@ pub enum TypeConflicts {
     Reject,
 }
 
+/// What to do with text PostgreSQL's text types cannot hold (a NUL byte, invalid UTF-8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum InvalidText {
+    /// The row goes to the reject file.
+    #[default]
+    Reject,
+    /// The column becomes `bytea`, carrying every value's bytes exactly.
+    Bytea,
+    /// NUL bytes are removed and invalid UTF-8 replaced by U+FFFD; each such value is
+    /// listed in the reject file as carried.
+    Clean,
+}
+
 /// The PostgreSQL types lite2pg writes: those its translator emits, and those a
 /// framework's schema holds that `--data-only` loads into (the last group).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -316,6 +330,9 @@ pub enum Conversion {
     /// Into `interval`: integers are microseconds (Django), date-time text is the time
     /// since 1970-01-01 (SQLAlchemy), `P…` text an ISO-8601 duration.
     ToInterval,
+    /// Text with a NUL byte or invalid UTF-8 is carried cleaned (`--invalid-text clean`):
+    /// NUL removed, invalid bytes replaced by U+FFFD.
+    CleanText,
     /// Into `numeric`: a number becomes the decimal the application's framework reads from
     /// SQLite, which stores decimals as doubles and rounds them its own way on reading.
     DecimalAsRead {

@@ -57,7 +57,7 @@ pub fn fk_type_overrides(
             let prof = p.columns.get(i).cloned().unwrap_or_default();
             ty.insert(
                 key(&t.name, &c.name),
-                types::choose(c, &prof, opts.type_conflicts).ty,
+                types::choose_for(c, &prof, opts.type_conflicts, opts.invalid_text).ty,
             );
         }
     }

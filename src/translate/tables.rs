@@ -6,7 +6,7 @@ use super::defaults::translate_default;
 use super::expr::translate;
 use super::names::Namer;
 use super::scope::{Position, Scope, ScopeColumn};
-use super::types::{choose, TypeChoice};
+use super::types::{choose_for, TypeChoice};
 use super::Findings;
 use crate::model::{IndexTarget, Table};
 use crate::pg::{qualified, quote_ident};
@@ -259,7 +259,7 @@ fn choose_types(
     let mut choices = Vec::new();
     for (i, c) in t.columns.iter().enumerate() {
         let p = profile.columns.get(i).cloned().unwrap_or_default();
-        let mut choice = choose(c, &p, opts.type_conflicts);
+        let mut choice = choose_for(c, &p, opts.type_conflicts, opts.invalid_text);
         if let Some(why) = super::conventions::apply(frameworks, c, &p, &mut choice) {
             f.add(
                 Severity::Info,

@@ -7,7 +7,7 @@
 //! document the same rules for users.
 
 use crate::model::Column;
-use crate::plan::{Conversion, PgType, TypeConflicts};
+use crate::plan::{Conversion, InvalidText, PgType, TypeConflicts};
 use crate::sqlite::profile::ColumnProfile;
 use crate::sqlite::temporal::EpochUnit;
 use crate::sqlite::Affinity;
@@ -145,6 +145,16 @@ fn fits(ty: PgType, min: i64, max: i64) -> bool {
 
 /// Chooses the type of one column.
 pub fn choose(col: &Column, p: &ColumnProfile, policy: TypeConflicts) -> TypeChoice {
+    choose_for(col, p, policy, InvalidText::Reject)
+}
+
+/// [`choose`], with `invalid` deciding what becomes of text PostgreSQL cannot hold.
+pub fn choose_for(
+    col: &Column,
+    p: &ColumnProfile,
+    policy: TypeConflicts,
+    invalid: InvalidText,
+) -> TypeChoice {
     let affinity = Affinity::of(&col.declared_type);
     let nocase = col.collation.as_deref() == Some("NOCASE");
     let declared = if col.declared_type.is_empty() {
@@ -183,14 +193,50 @@ pub fn choose(col: &Column, p: &ColumnProfile, policy: TypeConflicts) -> TypeCho
     }
     let takes_text = !matches!(choice.ty, PgType::Bytea);
     if takes_text && (p.text_nul > 0 || p.text_invalid_utf8 > 0) {
-        choice.rejected += p.text_nul + p.text_invalid_utf8;
-        choice.warnings.push(format!(
-            "{} text value(s) hold a NUL byte and {} are not valid UTF-8: PostgreSQL text cannot \
-             store them, those rows will be rejected",
-            p.text_nul, p.text_invalid_utf8
-        ));
+        invalid_text(&mut choice, p, invalid);
     }
     choice
+}
+
+/// Text PostgreSQL's text types cannot hold, in a column of `choice`: rejected, the
+/// column made `bytea`, or the values cleaned, as `invalid` says; each way reported.
+fn invalid_text(choice: &mut TypeChoice, p: &ColumnProfile, invalid: InvalidText) {
+    let (nul, bad) = (p.text_nul, p.text_invalid_utf8);
+    let what = format!("{nul} text value(s) hold a NUL byte and {bad} are not valid UTF-8");
+    match invalid {
+        InvalidText::Reject => {
+            choice.rejected += nul + bad;
+            choice.warnings.push(format!(
+                "{what}: PostgreSQL text cannot store them, those rows will be rejected \
+                 (--invalid-text bytea or clean carries them)"
+            ));
+        }
+        InvalidText::Bytea if choice.ty.is_text() => {
+            choice.ty = PgType::Bytea;
+            choice.conversion = Conversion::ToBytes;
+            choice.reason = format!("{}; bytea: {what} (--invalid-text bytea)", choice.reason);
+            choice.warnings.push(format!(
+                "{what}: the column is bytea, every value carried as its bytes \
+                 (--invalid-text bytea)"
+            ));
+        }
+        InvalidText::Clean if choice.ty.is_text() => {
+            choice.conversion = Conversion::CleanText;
+            choice.warnings.push(format!(
+                "{what}: NUL bytes are removed and invalid bytes replaced by U+FFFD \
+                 (--invalid-text clean); each such value is listed in the reject file as \
+                 carried"
+            ));
+        }
+        // JSON, UUIDs, dates: no text type to carry them in; rejected.
+        InvalidText::Bytea | InvalidText::Clean => {
+            choice.rejected += nul + bad;
+            choice.warnings.push(format!(
+                "{what}: a {} column cannot hold them, those rows will be rejected",
+                choice.ty
+            ));
+        }
+    }
 }
 
 /// A value that breaks the rule, for a finding: the first text found breaking it, else the

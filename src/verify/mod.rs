@@ -173,6 +173,7 @@ fn table_spec(
                 epoch,
                 naive_zone,
                 decimal,
+                clean_text: c.conversion == Conversion::CleanText,
             },
             as_text: kind.is_none(),
         });

@@ -660,6 +660,7 @@ mod tests {
                     epoch: None,
                     naive_zone: None,
                     decimal: None,
+                    clean_text: false,
                 },
                 &mut b,
             );

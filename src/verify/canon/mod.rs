@@ -101,6 +101,9 @@ pub struct Col {
     /// For numbers in a `numeric` column filled as a framework reads them: its way, and
     /// the column's precision and scale.
     pub decimal: Option<(crate::plan::DecimalReading, Option<(u32, u32)>)>,
+    /// Text carried cleaned (`--invalid-text clean`): a NUL byte or invalid UTF-8 in
+    /// SQLite compares as its cleaned form.
+    pub clean_text: bool,
 }
 
 pub(super) const NULL: u8 = 0;
@@ -401,6 +404,7 @@ mod tests {
             epoch: None,
             naive_zone: None,
             decimal: None,
+            clean_text: false,
         }
     }
 
@@ -599,6 +603,7 @@ mod tests {
                     epoch: None,
                     naive_zone: offset.map(crate::plan::SourceZone::Offset),
                     decimal: None,
+                    clean_text: false,
                 },
                 &mut out,
             );

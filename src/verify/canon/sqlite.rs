@@ -93,6 +93,18 @@ pub fn sqlite(v: ValueRef<'_>, col: Col, out: &mut Vec<u8>) {
             _ => false,
         },
         Kind::Text => match v {
+            ValueRef::Text(t) if col.clean_text => {
+                // What PostgreSQL text can hold of it: NUL bytes out, invalid UTF-8 as U+FFFD.
+                match std::str::from_utf8(t) {
+                    Ok(s) if !s.contains('\0') => put_var(out, TEXT, t),
+                    _ => {
+                        let lossy = String::from_utf8_lossy(t);
+                        let kept: String = lossy.chars().filter(|c| *c != '\0').collect();
+                        put_var(out, TEXT, kept.as_bytes());
+                    }
+                }
+                true
+            }
             ValueRef::Text(t) => {
                 put_var(out, TEXT, t);
                 true
