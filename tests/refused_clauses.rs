@@ -18,6 +18,7 @@ fn each_refused_clause_is_left_out_alone_and_every_table_and_row_arrives() {
                created TIMESTAMP DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now')),
                starts TIMESTAMP DEFAULT ('2024-01-01' || ' 00:00:00'),
                c INTEGER CHECK (length(a) < 'x'),
+               k TEXT GENERATED ALWAYS AS (hex('ab')) VIRTUAL,
                CHECK (a <> 5));
            CREATE TABLE e (id INTEGER PRIMARY KEY, k INTEGER DEFAULT (lower('X')));
            INSERT INTO w (id, a, c) VALUES (1, '-3', 1), (2, 'b', 2);
@@ -39,6 +40,15 @@ fn each_refused_clause_is_left_out_alone_and_every_table_and_row_arrives() {
     assert_eq!(
         db.strings("SELECT id || ':' || a || ':' || n FROM w ORDER BY id"),
         ["1:-3:3", "2:b:0"]
+    );
+    // A generation expression naming no column is the constant SQLite computes: PostgreSQL
+    // keeps generating it.
+    assert_eq!(
+        db.strings(
+            "SELECT attgenerated::text || ':' || (SELECT string_agg(k, ',') FROM w) \
+             FROM pg_attribute WHERE attrelid = 'w'::regclass AND attname = 'k'"
+        ),
+        ["s:6162,6162"]
     );
     // The strftime default is a timestamp of its own; the text one runs cast.
     db.client()

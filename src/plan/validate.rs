@@ -155,10 +155,16 @@ fn apply_choices(plan: &mut Plan, s: &mut Statement, choices: &[Choice], out: &m
             Choice::Kept => continue,
             Choice::Alternative(_, why) => (
                 Severity::Info,
-                format!(
-                    "PostgreSQL refused it as translated ({why}); it runs cast to the \
-                     column's type"
-                ),
+                match clause.kind {
+                    ClauseKind::Generated => format!(
+                        "PostgreSQL refused it as translated ({why}); it names no column, so \
+                         it is the constant SQLite computes for every row"
+                    ),
+                    _ => format!(
+                        "PostgreSQL refused it as translated ({why}); it runs cast to the \
+                         column's type"
+                    ),
+                },
             ),
             Choice::Dropped(why) => (
                 Severity::Error,

@@ -50,6 +50,32 @@ pub struct BuiltTable {
     pub types: HashMap<String, PgType>,
 }
 
+/// A generation expression that names no column, computed by SQLite and written as a
+/// constant of `ty`: what is left to try when PostgreSQL refuses the translated
+/// expression. (SQLite allows only deterministic functions there, so the value is the one
+/// every row holds.)
+fn folded_constant(expr: &str, ty: PgType) -> Option<String> {
+    use rusqlite::types::Value;
+    let conn = rusqlite::Connection::open_in_memory().ok()?;
+    // With no table in the query, an expression naming a column fails here.
+    let sql = format!("SELECT ({expr})");
+    let v: Value = conn.query_row(&sql, [], |r| r.get(0)).ok()?;
+    let literal = match v {
+        Value::Null => "NULL".to_string(),
+        Value::Integer(i) => i.to_string(),
+        Value::Real(f) if f.is_finite() => format!("{f:?}"),
+        Value::Text(t) => crate::pg::quote_literal(&t),
+        Value::Blob(b) => format!(
+            "'\\x{}'::bytea",
+            b.iter().map(|x| format!("{x:02x}")).collect::<String>()
+        ),
+        Value::Real(_) => return None,
+    };
+    Some(format!(
+        " GENERATED ALWAYS AS (CAST({literal} AS {ty})) STORED"
+    ))
+}
+
 /// The identity restart past the highest id SQLite handed out, when there is one.
 fn identity_restart(
     target: &str,
@@ -347,7 +373,10 @@ fn column_def(
                     kind: ClauseKind::Generated,
                     sqlite: g.expr.clone(),
                     column: Some(name.to_string()),
-                    alternatives: Vec::new(),
+                    alternatives: folded_constant(&g.expr, choice.ty)
+                        .map(|sql| Alternative { sql, probe: None })
+                        .into_iter()
+                        .collect(),
                 });
                 def.push((format!(" GENERATED ALWAYS AS ({e}) STORED"), Some(k)));
                 generated = true;
@@ -356,12 +385,28 @@ fn column_def(
                         "VIRTUAL generated column becomes STORED (PostgreSQL 15 has only stored ones)");
                 }
             }
-            Err(why) => f.left_out(
-                "column.generated_not_translated",
-                col_obj(&t.name, &c.name),
-                format!("generation expression not translated ({why}): the column is created as a plain column holding the copied values"),
-                &g.expr,
-            ),
+            Err(why) => match folded_constant(&g.expr, choice.ty) {
+                // Naming no column, it is one constant: SQLite computes it.
+                Some(constant) => {
+                    let k = parts.clause(Clause {
+                        object: what("generation expression"),
+                        kind: ClauseKind::Generated,
+                        sqlite: g.expr.clone(),
+                        column: Some(name.to_string()),
+                        alternatives: Vec::new(),
+                    });
+                    def.push((constant, Some(k)));
+                    generated = true;
+                    f.add(Severity::Info, "column.generated_folded", col_obj(&t.name, &c.name),
+                        format!("generation expression not translated ({why}), but it names no column: generated as the constant SQLite computes for it"));
+                }
+                None => f.left_out(
+                    "column.generated_not_translated",
+                    col_obj(&t.name, &c.name),
+                    format!("generation expression not translated ({why}): the column is created as a plain column holding the copied values"),
+                    &g.expr,
+                ),
+            },
         }
     }
     let not_null =

@@ -33,6 +33,34 @@ pub(super) fn number_text(v: ValueRef<'_>) -> Option<String> {
     }
 }
 
+/// A value of a text column: the text as it is, or cleaned as `--invalid-text clean`
+/// carried it; numbers as their decimal text. `false`: no image.
+fn text(v: ValueRef<'_>, col: Col, out: &mut Vec<u8>) -> bool {
+    match v {
+        ValueRef::Text(t) if col.clean_text => {
+            // What PostgreSQL text can hold of it: NUL bytes out, invalid UTF-8 as U+FFFD.
+            match std::str::from_utf8(t) {
+                Ok(s) if !s.contains('\0') => put_var(out, TEXT, t),
+                _ => {
+                    let lossy = String::from_utf8_lossy(t);
+                    let kept: String = lossy.chars().filter(|c| *c != '\0').collect();
+                    put_var(out, TEXT, kept.as_bytes());
+                }
+            }
+            true
+        }
+        ValueRef::Text(t) => {
+            put_var(out, TEXT, t);
+            true
+        }
+        ValueRef::Integer(_) | ValueRef::Real(_) => {
+            put_var(out, TEXT, number_text(v).unwrap_or_default().as_bytes());
+            true
+        }
+        _ => false,
+    }
+}
+
 /// Appends the canonical form of a SQLite value for a column of `col`'s type.
 pub fn sqlite(v: ValueRef<'_>, col: Col, out: &mut Vec<u8>) {
     if let ValueRef::Null = v {
@@ -92,29 +120,7 @@ pub fn sqlite(v: ValueRef<'_>, col: Col, out: &mut Vec<u8>) {
             }
             _ => false,
         },
-        Kind::Text => match v {
-            ValueRef::Text(t) if col.clean_text => {
-                // What PostgreSQL text can hold of it: NUL bytes out, invalid UTF-8 as U+FFFD.
-                match std::str::from_utf8(t) {
-                    Ok(s) if !s.contains('\0') => put_var(out, TEXT, t),
-                    _ => {
-                        let lossy = String::from_utf8_lossy(t);
-                        let kept: String = lossy.chars().filter(|c| *c != '\0').collect();
-                        put_var(out, TEXT, kept.as_bytes());
-                    }
-                }
-                true
-            }
-            ValueRef::Text(t) => {
-                put_var(out, TEXT, t);
-                true
-            }
-            ValueRef::Integer(_) | ValueRef::Real(_) => {
-                put_var(out, TEXT, number_text(v).unwrap_or_default().as_bytes());
-                true
-            }
-            _ => false,
-        },
+        Kind::Text => text(v, col, out),
         Kind::Bytes => match v {
             ValueRef::Blob(b) | ValueRef::Text(b) => {
                 put_var(out, BYTES, b);
