@@ -130,7 +130,7 @@ fn initial_migration(req: &SyncRequest, client: &mut Client, restart: bool) -> R
     if report.exit_code != 0 {
         eprintln!(
             "lite2pg: the initial migration finished with findings (see its report above); \
-             sync continues, and cutover will refuse until they are dealt with"
+             sync continues, and cutover refuses while rows are rejected or differ"
         );
     }
     // The digest the applier checks covers the tables it follows: those the plan took

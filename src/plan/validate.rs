@@ -11,7 +11,7 @@
 //! statement that needs it.
 
 use super::clauses::{Choice, ClauseKind, TableParts};
-use super::{Plan, Severity, Statement};
+use super::{ObjectKind, Plan, Severity, Statement};
 use crate::error::Result;
 use crate::pg::Client;
 use crate::plan::Finding;
@@ -212,11 +212,7 @@ fn apply_choices(plan: &mut Plan, s: &mut Statement, choices: &[Choice], out: &m
 pub fn apply_refusals(plan: &mut Plan, refused: &Refusals, place: &str) {
     let total: usize = plan.ddl.all().count();
     let mut findings: Vec<Finding> = Vec::new();
-    let gone_tables = refused_tables(plan, refused);
-    let gone_names: Vec<String> = gone_tables
-        .iter()
-        .map(|(t, _)| crate::pg::qualified(&plan.options.schema, t))
-        .collect();
+    let gone = refused_relations(plan, refused);
     let mut left_out = 0;
     let mut phases = std::mem::take(&mut plan.ddl);
     for (phase, stmts) in phases.phases_mut().into_iter().enumerate() {
@@ -235,17 +231,16 @@ pub fn apply_refusals(plan: &mut Plan, refused: &Refusals, place: &str) {
                 }
                 Some((_, _, Outcome::Refused(msg))) => {
                     left_out += 1;
-                    let with = gone_names.iter().position(|q| s.sql.contains(q.as_str()));
-                    if let (Some(k), None) = (with, &s.parts) {
-                        findings.push(with_table(&s, &gone_tables[k].1));
+                    let with = gone
+                        .iter()
+                        .find(|(q, object)| *object != s.object && s.sql.contains(q.as_str()));
+                    if let Some((_, object)) = with {
+                        findings.push(with_table(&s, object));
                         continue;
                     }
+                    // An object not carried, whatever it is: exit 1, for a look.
                     findings.push(Finding {
-                        severity: if s.optional {
-                            Severity::Warning
-                        } else {
-                            Severity::Error
-                        },
+                        severity: Severity::Error,
                         code: "postgres.refused".into(),
                         object: s.object.clone(),
                         message: format!("PostgreSQL refused it, so it is left out: {msg}"),
@@ -258,7 +253,7 @@ pub fn apply_refusals(plan: &mut Plan, refused: &Refusals, place: &str) {
         *stmts = keep;
     }
     plan.ddl = phases;
-    leave_out_tables(plan, &gone_tables, &mut findings);
+    leave_out_tables(plan, &gone, &mut findings);
     plan.validation = Some(format!(
         "DDL test-applied to {place} in a transaction that was rolled back: {} of {total} statements ran, {left_out} refused",
         total - left_out,
@@ -266,28 +261,31 @@ pub fn apply_refusals(plan: &mut Plan, refused: &Refusals, place: &str) {
     plan.findings.extend(findings);
 }
 
-/// The tables PostgreSQL refused bare: (table, the statement's object).
-fn refused_tables(plan: &Plan, refused: &Refusals) -> Vec<(String, String)> {
-    let tables = plan
-        .ddl
-        .tables
-        .iter()
-        .filter(|s| !s.sql.starts_with("CREATE SCHEMA"));
-    tables
-        .enumerate()
-        .filter(|(i, _)| {
-            refused
+/// The tables (refused bare) and views PostgreSQL refused: (qualified name, the statement's
+/// object), for the statements that name them.
+fn refused_relations(plan: &mut Plan, refused: &Refusals) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (phase, stmts) in plan.ddl.phases_mut().into_iter().enumerate() {
+        let counted = stmts.iter().filter(|s| !s.sql.starts_with("CREATE SCHEMA"));
+        for (i, s) in counted.enumerate() {
+            let Some(c) = &s.creates else {
+                continue;
+            };
+            let gone = refused
                 .iter()
-                .any(|(p, j, o)| *p == 1 && j == i && matches!(o, Outcome::Refused(_)))
-        })
-        .filter_map(|(_, s)| Some((s.parts.as_ref()?.table.clone(), s.object.clone())))
-        .collect()
+                .any(|(p, j, o)| *p == phase && *j == i && matches!(o, Outcome::Refused(_)));
+            if gone && matches!(c.kind, ObjectKind::Table | ObjectKind::View) {
+                out.push((crate::pg::qualified(&c.schema, &c.name), s.object.clone()));
+            }
+        }
+    }
+    out
 }
 
-/// The finding for a statement left out because the table it needs was.
+/// The finding for a statement left out because the table or view it needs was.
 fn with_table(s: &Statement, table: &str) -> Finding {
     Finding {
-        severity: Severity::Warning,
+        severity: Severity::Error,
         code: "postgres.refused_with_table".into(),
         object: s.object.clone(),
         message: format!("left out with {table}, which PostgreSQL refused (see its finding)"),
@@ -303,12 +301,9 @@ fn leave_out_tables(plan: &mut Plan, gone: &[(String, String)], out: &mut Vec<Fi
         return;
     }
     let schema = plan.options.schema.clone();
-    let names: Vec<String> = gone
-        .iter()
-        .map(|(t, _)| crate::pg::qualified(&schema, t))
-        .collect();
+    let names: Vec<String> = gone.iter().map(|(q, _)| q.clone()).collect();
     plan.tables
-        .retain(|t| !gone.iter().any(|(g, _)| g == &t.target));
+        .retain(|t| !names.contains(&crate::pg::qualified(&schema, &t.target)));
     for stmts in plan.ddl.phases_mut() {
         stmts.retain(|s| {
             let Some(k) = names.iter().position(|q| s.sql.contains(q.as_str())) else {
