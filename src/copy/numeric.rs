@@ -97,15 +97,45 @@ impl Decimal {
     /// longer only past the point where its rounding can be decided); `None` for NaN and
     /// infinities.
     fn exact_f64(v: f64) -> Option<Decimal> {
-        if !v.is_finite() {
+        Decimal::digits_of(v, 60)
+    }
+
+    /// The double's value correctly rounded to `n` (1 to 60) significant digits.
+    fn digits_of(v: f64, n: usize) -> Option<Decimal> {
+        if !v.is_finite() || !(1..=60).contains(&n) {
             return None;
         }
         let mut text = Stack {
             buf: [0; 80],
             len: 0,
         };
-        write!(text, "{v:.59e}").ok()?;
+        write!(text, "{v:.prec$e}", prec = n - 1).ok()?;
         Decimal::from_scientific(&text)
+    }
+
+    /// The double's exact value rounded at the significant digit `at` picks from the digits
+    /// (a count of significant digits, or the digits before the point plus a scale), ties
+    /// by `tie`. Two digits past that position, correctly rounded, decide every rounding
+    /// but one that looks like a tie there: only then are the double's exact digits
+    /// written out (a 60-digit expansion costs six times the short one, on every value).
+    fn round_double(v: f64, at: impl Fn(&Decimal) -> i32, tie: Tie) -> Option<Decimal> {
+        let shortest = Decimal::from_f64(v)?;
+        let n = at(&shortest) + 2;
+        if (1..=EXACT_DIGITS).contains(&n) {
+            let near = Decimal::digits_of(v, n as usize)?;
+            let k = at(&near);
+            let looks_tied = k >= 0 && near.len as i32 == k + 1 && near.digits[k as usize] == b'5';
+            if k < n && !looks_tied {
+                return Some(near.round_digits(k, tie));
+            }
+        }
+        let exact = Decimal::exact_f64(v)?;
+        let k = at(&exact);
+        // Past the exact digits held here, the rounding is not known.
+        if k > EXACT_DIGITS && exact.len as i32 > EXACT_DIGITS {
+            return None;
+        }
+        Some(exact.round_digits(k, tie))
     }
 
     /// Parses what `{:e}` printed into `text`.
@@ -151,21 +181,21 @@ impl Decimal {
     ) -> Option<Decimal> {
         let scale = typmod.map(|(_, s)| s as i32);
         match reading {
-            DecimalReading::Django => Some(Decimal::exact_f64(v)?.django(typmod)),
+            DecimalReading::Django => {
+                Some(Decimal::round_double(v, |_| 15, Tie::Even)?.django(typmod))
+            }
             DecimalReading::ActiveRecord => match typmod {
                 // Without a precision ActiveRecord takes the shortest form (`Float#to_d`).
                 None => Decimal::from_f64(v),
                 Some((p, s)) => {
-                    let d = Decimal::exact_f64(v)?;
-                    let d = d.round_significant(p.min(16) as i32, Tie::AwayFromZero);
+                    let keep = p.min(16) as i32;
+                    let d = Decimal::round_double(v, |_| keep, Tie::AwayFromZero)?;
                     Some(d.round_scale(s as i32, Tie::AwayFromZero))
                 }
             },
             DecimalReading::SqlAlchemy => {
-                let d = Decimal::exact_f64(v)?;
                 let scale = scale.unwrap_or(10);
-                (d.len as i32 + d.exponent + scale <= EXACT_DIGITS || d.scale() as i32 <= scale)
-                    .then(|| d.round_scale(scale, Tie::Even))
+                Decimal::round_double(v, |d| d.len as i32 + d.exponent + scale, Tie::Even)
             }
         }
     }
@@ -387,6 +417,49 @@ mod tests {
 
     fn read(v: f64, reading: DecimalReading, p: u32, s: u32) -> String {
         text(&Decimal::read_double(v, reading, Some((p, s))).unwrap())
+    }
+
+    #[test]
+    fn rounding_from_two_extra_digits_agrees_with_rounding_the_exact_expansion() {
+        // Doubles of every magnitude, and decimals of few digits (whose doubles sit next to
+        // ties), rounded both ways.
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut values = Vec::new();
+        for i in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let f = f64::from_bits(x);
+            if f.is_finite() {
+                values.push(f);
+            }
+            values.push((x % 1_000_000) as f64 / 1000.0 * if i % 2 == 0 { 1.0 } else { -1.0 });
+            values.push((x % 100_000) as f64 / 8.0);
+        }
+        for v in values {
+            for (keep, tie) in [(15, Tie::Even), (16, Tie::AwayFromZero), (8, Tie::Even)] {
+                let exact = Decimal::exact_f64(v).unwrap();
+                let want = exact.round_digits(keep, tie);
+                assert_eq!(
+                    Decimal::round_double(v, |_| keep, tie),
+                    Some(want),
+                    "{v:e} {keep}"
+                );
+            }
+            for scale in [0, 2, 8] {
+                let at = |d: &Decimal| d.len as i32 + d.exponent + scale;
+                let exact = Decimal::exact_f64(v).unwrap();
+                if at(&exact) > EXACT_DIGITS {
+                    continue;
+                }
+                let want = exact.round_digits(at(&exact), Tie::Even);
+                assert_eq!(
+                    Decimal::round_double(v, at, Tie::Even),
+                    Some(want),
+                    "{v:e} {scale}"
+                );
+            }
+        }
     }
 
     // The expected values are what Django 5.2, ActiveRecord 6.1 and SQLAlchemy 2.1 read from

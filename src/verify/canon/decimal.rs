@@ -24,13 +24,13 @@ impl Digits {
         }
     }
 
-    /// The double's exact value, to the 60 significant digits that decide every rounding
-    /// a framework makes.
-    fn double(f: f64) -> Option<Digits> {
-        if !f.is_finite() {
+    /// The double's value correctly rounded to `n` significant digits (60 hold every
+    /// digit a framework's rounding looks at).
+    fn double_to(f: f64, n: usize) -> Option<Digits> {
+        if !f.is_finite() || n == 0 {
             return None;
         }
-        let text = format!("{:.59e}", f.abs());
+        let text = format!("{:.*e}", n - 1, f.abs());
         let (mantissa, exp) = text.split_once('e')?;
         let exp: i64 = exp.parse().ok()?;
         let digits: Vec<u8> = mantissa.bytes().filter(u8::is_ascii_digit).collect();
@@ -39,6 +39,36 @@ impl Digits {
             digits,
             point: exp + 1,
         })
+    }
+
+    /// The double's exact value kept to the first `at` digits (`at` reads the position off
+    /// the digits), the rest rounded away. Written to two digits past that position the
+    /// double decides the rounding, unless those read `50`: only then are its 60 digits
+    /// written out. `None` past what 60 digits decide.
+    fn double_kept(f: f64, at: impl Fn(&Digits) -> i64, away_from_zero: bool) -> Option<Digits> {
+        if f == 0.0 {
+            return Some(Digits::integer(0));
+        }
+        let rough = Digits::double_to(f, 17)?;
+        let n = at(&rough) + 2;
+        if (1..=50).contains(&n) {
+            let near = Digits::double_to(f, n as usize)?;
+            let k = at(&near);
+            let tied = usize::try_from(k).ok().is_some_and(|k| {
+                near.digits.get(k) == Some(&b'5') && near.digits[k + 1..].iter().all(|d| *d == b'0')
+            });
+            if k < n && !tied {
+                return Some(near.keep(k, away_from_zero));
+            }
+        }
+        let exact = Digits::double_to(f, 60)?;
+        let k = at(&exact);
+        (k <= 50).then(|| exact.keep(k, away_from_zero))
+    }
+
+    /// Zeros before the first significant digit (all of them for zero).
+    fn leading_zeros(&self) -> i64 {
+        self.digits.iter().take_while(|d| **d == b'0').count() as i64
     }
 
     /// Keeps the first `n` digits, rounding the rest away; a tie goes to the even digit,
@@ -136,26 +166,24 @@ pub(super) fn as_read(
         }
         (_, ValueRef::Integer(i)) => Digits::integer(i),
         (DecimalReading::Django, ValueRef::Real(f)) => {
-            let d = Digits::double(f)?.significant(15, false);
+            let d = Digits::double_kept(f, |d| d.leading_zeros() + 15, false)?;
             match scale {
                 Some(s) => d.scale(s, false),
                 None => d,
             }
         }
         (DecimalReading::ActiveRecord, ValueRef::Real(f)) => match typmod {
-            Some((p, s)) => Digits::double(f)?
-                .significant(i64::from(p.min(16)), true)
-                .scale(i64::from(s), true),
+            Some((p, s)) => {
+                let keep = i64::from(p.min(16));
+                Digits::double_kept(f, |d| d.leading_zeros() + keep, true)?
+                    .scale(i64::from(s), true)
+            }
             // `Float#to_d`: the shortest text that reads back as the double.
             None => return Some(format!("{f:?}")),
         },
         (DecimalReading::SqlAlchemy, ValueRef::Real(f)) => {
-            let d = Digits::double(f)?;
             let s = scale.unwrap_or(10);
-            if d.point + s > 50 {
-                return None;
-            }
-            d.scale(s, false)
+            Digits::double_kept(f, |d| d.point + s, false)?
         }
         _ => return None,
     };
@@ -169,6 +197,31 @@ mod tests {
     fn read(f: f64, reading: DecimalReading, p: u32, s: u32) -> String {
         super::super::normal_decimal(&as_read(ValueRef::Real(f), reading, Some((p, s))).unwrap())
             .unwrap()
+    }
+
+    #[test]
+    fn two_digits_past_the_rounding_decide_it_as_sixty_do() {
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        for i in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let f = if i % 2 == 0 {
+                (x % 1_000_000) as f64 / 1000.0
+            } else {
+                f64::from_bits(x)
+            };
+            if !f.is_finite() || f == 0.0 {
+                continue;
+            }
+            for keep in [15, 16] {
+                let at = |d: &Digits| d.leading_zeros() + keep;
+                let fast = Digits::double_kept(f, at, keep == 16).map(|d| d.text());
+                let exact = Digits::double_to(f, 60).unwrap();
+                let k = at(&exact);
+                assert_eq!(fast, Some(exact.keep(k, keep == 16).text()), "{f:e}");
+            }
+        }
     }
 
     #[test]
@@ -218,7 +271,7 @@ mod tests {
         );
         assert_eq!(
             as_read(ValueRef::Real(0.0), Django, Some((10, 2))).unwrap(),
-            "0.00"
+            "0"
         );
     }
 }
