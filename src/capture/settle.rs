@@ -42,8 +42,21 @@ impl Switching {
     }
 }
 
-/// Records (committed, outside any open transaction) that `which` is in flight on `schema`.
+/// The session lock a switch holds from its mark to its end: a settlement that cannot
+/// take it leaves alone the switch still running (a crash drops the lock with the
+/// session).
+fn switch_lock(schema: &str) -> String {
+    format!("lite2pg-switch:{schema}")
+}
+
+/// Records (committed, outside any open transaction) that `which` is in flight on `schema`,
+/// holding the switch lock until [`unmark`].
 pub(crate) fn mark(client: &Client, schema: &str, which: Switching) -> Result<()> {
+    client.query(
+        "taking the switch lock",
+        "SELECT pg_advisory_lock(hashtextextended($1, 0))",
+        &[&switch_lock(schema)],
+    )?;
     client.query(
         "recording the switch in flight",
         "UPDATE lite2pg.sync_state SET switching = $2, updated_at = now() \
@@ -53,13 +66,23 @@ pub(crate) fn mark(client: &Client, schema: &str, which: Switching) -> Result<()
     Ok(())
 }
 
-/// Clears the mark: the switch is over, done or undone.
+/// Clears the mark: the switch is over, done or undone; releases the switch lock.
 pub(crate) fn unmark(client: &Client, schema: &str) -> Result<()> {
     client.query(
         "recording the switch over",
         "UPDATE lite2pg.sync_state SET switching = NULL, updated_at = now() \
          WHERE target_schema = $1",
         &[&schema],
+    )?;
+    unlock(client, schema)
+}
+
+/// Releases the switch lock this session holds.
+fn unlock(client: &Client, schema: &str) -> Result<()> {
+    client.query(
+        "releasing the switch lock",
+        "SELECT pg_advisory_unlock(hashtextextended($1, 0))",
+        &[&switch_lock(schema)],
     )?;
     Ok(())
 }
@@ -91,6 +114,18 @@ pub(crate) fn settle(client: &Client, ctx: &Ctx) -> Result<Option<String>> {
     let Some(which) = in_flight(client, &ctx.schema_name)? else {
         return Ok(None);
     };
+    let free: bool = client
+        .query(
+            "taking the switch lock",
+            "SELECT pg_try_advisory_lock(hashtextextended($1, 0))",
+            &[&switch_lock(&ctx.schema_name)],
+        )?
+        .first()
+        .is_some_and(|r| r.get(0));
+    if !free {
+        // The switch is still running in another process: its own end settles it.
+        return Ok(None);
+    }
     let names: Vec<String> = ctx.specs.iter().map(|s| s.source.clone()).collect();
     let guarded = {
         let conn = open_writable(&ctx.source)?;
@@ -105,6 +140,7 @@ pub(crate) fn settle(client: &Client, ctx: &Ctx) -> Result<Option<String>> {
         }
         (Switching::Cutover, super::Side::Sqlite, true) => {
             flip_to_postgresql(client, schema)?;
+            unlock(client, schema)?;
             "a cutover was interrupted after SQLite committed it (guards on) and before \
              PostgreSQL did: completed, PostgreSQL is the primary"
         }
@@ -120,6 +156,7 @@ pub(crate) fn settle(client: &Client, ctx: &Ctx) -> Result<Option<String>> {
         }
         (Switching::Rollback, super::Side::Sqlite, true) => {
             reopen_sqlite(client, ctx, &names)?;
+            unlock(client, schema)?;
             "a rollback was interrupted after PostgreSQL committed it and before SQLite did: \
              completed, SQLite is the primary and writable"
         }

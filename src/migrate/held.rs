@@ -1,6 +1,8 @@
 //! What a `--data-only` run holds for its load on tables it did not make: the target's
 //! foreign keys (dropped, recorded with their definitions, added back `NOT VALID` and
-//! validated after the load) and its enabled user triggers (disabled, enabled after it).
+//! validated after the load), its plain indexes (dropped, built again per table once its
+//! rows are in: maintaining them row by row costs more than one build) and its enabled user
+//! triggers (disabled, enabled after it).
 //! Everything is recorded in `lite2pg.held` first, so a resumed run finds what it holds
 //! and `rollback --run` restores what a run that did not finish still holds.
 
@@ -29,6 +31,7 @@ pub fn hold(client: &mut Client, run: Uuid, plan: &Plan) -> Result<()> {
         return Ok(());
     }
     let catalog = catalog::tables(client, schema)?;
+    let indexes = catalog::plain_indexes(client, schema)?;
     let mut sql = String::from("BEGIN;\n");
     let mut rows: Vec<(String, String, String, String)> = Vec::new();
     for t in &plan.tables {
@@ -47,6 +50,10 @@ pub fn hold(client: &mut Client, run: Uuid, plan: &Plan) -> Result<()> {
                 name.clone(),
                 def.clone(),
             ));
+        }
+        for (name, def) in indexes.get(&cat.name).into_iter().flatten() {
+            sql.push_str(&format!("DROP INDEX {};\n", qualified(schema, name)));
+            rows.push((cat.name.clone(), "index".into(), name.clone(), def.clone()));
         }
         for trigger in &cat.triggers {
             sql.push_str(&format!(
@@ -105,6 +112,31 @@ pub fn foreign_keys(client: &Client, run: Uuid) -> Result<Vec<Statement>> {
         .collect())
 }
 
+/// The statements that build again the plain indexes run `run` holds, for the index
+/// builds that start on each table once its rows are in (a resumed run skips those it
+/// built before).
+pub fn indexes(client: &Client, run: Uuid) -> Result<Vec<Statement>> {
+    Ok(client
+        .query(
+            "reading the indexes held for the load",
+            "SELECT table_schema, table_name, name, definition FROM lite2pg.held \
+             WHERE run_id = $1 AND kind = 'index' ORDER BY table_name, name",
+            &[&run],
+        )?
+        .iter()
+        .map(|r| Statement {
+            object: format!("index {}", quote_ident(&r.get::<_, String>(2))),
+            sql: r.get(3),
+            optional: false,
+            constraint: Some(Constraint::Index {
+                table: qualified(&r.get::<_, String>(0), &r.get::<_, String>(1)),
+            }),
+            creates: None,
+            parts: None,
+        })
+        .collect())
+}
+
 /// Enables the triggers [`hold`] disabled and marks every held item of `run` restored
 /// (the foreign keys were added back by the constraint phase).
 pub fn release(client: &Client, run: Uuid) -> Result<()> {
@@ -148,6 +180,14 @@ pub fn restore_held(client: &Client, run: &str) -> Result<usize> {
         let name = quote_ident(&r.get::<_, String>(3));
         if r.get::<_, String>(2) == "trigger" {
             sql.push_str(&format!("ALTER TABLE {table} ENABLE TRIGGER {name};\n"));
+        } else if r.get::<_, String>(2) == "index" {
+            // Built again as the application's migration made it (IF NOT EXISTS: the
+            // killed run may have built it already).
+            let def = r.get::<_, String>(4);
+            sql.push_str(&format!(
+                "{};\n",
+                def.replacen("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1)
+            ));
         } else {
             sql.push_str(&format!(
                 "ALTER TABLE {table} ADD CONSTRAINT {name} {} NOT VALID;\n",

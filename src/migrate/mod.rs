@@ -362,20 +362,21 @@ fn run_phases(job: &Job<'_>, client: &mut Client, timer: &mut Timer) -> Result<R
     // The translator's foreign keys; or, for a --data-only load, the framework's, held for
     // the load and recorded (so a resumed run and `rollback --run` restore them), with its
     // triggers.
-    let foreign_keys = if req.mode == Mode::DataOnly {
+    let (foreign_keys, indexes) = if req.mode == Mode::DataOnly {
         held::hold(ctx.client, run_id, plan)?;
         // Emptied once, with the keys held (a table referred to can then be emptied too).
         ctx.run_all("truncate", &ddl.prelude)?;
-        held::foreign_keys(ctx.client, run_id)?
+        (
+            held::foreign_keys(ctx.client, run_id)?,
+            held::indexes(ctx.client, run_id)?,
+        )
     } else {
-        ddl.foreign_keys.clone()
+        (ddl.foreign_keys.clone(), ddl.indexes.clone())
     };
-    let built = load_data(job, &mut ctx, timer)?;
-    if req.mode != Mode::DataOnly {
-        timer.time("attach keys", || {
-            phases::attach_keys(&mut ctx, &ddl.indexes, &built)
-        })?;
-    }
+    let built = load_data(job, &mut ctx, timer, &indexes)?;
+    timer.time("attach keys", || {
+        phases::attach_keys(&mut ctx, &indexes, &built)
+    })?;
     control::set_phase(ctx.client, run_id, "foreign_keys")?;
     let tables: Vec<(String, &crate::plan::TablePlan)> = plan
         .tables
@@ -477,6 +478,7 @@ fn load_data(
     job: &Job<'_>,
     ctx: &mut phases::Ctx<'_>,
     timer: &mut Timer,
+    index_stmts: &[crate::plan::Statement],
 ) -> Result<Vec<builds::Built>> {
     let (req, plan) = (job.req, job.plan);
     let sizes: HashMap<String, u64> = plan
@@ -504,11 +506,6 @@ fn load_data(
         Vec::new()
     } else {
         sizes.keys().cloned().collect()
-    };
-    let index_stmts: &[crate::plan::Statement] = if req.mode == Mode::DataOnly {
-        &[]
-    } else {
-        &plan.ddl.indexes
     };
     let work = builds::plan_builds(index_stmts, &analyze, &cost, &ctx.done);
     // Per table, build work per row copied: tables whose builds cost most for their size

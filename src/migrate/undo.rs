@@ -127,7 +127,7 @@ pub fn rollback_run(target: &TargetChoice, run: &str) -> Result<i32> {
     );
     if restored > 0 {
         out.push_str(&format!(
-            "  restored {restored} foreign key(s) and trigger(s) the run held for its load \
+            "  restored {restored} foreign key(s), index(es) and trigger(s) the run held for its load \
              (foreign keys NOT VALID: validate them once the rows are right)\n"
         ));
     }

@@ -48,6 +48,29 @@ pub struct Column {
     pub sequence: Option<String>,
 }
 
+/// The plain indexes of `schema`'s tables (neither unique nor behind a constraint), by
+/// table: (index name, its `CREATE INDEX` as `pg_get_indexdef` prints it).
+pub fn plain_indexes(
+    client: &Client,
+    schema: &str,
+) -> Result<HashMap<String, Vec<(String, String)>>> {
+    let rows = client.query(
+        "reading the target's indexes",
+        "SELECT c.relname, i.relname, pg_get_indexdef(x.indexrelid) \
+         FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid \
+         JOIN pg_class c ON c.oid = x.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = $1 AND NOT x.indisunique AND NOT x.indisprimary \
+           AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = x.indexrelid) \
+         ORDER BY c.relname, i.relname",
+        &[&schema],
+    )?;
+    let mut out: HashMap<String, Vec<(String, String)>> = HashMap::new();
+    for r in rows {
+        out.entry(r.get(0)).or_default().push((r.get(1), r.get(2)));
+    }
+    Ok(out)
+}
+
 /// Every ordinary and partitioned table of `schema`, by name.
 pub fn tables(client: &Client, schema: &str) -> Result<HashMap<String, Table>> {
     let rows = client.query(
