@@ -186,7 +186,16 @@ pub fn verify_with_report(req: &VerifyRequest) -> Result<VerifyReport> {
         if !plan.tables.iter().any(|t| t.source == name) {
             let mut tv = TableVerify::new(&name, "");
             tv.status = TableStatus::Skipped;
-            tv.note = Some("left out by --tables/--exclude (or by the migration's)".into());
+            // A table PostgreSQL refused when the run planned it says so, with the reason.
+            let object = format!("table {}", crate::pg::quote_ident(&name));
+            let refused = plan
+                .findings
+                .iter()
+                .find(|f| f.code == "postgres.refused" && f.object.eq_ignore_ascii_case(&object));
+            tv.note = Some(match refused {
+                Some(f) => format!("not migrated: {}", f.message),
+                None => "left out by --tables/--exclude (or by the migration's)".into(),
+            });
             tables.push(tv);
         }
     }
