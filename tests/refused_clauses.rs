@@ -118,3 +118,47 @@ fn a_table_refused_bare_is_left_out_with_what_needs_it_and_the_run_goes_on() {
         "{out}"
     );
 }
+
+#[test]
+fn a_refused_view_is_reported_with_its_sqlite_text_and_postgresql_s_reason() {
+    let f = sqlite(
+        "CREATE TABLE w (id INTEGER PRIMARY KEY, a TEXT);
+         CREATE VIEW odd AS SELECT id FROM w WHERE a = 5;
+         CREATE VIEW odder AS SELECT id FROM odd;",
+    );
+    let db = TestDb::new();
+    let path = f.path.to_str().unwrap();
+    let (code, out, err) = run_bin(&["plan", path, "--to", &db.url, "--format", "json"], &[]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    let plan: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let finding = |object: &str| {
+        plan["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["object"] == object)
+            .cloned()
+            .unwrap_or_else(|| panic!("no finding for {object}: {out}"))
+    };
+    let odd = finding("view \"odd\"");
+    assert_eq!(odd["severity"], "error");
+    assert_eq!(
+        odd["sql"],
+        "CREATE VIEW odd AS SELECT id FROM w WHERE a = 5"
+    );
+    let message = odd["message"].as_str().unwrap();
+    assert!(
+        message.contains("operator does not exist: text = integer"),
+        "{message}"
+    );
+    assert!(message.contains("translated as: CREATE VIEW"), "{message}");
+    let odder = finding("view \"odder\"");
+    assert_eq!(odder["code"], "postgres.refused_with_table");
+    assert!(
+        odder["message"]
+            .as_str()
+            .unwrap()
+            .contains("left out with view \"odd\""),
+        "{odder}"
+    );
+}

@@ -313,6 +313,7 @@ pub fn adopt(
                 constraint: None,
                 creates: None,
                 parts: None,
+                source: None,
             })
             .collect(),
         sequences,
@@ -426,6 +427,7 @@ fn sequence_statements(
             constraint: None,
             creates: None,
             parts: None,
+            source: None,
         });
     }
     out

@@ -133,6 +133,7 @@ pub fn indexes(client: &Client, run: Uuid) -> Result<Vec<Statement>> {
             }),
             creates: None,
             parts: None,
+            source: None,
         })
         .collect())
 }
@@ -218,6 +219,7 @@ fn held_foreign_key(schema: &str, table: &str, name: &str, definition: &str) -> 
         optional: false,
         creates: None,
         parts: None,
+        source: None,
         constraint: Some(Constraint::Foreign {
             table: q,
             name: name.to_string(),

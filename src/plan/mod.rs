@@ -221,6 +221,10 @@ pub struct Statement {
     /// refuses instead of the table.
     #[serde(skip)]
     pub parts: Option<Box<clauses::TableParts>>,
+    /// The SQLite text it was translated from (a view's or an index's), for the finding
+    /// when PostgreSQL refuses it.
+    #[serde(skip)]
+    pub source: Option<String>,
 }
 
 /// A key or foreign-key constraint, taken apart so `migrate` can build it in steps: a unique

@@ -243,8 +243,16 @@ pub fn apply_refusals(plan: &mut Plan, refused: &Refusals, place: &str) {
                         severity: Severity::Error,
                         code: "postgres.refused".into(),
                         object: s.object.clone(),
-                        message: format!("PostgreSQL refused it, so it is left out: {msg}"),
-                        sql: Some(s.sql.clone()),
+                        message: match &s.source {
+                            // The SQLite text is the finding's; the translation goes here.
+                            Some(_) => format!(
+                                "PostgreSQL refused it, so it is left out: {msg} (translated \
+                                 as: {})",
+                                s.sql
+                            ),
+                            None => format!("PostgreSQL refused it, so it is left out: {msg}"),
+                        },
+                        sql: Some(s.source.clone().unwrap_or_else(|| s.sql.clone())),
                     });
                 }
                 None => keep.push(s),

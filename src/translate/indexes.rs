@@ -68,6 +68,7 @@ fn key_constraint(qname: &str, name: &str, primary: bool, columns: &[String]) ->
         optional: false,
         creates: None,
         parts: None,
+        source: None,
         constraint: Some(Constraint::Key {
             table: qname.to_string(),
             name: name.to_string(),
@@ -198,6 +199,7 @@ fn emit_index(
         optional: idx.origin == IndexOrigin::Create && !idx.unique,
         creates: None,
         parts: None,
+        source: idx.sql.clone(),
         constraint: Some(Constraint::Index {
             table: qname.to_string(),
         }),

@@ -344,6 +344,7 @@ fn prelude(opts: &PlanOptions, uses_citext: bool) -> Vec<Statement> {
             constraint: None,
             creates: Created::new(ObjectKind::Schema, "", &opts.schema),
             parts: None,
+            source: None,
         });
     }
     if uses_citext {
@@ -354,6 +355,7 @@ fn prelude(opts: &PlanOptions, uses_citext: bool) -> Vec<Statement> {
             constraint: None,
             creates: Created::new(ObjectKind::Extension, "", "citext"),
             parts: None,
+            source: None,
         });
     }
     ddl.prelude

@@ -94,6 +94,7 @@ fn identity_restart(
             constraint: None,
             creates: None,
             parts: None,
+            source: None,
         }),
         _ => None,
     }
@@ -199,6 +200,7 @@ pub fn translate_table(
         constraint: None,
         creates: Created::new(ObjectKind::Table, &opts.schema, target),
         parts: Some(Box::new(parts)),
+        source: Some(t.sql.clone()),
     };
     let rowid_column = identity.rowid_column;
     let used = [profile.max_rowid, t.sequence].into_iter().flatten().max();
@@ -720,6 +722,7 @@ pub fn emit_foreign_keys(
                 optional: false,
                 creates: None,
                 parts: None,
+                source: None,
                 constraint: Some(Constraint::Foreign {
                     table: qualified(&opts.schema, &b.plan.target),
                     name: name.clone(),

@@ -179,6 +179,7 @@ pub fn translate_views(
                         constraint: None,
                         creates: Created::new(ObjectKind::View, &opts.schema, target),
                         parts: None,
+                        source: Some(v.sql.clone()),
                     });
                     // Later views see this one's columns by their own (lower-cased) names.
                     let scope = Scope {
