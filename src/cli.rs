@@ -268,6 +268,11 @@ enum Cmd {
         /// fixed offset such as +02:00, or a named zone such as Europe/Berlin).
         #[arg(long, default_value = "UTC", value_parser = SourceZone::parse)]
         source_timezone: SourceZone,
+        /// After a lost connection (a restart, a failover), keep reconnecting this long
+        /// before giving up with exit 3: 90s, 30m, 2h (default: as long as the SQLite file
+        /// is there).
+        #[arg(long, value_parser = duration)]
+        retry_for: Option<Duration>,
         /// Benchmarks only: append each applied change's age at commit (seconds) here.
         #[arg(long, hide = true, env = "LITE2PG_LAG_FILE")]
         lag_file: Option<PathBuf>,
@@ -349,6 +354,29 @@ enum IdentArg {
 enum ConflictArg {
     Widen,
     Reject,
+}
+
+/// `--retry-for`: seconds, or a number with `s`, `m` or `h`.
+fn duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (n, unit) = match s.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
+        Some((i, _)) => (&s[..i], &s[i..]),
+        None => (s, "s"),
+    };
+    let n: f64 = n
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration (90s, 30m, 2h)"))?;
+    let seconds = match unit {
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(format!("`{s}`: the unit is s, m or h")),
+    };
+    if !(seconds.is_finite() && seconds > 0.0) {
+        return Err(format!("`{s}` must be more than 0"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
 }
 
 /// `--sample`: a fraction in (0, 1].
@@ -559,6 +587,7 @@ pub fn parse() -> Request {
             quiet,
             data_only,
             source_timezone,
+            retry_for,
             lag_file,
         } => Request::Sync(Box::new(SyncRequest {
             options: translation.options(&target.schema),
@@ -573,6 +602,7 @@ pub fn parse() -> Request {
             lag_file,
             data_only,
             source_zone: source_timezone,
+            retry_for,
         })),
         Cmd::Status { target, format } => Request::Status(StatusRequest {
             target: target.live(),

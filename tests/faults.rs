@@ -254,3 +254,78 @@ fn connecting_to_a_stalled_server_gives_up_after_the_connect_timeout() {
     assert!(took < Duration::from_secs(10), "{took:?}");
     assert!(out.contains("no answer within 2 s"), "{out}");
 }
+
+/// Counts `table`'s rows on `url`, or `None` while the server is away.
+fn count(url: &str, table: &str) -> Option<i64> {
+    let c = lite2pg::pg::connect(url).ok()?;
+    let rows = c
+        .query("count", &format!("SELECT count(*) FROM {table}"), &[])
+        .ok()?;
+    rows.first().map(|r| r.get(0))
+}
+
+#[test]
+fn sync_reconnects_after_a_server_restart_and_loses_nothing() {
+    let f = sqlite(
+        "PRAGMA journal_mode = WAL;
+         CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL);
+         INSERT INTO notes (body) VALUES ('first');",
+    );
+    let s = server();
+    let path = f.path.to_str().unwrap();
+    let child = lite2pg(&["sync", path, "--to", &s.url, "--interval", "50"], &[]);
+    // The initial migration is over once its run is recorded in the sync state.
+    wait_for(
+        &s.url,
+        "SELECT to_regclass('lite2pg.sync_state') IS NOT NULL \
+         AND coalesce((SELECT bool_and(run_id IS NOT NULL) FROM lite2pg.sync_state), false)",
+    );
+    let app = rusqlite::Connection::open(&f.path).unwrap();
+    app.busy_timeout(Duration::from_secs(10)).unwrap();
+    let write = |n: i64| {
+        for i in 0..n {
+            app.execute(
+                "INSERT INTO notes (body) VALUES (?1)",
+                [format!("note {i}")],
+            )
+            .unwrap();
+        }
+    };
+    write(50);
+    // A fast shutdown ends every session (57P01), as `pg_ctl restart -m fast` does; the
+    // application goes on writing meanwhile.
+    let postmaster = s.pg.postmaster_pid().unwrap().to_string();
+    std::process::Command::new("kill")
+        .args(["-INT", &postmaster])
+        .status()
+        .unwrap();
+    write(50);
+    let down = Instant::now();
+    while std::path::Path::new(&format!("/proc/{postmaster}")).exists() {
+        assert!(
+            down.elapsed() < Duration::from_secs(30),
+            "the server did not stop"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    s.pg.restart().unwrap();
+    write(50);
+    let t = Instant::now();
+    while count(&s.url, "notes") != Some(151) && t.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let recovered = t.elapsed();
+    let caught_up = count(&s.url, "notes");
+    // Stopped by SIGTERM, it exits cleanly.
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let (code, out) = finish(child);
+    assert_eq!(caught_up, Some(151), "sync did not catch up:\n{out}");
+    eprintln!("fault: server restarted under sync -> caught up {recovered:?} after the restart");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("connection lost"), "{out}");
+    assert!(out.contains("reconnected after"), "{out}");
+    let (code, out, err) = common::run_bin(&["verify", path, "--to", &s.url], &[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+}

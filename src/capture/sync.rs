@@ -55,6 +55,9 @@ pub struct SyncRequest {
     pub data_only: bool,
     /// The source's time zone (`--source-timezone`).
     pub source_zone: crate::plan::SourceZone,
+    /// How long to keep reconnecting after a lost connection before giving up (exit 3);
+    /// `None`: as long as the SQLite file is there.
+    pub retry_for: Option<Duration>,
 }
 
 /// How often a step that met a transient conflict is run again before sync stops.
@@ -333,6 +336,16 @@ fn follow(req: &SyncRequest, ctx: &Ctx, stop: &AtomicBool) -> Result<i32> {
                 std::thread::sleep(Duration::from_millis(50 << retries));
                 continue;
             }
+            // The server restarted, failed over or dropped the session: reconnect and go
+            // on from the recorded position (each step commits its position with its rows,
+            // so nothing is lost or applied twice).
+            Err(e) if e.is_connection() && !req.once => match reconnect(req, ctx, stop, e)? {
+                Some(next) => {
+                    current = next;
+                    continue;
+                }
+                None => break,
+            },
             Err(e) => {
                 let client = match &mut current {
                     Follower::Forward(a) => a.client(),
@@ -362,6 +375,75 @@ fn follow(req: &SyncRequest, ctx: &Ctx, stop: &AtomicBool) -> Result<i32> {
         );
     }
     Ok(0)
+}
+
+/// After a lost connection: waits with capped exponential backoff (0.5 s doubling to 30 s)
+/// and builds the applier again for whichever side PostgreSQL now says is the primary.
+/// `None`: stopped by a signal meanwhile. Gives up with the last error after `--retry-for`,
+/// and at once when the SQLite file is gone.
+fn reconnect(
+    req: &SyncRequest,
+    ctx: &Ctx,
+    stop: &AtomicBool,
+    lost: Error,
+) -> Result<Option<Follower>> {
+    let started = Instant::now();
+    if !req.quiet {
+        eprintln!("lite2pg: connection lost ({lost}); reconnecting");
+    }
+    let mut last = lost;
+    for attempt in 1u32.. {
+        if req
+            .retry_for
+            .is_some_and(|limit| started.elapsed() >= limit)
+        {
+            return Err(last);
+        }
+        if !req.source.exists() {
+            return Err(Error::Usage(format!(
+                "{} is gone (moved or deleted) while sync was reconnecting: start sync again \
+                 on the file the application uses",
+                req.source.display()
+            )));
+        }
+        let wait = Duration::from_millis(500u64 << attempt.min(6)).min(Duration::from_secs(30));
+        let until = Instant::now() + wait;
+        while Instant::now() < until {
+            if stop.load(Ordering::SeqCst) {
+                return Ok(None);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let again = (|| -> Result<Follower> {
+            let client = connect_target(&ctx.target)?;
+            let primary = load_state(&client, &ctx.schema_name)?
+                .map(|s| s.primary)
+                .ok_or_else(|| {
+                    Error::Usage("the sync state is gone from the target (finish ran?)".into())
+                })?;
+            follower(ctx, primary, true)
+        })();
+        match again {
+            Ok(next) => {
+                if !req.quiet {
+                    eprintln!(
+                        "lite2pg: reconnected after {attempt} attempt(s), {:.1} s; applying from \
+                         the recorded position",
+                        started.elapsed().as_secs_f64()
+                    );
+                }
+                return Ok(Some(next));
+            }
+            Err(e) if e.is_connection() => {
+                if !req.quiet {
+                    eprintln!("lite2pg: reconnecting, attempt {attempt}: {e}");
+                }
+                last = e;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last)
 }
 
 /// What the loop does with each applied batch: count it, say it, record lags, trim the

@@ -74,6 +74,18 @@ impl Error {
         }
     }
 
+    /// Whether the session to the server is what failed (a restart, a failover, a dropped
+    /// or timed-out connection), so connecting again may be all it takes.
+    pub fn is_connection(&self) -> bool {
+        match self {
+            Error::Postgres { sqlstate, .. } => {
+                sqlstate::classify(sqlstate.as_deref()).kind == sqlstate::Kind::Connection
+            }
+            Error::Connect { .. } => true,
+            _ => false,
+        }
+    }
+
     /// What to do about this error: retry the step, resume later, or stop.
     pub fn policy(&self) -> sqlstate::Policy {
         match self {
