@@ -16,29 +16,21 @@ use super::context::{open_writable, sqlite_err, Ctx};
 use super::forward::Forward;
 use super::pg_log as capg;
 use super::sequences::set_sequences;
-use super::settle::{mark, settle, unmark, Switching};
+use super::settle::{mark, unmark, Switching};
 use super::sqlite_log as cap;
-use super::switch::{conclude, drain, past, undone, utc_now, SwitchReport, SwitchRequest};
+use super::switch::{
+    begin, conclude, drain, past, undone, utc_now, Begun, SwitchReport, SwitchRequest,
+};
 use super::Side;
 use crate::error::{Error, Result};
 use crate::pg::{quote_ident, Client};
 
 /// `lite2pg cutover`: makes PostgreSQL the primary. Exit 0 switched, 1 refused and undone.
 pub fn cutover(req: &SwitchRequest) -> Result<i32> {
-    let target = req.target.require("cutover")?;
-    let (ctx, client) = Ctx::load(target.clone(), &req.source, &req.schema)?;
-    let mut report = SwitchReport::new("cutover", Side::Sqlite);
-    report.settled = settle(&client, &ctx)?;
-    let (ctx, client) = match report.settled {
-        Some(_) => Ctx::load(target, &req.source, &req.schema)?,
-        None => (ctx, client),
+    let (ctx, client, mut report) = match begin(req, "cutover", Side::Sqlite)? {
+        Begun::Switch(s) => (s.ctx, s.client, s.report),
+        Begun::Done(code) => return Ok(code),
     };
-    if ctx.primary == Side::Postgresql && report.settled.is_some() {
-        // The cutover asked for again was the one interrupted: it is done now.
-        report.ok = true;
-        report.primary = Side::Postgresql;
-        return conclude(req, &client, &ctx.schema_name, &report, 0);
-    }
     if ctx.primary != Side::Sqlite {
         return Err(Error::Usage(format!(
             "PostgreSQL is the primary of schema {} already; `lite2pg rollback` switches back",

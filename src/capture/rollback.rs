@@ -10,32 +10,22 @@
 use std::time::Instant;
 
 use super::checks::{tables_to_verify, touched_keys, verify_tables};
-use super::context::{open_writable, sqlite_err, Ctx};
+use super::context::{open_writable, sqlite_err};
 use super::pg_log as capg;
 use super::sequences::restore_sqlite_sequence;
-use super::settle::{mark, settle, unmark, Switching};
+use super::settle::{mark, unmark, Switching};
 use super::sqlite_log as cap;
-use super::switch::{conclude, drain, past, undone, SwitchReport, SwitchRequest};
+use super::switch::{begin, conclude, drain, past, undone, Begun, SwitchRequest};
 use super::Side;
 use crate::error::{Error, Result};
 use crate::pg::quote_ident;
 
 /// `lite2pg rollback`: makes SQLite the primary again. Exit 0 switched, 1 refused and undone.
 pub fn rollback(req: &SwitchRequest) -> Result<i32> {
-    let target = req.target.require("rollback")?;
-    let (ctx, client) = Ctx::load(target.clone(), &req.source, &req.schema)?;
-    let mut report = SwitchReport::new("rollback", Side::Postgresql);
-    report.settled = settle(&client, &ctx)?;
-    let (ctx, client) = match report.settled {
-        Some(_) => Ctx::load(target, &req.source, &req.schema)?,
-        None => (ctx, client),
+    let (ctx, client, mut report) = match begin(req, "rollback", Side::Postgresql)? {
+        Begun::Switch(s) => (s.ctx, s.client, s.report),
+        Begun::Done(code) => return Ok(code),
     };
-    if ctx.primary == Side::Sqlite && report.settled.is_some() {
-        // The rollback asked for again was the one interrupted: it is done now.
-        report.ok = true;
-        report.primary = Side::Sqlite;
-        return conclude(req, &client, &ctx.schema_name, &report, 0);
-    }
     if ctx.primary != Side::Postgresql {
         return Err(Error::Usage(format!(
             "SQLite is the primary of schema {} already (no cutover to roll back); to remove a \

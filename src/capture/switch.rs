@@ -156,6 +156,60 @@ fn emit(req: &SwitchRequest, report: &SwitchReport) -> Result<()> {
     crate::output::write(None, &text)
 }
 
+/// How a switch starts: its context loaded (again, after a settlement) and its report
+/// begun, or its outcome already.
+pub(crate) enum Begun {
+    /// Go on and switch.
+    Switch(Box<Started>),
+    /// The switch asked for was the one found interrupted, and settling it finished it:
+    /// reported, with this exit code.
+    Done(i32),
+}
+
+/// A switch started: the sync context, the connection it was loaded on, the report.
+pub(crate) struct Started {
+    /// The sync context, as PostgreSQL's state says now.
+    pub ctx: super::context::Ctx,
+    /// The connection it was read on.
+    pub client: Client,
+    /// The switch's report, with what a settlement did first.
+    pub report: SwitchReport,
+}
+
+/// Starts `kind` (`cutover` or `rollback`, from the primary `from`): loads the sync
+/// context and settles first a switch found interrupted (capture/settle.rs).
+pub(crate) fn begin(req: &SwitchRequest, kind: &str, from: Side) -> Result<Begun> {
+    use super::context::Ctx;
+    let target = req.target.require(kind)?;
+    let (ctx, client) = Ctx::load(target.clone(), &req.source, &req.schema)?;
+    let mut report = SwitchReport::new(kind, from);
+    report.settled = super::settle::settle(&client, &ctx)?;
+    if report.settled.is_none() {
+        return Ok(Begun::Switch(Box::new(Started {
+            ctx,
+            client,
+            report,
+        })));
+    }
+    let (ctx, client) = Ctx::load(target, &req.source, &req.schema)?;
+    if ctx.primary != from {
+        report.ok = true;
+        report.primary = ctx.primary;
+        return Ok(Begun::Done(conclude(
+            req,
+            &client,
+            &ctx.schema_name,
+            &report,
+            0,
+        )?));
+    }
+    Ok(Begun::Switch(Box::new(Started {
+        ctx,
+        client,
+        report,
+    })))
+}
+
 /// Records the switch attempt, prints its report, and returns `code`.
 pub(crate) fn conclude(
     req: &SwitchRequest,
