@@ -57,6 +57,9 @@ pub struct BuiltTable {
 fn folded_constant(expr: &str, ty: PgType) -> Option<String> {
     use rusqlite::types::Value;
     let conn = rusqlite::Connection::open_in_memory().ok()?;
+    // A constant is a short value: a zeroblob(1e9) in a hostile file is refused, not made.
+    conn.set_limit(rusqlite::limits::Limit::SQLITE_LIMIT_LENGTH, 1 << 20)
+        .ok()?;
     // With no table in the query, an expression naming a column fails here.
     let sql = format!("SELECT ({expr})");
     let v: Value = conn.query_row(&sql, [], |r| r.get(0)).ok()?;
