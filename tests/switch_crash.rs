@@ -210,3 +210,38 @@ fn the_switch_asked_again_after_a_kill_between_its_commits_finishes_it() {
     assert_eq!(status(&f.path, &db).0, "sqlite");
     assert_eq!(writable_side(&f.path, &db, "again"), "sqlite");
 }
+
+#[test]
+fn status_beside_a_running_cutover_shows_it_in_flight_and_leaves_it_alone() {
+    let (f, db) = synced(false);
+    let path = f.path.to_str().unwrap().to_string();
+    let url = db.url.clone();
+    // The cutover pauses right after recording itself, holding the switch lock.
+    let cutover = std::thread::spawn(move || {
+        run_bin(
+            &["cutover", &path, "--max-freeze", "30"],
+            &[
+                ("DATABASE_URL", url.as_str()),
+                ("LITE2PG_FAILPOINT", "cutover.marked=sleep:3000"),
+            ],
+        )
+    });
+    let t = std::time::Instant::now();
+    let seen = loop {
+        let flight = db.strings("SELECT coalesce(switching, '') FROM lite2pg.sync_state");
+        if flight == ["cutover"] {
+            break true;
+        }
+        if t.elapsed() > Duration::from_secs(20) {
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(seen, "the cutover never recorded itself");
+    let out = ok(&["status", f.path.to_str().unwrap()], &db);
+    assert!(out.contains("switch in flight: cutover"), "{out}");
+    assert!(!out.contains("settled now"), "{out}");
+    let (code, out, err) = cutover.join().unwrap();
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(status(&f.path, &db), ("postgresql".to_string(), None));
+}

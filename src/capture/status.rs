@@ -48,6 +48,9 @@ pub struct Status {
     pub rollback_at: Option<String>,
     /// A switch found interrupted and settled before reading the state: what was done.
     pub settled: Option<String>,
+    /// A switch in flight (`cutover` or `rollback`): running now in another process, or
+    /// interrupted and not yet settled.
+    pub switching: Option<String>,
 }
 
 /// A validated `status` request.
@@ -85,7 +88,8 @@ pub fn status_of(req: &StatusRequest) -> Result<Status> {
                 (SELECT count(*) FROM lite2pg.sync_rejects r WHERE r.target_schema = s.target_schema), \
                 (SELECT count(*) FROM lite2pg.pg_changes c WHERE c.target_schema = s.target_schema), \
                 coalesce((SELECT extract(epoch FROM clock_timestamp() - min(c.at))::float8 \
-                          FROM lite2pg.pg_changes c WHERE c.target_schema = s.target_schema), 0) \
+                          FROM lite2pg.pg_changes c WHERE c.target_schema = s.target_schema), 0), \
+                switching \
          FROM lite2pg.sync_state s WHERE target_schema = $1",
         &[&req.schema],
     )?;
@@ -131,6 +135,7 @@ pub fn status_of(req: &StatusRequest) -> Result<Status> {
         cutover_at: r.get(8),
         rollback_at: r.get(9),
         settled,
+        switching: r.get(13),
     })
 }
 
@@ -183,6 +188,12 @@ fn render_status(s: &Status) -> String {
     }
     if let Some(w) = &s.settled {
         out.push_str(&format!("  settled now:      {w}\n"));
+    }
+    if let Some(w) = &s.switching {
+        out.push_str(&format!(
+            "  switch in flight: {w} (running in another process; if that process died, the \
+             next status, sync, cutover or rollback settles it)\n"
+        ));
     }
     out
 }
