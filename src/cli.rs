@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use lite2pg::capture::finish::FinishRequest;
-use lite2pg::capture::status::StatusRequest;
+use lite2pg::capture::status::{StatusFormat, StatusRequest};
 use lite2pg::capture::switch::SwitchRequest;
 use lite2pg::capture::sync::SyncRequest;
 use lite2pg::copy::CHUNK_ROWS;
@@ -273,6 +273,12 @@ enum Cmd {
         /// is there).
         #[arg(long, value_parser = duration)]
         retry_for: Option<Duration>,
+        /// A line per applied batch, besides the periodic summary.
+        #[arg(long, short)]
+        verbose: bool,
+        /// How often the summary line (changes, rows, lag p50/p99) is written: 60s, 5m.
+        #[arg(long, default_value = "60s", value_parser = duration)]
+        status_interval: Duration,
         /// Benchmarks only: append each applied change's age at commit (seconds) here.
         #[arg(long, hide = true, env = "LITE2PG_LAG_FILE")]
         lag_file: Option<PathBuf>,
@@ -281,9 +287,10 @@ enum Cmd {
     Status {
         #[command(flatten)]
         target: Target,
-        /// Readable summary, or JSON.
-        #[arg(long, value_enum, default_value_t = VerifyFormatArg::Text)]
-        format: VerifyFormatArg,
+        /// Readable summary, JSON, or Prometheus' text format (for a textfile collector or a
+        /// cron job that alerts on lag).
+        #[arg(long, value_enum, default_value_t = StatusFormatArg::Text)]
+        format: StatusFormatArg,
     },
     /// Make PostgreSQL the primary: freeze SQLite's writers, drain, verify, set sequences,
     /// capture PostgreSQL's changes, guard SQLite against writes, release.
@@ -336,6 +343,13 @@ enum FormatArg {
 enum VerifyFormatArg {
     Text,
     Json,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum StatusFormatArg {
+    Text,
+    Json,
+    Prometheus,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -588,6 +602,8 @@ pub fn parse() -> Request {
             data_only,
             source_timezone,
             retry_for,
+            verbose,
+            status_interval,
             lag_file,
         } => Request::Sync(Box::new(SyncRequest {
             options: translation.options(&target.schema),
@@ -603,12 +619,18 @@ pub fn parse() -> Request {
             data_only,
             source_zone: source_timezone,
             retry_for,
+            verbose,
+            status_interval,
         })),
         Cmd::Status { target, format } => Request::Status(StatusRequest {
             target: target.live(),
             source: target.db,
             schema: target.schema,
-            json: matches!(format, VerifyFormatArg::Json),
+            format: match format {
+                StatusFormatArg::Text => StatusFormat::Text,
+                StatusFormatArg::Json => StatusFormat::Json,
+                StatusFormatArg::Prometheus => StatusFormat::Prometheus,
+            },
         }),
         Cmd::Cutover {
             target,

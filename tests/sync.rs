@@ -826,3 +826,53 @@ fn rows_written_in_postgresql_reach_sqlite_without_its_foreign_key_actions_firin
     let (code, out, err) = verify(&f.path, &db);
     assert_eq!(code, 0, "{out}\n{err}");
 }
+
+#[test]
+fn status_speaks_prometheus_for_alerting_on_lag() {
+    let f = sqlite(SCHEMA);
+    let db = TestDb::new();
+    assert_eq!(sync_once(&f.path, &db).0, 0);
+    app(&f.path)
+        .execute("UPDATE items SET qty = 9 WHERE id = 1", [])
+        .unwrap();
+    let file = f.path.to_str().unwrap();
+    let (code, out, err) = lite2pg(&["status", file, "--format", "prometheus"], &db);
+    assert_eq!(code, 0, "{out}\n{err}");
+    for line in [
+        "# TYPE lite2pg_sync_pending_changes gauge",
+        "lite2pg_sync_pending_changes{schema=\"public\"} 1",
+        "lite2pg_sync_primary{schema=\"public\",side=\"sqlite\"} 1",
+        "lite2pg_sync_primary{schema=\"public\",side=\"postgresql\"} 0",
+        "lite2pg_sync_error{schema=\"public\"} 0",
+        "lite2pg_sync_switch_in_flight{schema=\"public\"} 0",
+        "# TYPE lite2pg_sync_applied_rows_total counter",
+    ] {
+        assert!(out.lines().any(|l| l == line), "{line}\n{out}");
+    }
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("lite2pg_sync_lag_seconds{schema=\"public\"} ")),
+        "{out}"
+    );
+}
+
+#[test]
+fn sync_logs_a_summary_per_interval_and_each_batch_only_when_verbose() {
+    let f = sqlite(SCHEMA);
+    let db = TestDb::new();
+    assert_eq!(sync_once(&f.path, &db).0, 0);
+    let file = f.path.to_str().unwrap();
+    let a = app(&f.path);
+    a.execute("UPDATE items SET qty = 5 WHERE id = 1", [])
+        .unwrap();
+    let (code, out, err) = lite2pg(&["sync", file, "--once"], &db);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(err.contains("1 change(s) applied in the last"), "{err}");
+    assert!(!err.contains("applied 1 change(s) up to"), "{err}");
+    a.execute("UPDATE items SET qty = 6 WHERE id = 1", [])
+        .unwrap();
+    let (code, out, err) = lite2pg(&["sync", file, "--once", "--verbose"], &db);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(err.contains("applied 1 change(s) up to"), "{err}");
+    assert!(err.contains("lag p50"), "{err}");
+}

@@ -51,6 +51,9 @@ pub struct Status {
     /// A switch in flight (`cutover` or `rollback`): running now in another process, or
     /// interrupted and not yet settled.
     pub switching: Option<String>,
+    /// When the applier last committed, seconds since 1970.
+    #[serde(skip)]
+    pub last_applied_unix: Option<f64>,
 }
 
 /// A validated `status` request.
@@ -62,8 +65,20 @@ pub struct StatusRequest {
     pub target: TargetChoice,
     /// Target schema.
     pub schema: String,
-    /// Print JSON instead of text.
-    pub json: bool,
+    /// How to print it.
+    pub format: StatusFormat,
+}
+
+/// How `status` prints the state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusFormat {
+    /// Readable lines.
+    Text,
+    /// One JSON object.
+    Json,
+    /// Prometheus' text exposition format, for a textfile collector or a cron job to alert
+    /// on lag.
+    Prometheus,
 }
 
 /// Reads the sync state of a schema, settling first a switch found interrupted
@@ -89,7 +104,7 @@ pub fn status_of(req: &StatusRequest) -> Result<Status> {
                 (SELECT count(*) FROM lite2pg.pg_changes c WHERE c.target_schema = s.target_schema), \
                 coalesce((SELECT extract(epoch FROM clock_timestamp() - min(c.at))::float8 \
                           FROM lite2pg.pg_changes c WHERE c.target_schema = s.target_schema), 0), \
-                switching \
+                switching, extract(epoch FROM applied_at)::float8 \
          FROM lite2pg.sync_state s WHERE target_schema = $1",
         &[&req.schema],
     )?;
@@ -136,6 +151,7 @@ pub fn status_of(req: &StatusRequest) -> Result<Status> {
         rollback_at: r.get(9),
         settled,
         switching: r.get(13),
+        last_applied_unix: r.get(14),
     })
 }
 
@@ -143,10 +159,10 @@ pub fn status_of(req: &StatusRequest) -> Result<Status> {
 /// rows wait that it cannot carry.
 pub fn status(req: &StatusRequest) -> Result<i32> {
     let s = status_of(req)?;
-    let text = if req.json {
-        serde_json::to_string_pretty(&s).unwrap_or_default() + "\n"
-    } else {
-        render_status(&s)
+    let text = match req.format {
+        StatusFormat::Json => serde_json::to_string_pretty(&s).unwrap_or_default() + "\n",
+        StatusFormat::Text => render_status(&s),
+        StatusFormat::Prometheus => render_prometheus(&s),
     };
     crate::output::write(None, &text)?;
     Ok(if s.last_error.is_some() || s.rejected_rows > 0 {
@@ -154,6 +170,93 @@ pub fn status(req: &StatusRequest) -> Result<i32> {
     } else {
         0
     })
+}
+
+/// A label value in Prometheus' exposition format: backslash, quote and newline escaped.
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+fn render_prometheus(s: &Status) -> String {
+    let schema = format!("schema=\"{}\"", label(&s.schema));
+    let mut out = String::new();
+    let mut metric = |name: &str, kind: &str, help: &str, samples: &[(String, f64)]| {
+        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
+        for (labels, v) in samples {
+            out.push_str(&format!("{name}{{{labels}}} {v}\n"));
+        }
+    };
+    metric(
+        "lite2pg_sync_pending_changes",
+        "gauge",
+        "Changes the primary made that the other side has not applied yet.",
+        &[(schema.clone(), s.pending_changes as f64)],
+    );
+    metric(
+        "lite2pg_sync_lag_seconds",
+        "gauge",
+        "Age of the oldest change waiting to be applied (0 when none waits).",
+        &[(schema.clone(), s.lag_seconds)],
+    );
+    metric(
+        "lite2pg_sync_applied_rows_total",
+        "counter",
+        "Rows the appliers wrote, by direction.",
+        &[
+            (
+                format!("{schema},direction=\"forward\""),
+                s.applied_rows as f64,
+            ),
+            (
+                format!("{schema},direction=\"back\""),
+                s.reverse_rows as f64,
+            ),
+        ],
+    );
+    metric(
+        "lite2pg_sync_rejected_rows",
+        "gauge",
+        "Rows whose current values the applier could not carry (lite2pg.sync_rejects).",
+        &[(schema.clone(), s.rejected_rows as f64)],
+    );
+    metric(
+        "lite2pg_sync_primary",
+        "gauge",
+        "1 for the side the application writes to.",
+        &[
+            (
+                format!("{schema},side=\"sqlite\""),
+                f64::from(u8::from(s.primary == Side::Sqlite)),
+            ),
+            (
+                format!("{schema},side=\"postgresql\""),
+                f64::from(u8::from(s.primary == Side::Postgresql)),
+            ),
+        ],
+    );
+    metric(
+        "lite2pg_sync_error",
+        "gauge",
+        "1 while the applier's last batch failed (status shows the error).",
+        &[(schema.clone(), f64::from(u8::from(s.last_error.is_some())))],
+    );
+    metric(
+        "lite2pg_sync_switch_in_flight",
+        "gauge",
+        "1 while a cutover or rollback is running, or interrupted and not yet settled.",
+        &[(schema.clone(), f64::from(u8::from(s.switching.is_some())))],
+    );
+    if let Some(t) = s.last_applied_unix {
+        metric(
+            "lite2pg_sync_last_applied_timestamp_seconds",
+            "gauge",
+            "When the applier last committed, seconds since 1970.",
+            &[(schema, t)],
+        );
+    }
+    out
 }
 
 fn render_status(s: &Status) -> String {

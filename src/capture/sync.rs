@@ -58,6 +58,10 @@ pub struct SyncRequest {
     /// How long to keep reconnecting after a lost connection before giving up (exit 3);
     /// `None`: as long as the SQLite file is there.
     pub retry_for: Option<Duration>,
+    /// A line per applied batch, not only the periodic summary.
+    pub verbose: bool,
+    /// How often the summary line is written.
+    pub status_interval: Duration,
 }
 
 /// How often a step that met a transient conflict is run again before sync stops.
@@ -308,6 +312,9 @@ fn follow(req: &SyncRequest, ctx: &Ctx, stop: &AtomicBool) -> Result<i32> {
             None => None,
         },
         rows: 0,
+        verbose: req.verbose,
+        every: req.status_interval,
+        window: Window::default(),
     };
     let started = Instant::now();
     // A step is one transaction on each side (the applier contract), so a step that lost a
@@ -356,6 +363,7 @@ fn follow(req: &SyncRequest, ctx: &Ctx, stop: &AtomicBool) -> Result<i32> {
             }
         };
         retries = 0;
+        out.summary();
         if changes == 0 {
             if req.once {
                 break;
@@ -366,6 +374,9 @@ fn follow(req: &SyncRequest, ctx: &Ctx, stop: &AtomicBool) -> Result<i32> {
             }
         }
     }
+    // What the last window holds, before the closing line.
+    out.every = Duration::ZERO;
+    out.summary();
     if !req.quiet {
         eprintln!(
             "lite2pg: sync stopped cleanly after {:.1} s ({} row(s) applied); run it again to \
@@ -454,16 +465,79 @@ struct Applied {
     last_trim: Instant,
     lag_file: Option<std::fs::File>,
     rows: u64,
+    /// A line per batch (`--verbose`).
+    verbose: bool,
+    /// How often the summary line is written (`--status-interval`).
+    every: Duration,
+    /// What the summary line covers.
+    window: Window,
+}
+
+/// What was applied since the last summary line.
+struct Window {
+    since: Instant,
+    changes: usize,
+    rows: u64,
+    /// Each forward change's age when applied, seconds.
+    lags: Vec<f64>,
+}
+
+impl Default for Window {
+    fn default() -> Window {
+        Window {
+            since: Instant::now(),
+            changes: 0,
+            rows: 0,
+            lags: Vec::new(),
+        }
+    }
 }
 
 impl Applied {
+    /// Writes the summary line once `--status-interval` has passed since the last (none in
+    /// a window with nothing applied): changes, rows and the lag's median and 99th
+    /// percentile, so a week of sync is a few thousand lines, not millions.
+    fn summary(&mut self) {
+        if self.window.since.elapsed() < self.every {
+            return;
+        }
+        let mut w = std::mem::take(&mut self.window);
+        if self.quiet || w.changes == 0 {
+            return;
+        }
+        let lag = if w.lags.is_empty() {
+            String::new()
+        } else {
+            w.lags.sort_by(f64::total_cmp);
+            let at = |q: f64| w.lags[((w.lags.len() - 1) as f64 * q).round() as usize];
+            format!(", lag p50 {:.2} s, p99 {:.2} s", at(0.5), at(0.99))
+        };
+        eprintln!(
+            "lite2pg: {} change(s) applied in the last {:.0} s ({} row(s)){lag}",
+            w.changes,
+            w.since.elapsed().as_secs_f64(),
+            w.rows
+        );
+    }
+
     /// A forward batch; returns its changes.
     fn forward(&mut self, batch: &forward::Batch) -> Result<usize> {
         self.rows += batch.rows_written + batch.rows_deleted;
         if let Some(f) = self.lag_file.as_mut() {
             write_lags(f, &batch.made_at)?;
         }
-        if batch.changes > 0 && !self.quiet {
+        self.window.changes += batch.changes;
+        self.window.rows += batch.rows_written + batch.rows_deleted;
+        if !batch.made_at.is_empty() {
+            let now = unix_now();
+            self.window.lags.extend(
+                batch
+                    .made_at
+                    .iter()
+                    .map(|at| now - forward::julian_to_unix(*at)),
+            );
+        }
+        if batch.changes > 0 && self.verbose && !self.quiet {
             eprintln!(
                 "lite2pg: applied {} change(s) up to {}: {} row(s) written, {} deleted{}",
                 batch.changes,
@@ -491,7 +565,9 @@ impl Applied {
     /// A reverse batch; returns its changes.
     fn reverse(&mut self, batch: &ReverseBatch) -> usize {
         self.rows += batch.rows_written + batch.rows_deleted;
-        if batch.changes > 0 && !self.quiet {
+        self.window.changes += batch.changes;
+        self.window.rows += batch.rows_written + batch.rows_deleted;
+        if batch.changes > 0 && self.verbose && !self.quiet {
             eprintln!(
                 "lite2pg: applied {} PostgreSQL change(s) to SQLite: {} row(s) written, {} \
                  deleted",
@@ -502,12 +578,17 @@ impl Applied {
     }
 }
 
-fn write_lags(f: &mut std::fs::File, made_at: &[f64]) -> Result<()> {
-    use std::io::Write;
-    let now = std::time::SystemTime::now()
+/// Seconds since 1970, now.
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0);
+        .unwrap_or(0.0)
+}
+
+fn write_lags(f: &mut std::fs::File, made_at: &[f64]) -> Result<()> {
+    use std::io::Write;
+    let now = unix_now();
     let mut text = String::with_capacity(made_at.len() * 10);
     for at in made_at {
         text.push_str(&format!("{:.4}\n", now - forward::julian_to_unix(*at)));
