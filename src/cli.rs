@@ -345,11 +345,30 @@ enum VerifyFormatArg {
     Json,
 }
 
+impl From<VerifyFormatArg> for Output {
+    fn from(f: VerifyFormatArg) -> Output {
+        match f {
+            VerifyFormatArg::Text => Output::Text,
+            VerifyFormatArg::Json => Output::Json,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum StatusFormatArg {
     Text,
     Json,
     Prometheus,
+}
+
+impl From<StatusFormatArg> for StatusFormat {
+    fn from(f: StatusFormatArg) -> StatusFormat {
+        match f {
+            StatusFormatArg::Text => StatusFormat::Text,
+            StatusFormatArg::Json => StatusFormat::Json,
+            StatusFormatArg::Prometheus => StatusFormat::Prometheus,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -577,10 +596,7 @@ pub fn parse() -> Request {
             tables: selection.tables,
             exclude: selection.exclude,
             reports: report,
-            output: match format {
-                VerifyFormatArg::Text => Output::Text,
-                VerifyFormatArg::Json => Output::Json,
-            },
+            output: format.into(),
             options: lite2pg::verify::Options {
                 jobs: running.jobs(),
                 sample,
@@ -626,11 +642,7 @@ pub fn parse() -> Request {
             target: target.live(),
             source: target.db,
             schema: target.schema,
-            format: match format {
-                StatusFormatArg::Text => StatusFormat::Text,
-                StatusFormatArg::Json => StatusFormat::Json,
-                StatusFormatArg::Prometheus => StatusFormat::Prometheus,
-            },
+            format: format.into(),
         }),
         Cmd::Cutover {
             target,
