@@ -88,7 +88,7 @@ fn a_table_dropped_under_a_running_migration_exits_2_naming_it() {
 }
 
 #[test]
-fn an_unreachable_server_exits_3() {
+fn an_unreachable_server_exits_3_from_every_command() {
     let f = sqlite("CREATE TABLE t (id INTEGER PRIMARY KEY);");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -96,9 +96,12 @@ fn an_unreachable_server_exits_3() {
         .unwrap()
         .port();
     let url = format!("postgres://nobody@127.0.0.1:{port}/x?connect_timeout=2");
-    let (code, out, err) = run_bin(
-        &["migrate", f.path.to_str().unwrap(), "--to", &url, "--quiet"],
-        &[],
-    );
-    assert_eq!(code, 3, "{out}\n{err}");
+    // Every command that talks to the server: a connection-class failure is exit 3, never
+    // the 2 of a usage error.
+    for command in [
+        "migrate", "plan", "verify", "sync", "status", "cutover", "rollback", "finish",
+    ] {
+        let (code, out, err) = run_bin(&[command, f.path.to_str().unwrap(), "--to", &url], &[]);
+        assert_eq!(code, 3, "{command}\n{out}\n{err}");
+    }
 }
