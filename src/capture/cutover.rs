@@ -19,7 +19,8 @@ use super::sequences::set_sequences;
 use super::settle::{mark, unmark, Switching};
 use super::sqlite_log as cap;
 use super::switch::{
-    begin, conclude, drain, past, undone, utc_now, Begun, SwitchReport, SwitchRequest,
+    begin, conclude, drain, past, record_cutover, undone, utc_now, Begun, SwitchReport,
+    SwitchRequest,
 };
 use super::Side;
 use crate::error::{Error, Result};
@@ -219,17 +220,7 @@ impl Freeze<'_> {
         // PostgreSQL side, in one transaction that commits after SQLite's: the state flip
         // turns capture on and any guards a rollback left off.
         client.batch_execute("switching the primary", "BEGIN")?;
-        client.query(
-            "recording the switch",
-            "UPDATE lite2pg.sync_state SET primary_side = 'postgresql', cutover_at = now(), \
-             touched = '{}', updated_at = now() WHERE target_schema = $1",
-            &[&ctx.schema_name],
-        )?;
-        client.query(
-            "forgetting the verified keys",
-            "DELETE FROM lite2pg.sync_touched_keys WHERE target_schema = $1",
-            &[&ctx.schema_name],
-        )?;
+        record_cutover(client, &ctx.schema_name)?;
         self.lap("postgresql side", report);
         // SQLite side: capture off, guards on, the log emptied (all of it is applied).
         let names: Vec<String> = ctx.specs.iter().map(|s| s.source.clone()).collect();

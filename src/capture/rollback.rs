@@ -12,10 +12,8 @@ use std::time::Instant;
 use super::checks::{tables_to_verify, touched_keys, verify_tables};
 use super::context::{open_writable, sqlite_err};
 use super::pg_log as capg;
-use super::sequences::restore_sqlite_sequence;
 use super::settle::{mark, unmark, Switching};
-use super::sqlite_log as cap;
-use super::switch::{begin, conclude, drain, past, undone, Begun, SwitchRequest};
+use super::switch::{begin, conclude, drain, past, reopen_sqlite, undone, Begun, SwitchRequest};
 use super::Side;
 use crate::error::{Error, Result};
 use crate::pg::quote_ident;
@@ -36,7 +34,6 @@ pub fn rollback(req: &SwitchRequest) -> Result<i32> {
     let mut rev = ctx.reverse()?;
     report.drained_before = drain(&mut rev, None)?;
     crate::failpoint::hit("rollback.drained");
-    let capture = ctx.capture_tables();
     let tables: Vec<String> = ctx
         .specs
         .iter()
@@ -98,15 +95,7 @@ pub fn rollback(req: &SwitchRequest) -> Result<i32> {
     let tx = sqlite
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
         .map_err(sqlite_err(&req.source, "taking SQLite's write lock"))?;
-    let names: Vec<String> = ctx.specs.iter().map(|s| s.source.clone()).collect();
-    let lite = cap::unguard_sql(&names) + &cap::arm_sql(capture);
-    let sqlite_side = (|| -> Result<i64> {
-        tx.execute_batch(&lite)
-            .map_err(sqlite_err(&req.source, "re-arming capture"))?;
-        restore_sqlite_sequence(&client, &ctx, &tx)?;
-        cap::high_water(&tx).map_err(sqlite_err(&req.source, "reading the log's position"))
-    })();
-    let high_water = match sqlite_side {
+    let high_water = match reopen_sqlite(&client, &ctx, &tx) {
         Ok(hw) => hw,
         Err(e) => {
             let _ = tx.rollback();

@@ -19,8 +19,8 @@
 //! so completing one needs none of them again.
 
 use super::context::{open_writable, sqlite_err, Ctx};
-use super::sequences::restore_sqlite_sequence;
 use super::sqlite_log as cap;
+use super::switch::{record_cutover, reopen_sqlite};
 use crate::error::Result;
 use crate::pg::Client;
 
@@ -140,7 +140,7 @@ pub(crate) fn settle(client: &Client, ctx: &Ctx) -> Result<Option<String>> {
         }
         (Switching::Cutover, super::Side::Sqlite, true) => {
             flip_to_postgresql(client, schema)?;
-            unlock(client, schema)?;
+            unmark(client, schema)?;
             "a cutover was interrupted after SQLite committed it (guards on) and before \
              PostgreSQL did: completed, PostgreSQL is the primary"
         }
@@ -155,8 +155,8 @@ pub(crate) fn settle(client: &Client, ctx: &Ctx) -> Result<Option<String>> {
              PostgreSQL is still the primary"
         }
         (Switching::Rollback, super::Side::Sqlite, true) => {
-            reopen_sqlite(client, ctx, &names)?;
-            unlock(client, schema)?;
+            finish_rollback(client, ctx)?;
+            unmark(client, schema)?;
             "a rollback was interrupted after PostgreSQL committed it and before SQLite did: \
              completed, SQLite is the primary and writable"
         }
@@ -173,21 +173,7 @@ pub(crate) fn settle(client: &Client, ctx: &Ctx) -> Result<Option<String>> {
 /// it (the sequences were set before it, autocommitted).
 fn flip_to_postgresql(client: &Client, schema: &str) -> Result<()> {
     client.batch_execute("completing the cutover", "BEGIN")?;
-    let done = (|| -> Result<()> {
-        client.query(
-            "recording the switch",
-            "UPDATE lite2pg.sync_state SET primary_side = 'postgresql', cutover_at = now(), \
-             touched = '{}', switching = NULL, updated_at = now() WHERE target_schema = $1",
-            &[&schema],
-        )?;
-        client.query(
-            "forgetting the verified keys",
-            "DELETE FROM lite2pg.sync_touched_keys WHERE target_schema = $1",
-            &[&schema],
-        )?;
-        Ok(())
-    })();
-    match done {
+    match record_cutover(client, schema) {
         Ok(()) => client.batch_execute("completing the cutover", "COMMIT"),
         Err(e) => {
             let _ = client.batch_execute("completing the cutover", "ROLLBACK");
@@ -196,19 +182,14 @@ fn flip_to_postgresql(client: &Client, schema: &str) -> Result<()> {
     }
 }
 
-/// Completes a rollback whose PostgreSQL side committed: SQLite's guards off, capture on,
-/// AUTOINCREMENT counters past PostgreSQL's ids, and the log position recorded.
-fn reopen_sqlite(client: &Client, ctx: &Ctx, names: &[String]) -> Result<()> {
+/// Completes a rollback whose PostgreSQL side committed: SQLite's side again, and the log
+/// position recorded.
+fn finish_rollback(client: &Client, ctx: &Ctx) -> Result<()> {
     let mut sqlite = open_writable(&ctx.source)?;
     let tx = sqlite
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
         .map_err(sqlite_err(&ctx.source, "taking SQLite's write lock"))?;
-    let lite = cap::unguard_sql(names) + &cap::arm_sql(ctx.capture_tables());
-    tx.execute_batch(&lite)
-        .map_err(sqlite_err(&ctx.source, "re-arming capture"))?;
-    restore_sqlite_sequence(client, ctx, &tx)?;
-    let high_water =
-        cap::high_water(&tx).map_err(sqlite_err(&ctx.source, "reading the log's position"))?;
+    let high_water = reopen_sqlite(client, ctx, &tx)?;
     tx.commit().map_err(sqlite_err(
         &ctx.source,
         "committing SQLite's side of the rollback",
@@ -217,8 +198,8 @@ fn reopen_sqlite(client: &Client, ctx: &Ctx, names: &[String]) -> Result<()> {
     // interrupted rollback recorded is this one.
     client.query(
         "recording the switch back",
-        "UPDATE lite2pg.sync_state SET applied_seq = $2, switching = NULL, \
-         updated_at = now() WHERE target_schema = $1",
+        "UPDATE lite2pg.sync_state SET applied_seq = $2, updated_at = now() \
+         WHERE target_schema = $1",
         &[&ctx.schema_name, &high_water],
     )?;
     Ok(())
