@@ -16,11 +16,10 @@ use super::context::{open_writable, sqlite_err, Ctx};
 use super::forward::Forward;
 use super::pg_log as capg;
 use super::sequences::set_sequences;
-use super::settle::{mark, unmark, Switching};
+use super::settle::{mark, record_cutover, unmark, Switching};
 use super::sqlite_log as cap;
 use super::switch::{
-    begin, conclude, drain, past, record_cutover, undone, utc_now, Begun, SwitchReport,
-    SwitchRequest,
+    begin, conclude, drain, past, undone, utc_now, Begun, SwitchReport, SwitchRequest,
 };
 use super::Side;
 use crate::error::{Error, Result};

@@ -16,11 +16,11 @@
 //! | rollback | SQLite | not guarded | killed after both | completing: the mark goes |
 //!
 //! Every check a switch makes (drain, orphans, verification) runs before its first commit,
-//! so completing one needs none of them again.
+//! so completing one needs none of them again: a completion runs the same side
+//! ([`record_cutover`], [`reopen_sqlite`]) the switch itself runs.
 
 use super::context::{open_writable, sqlite_err, Ctx};
 use super::sqlite_log as cap;
-use super::switch::{record_cutover, reopen_sqlite};
 use crate::error::Result;
 use crate::pg::Client;
 
@@ -167,6 +167,40 @@ pub(crate) fn settle(client: &Client, ctx: &Ctx) -> Result<Option<String>> {
         }
     };
     Ok(Some(said.to_string()))
+}
+
+/// PostgreSQL's side of a cutover, in the caller's open transaction: the state says
+/// PostgreSQL is the primary (its capture turns on, SQLite's guards hold), and the keys
+/// verified so far are forgotten.
+pub(crate) fn record_cutover(client: &Client, schema: &str) -> Result<()> {
+    client.query(
+        "recording the switch",
+        "UPDATE lite2pg.sync_state SET primary_side = 'postgresql', cutover_at = now(), \
+         touched = '{}', updated_at = now() WHERE target_schema = $1",
+        &[&schema],
+    )?;
+    client.query(
+        "forgetting the verified keys",
+        "DELETE FROM lite2pg.sync_touched_keys WHERE target_schema = $1",
+        &[&schema],
+    )?;
+    Ok(())
+}
+
+/// SQLite's side of a rollback, in `tx` (holding SQLite's write lock): guards off, capture
+/// on, AUTOINCREMENT counters past PostgreSQL's ids; returns the change log's position,
+/// from which the forward applier goes on.
+pub(crate) fn reopen_sqlite(
+    client: &Client,
+    ctx: &super::context::Ctx,
+    tx: &rusqlite::Transaction<'_>,
+) -> Result<i64> {
+    let names: Vec<String> = ctx.specs.iter().map(|s| s.source.clone()).collect();
+    let lite = cap::unguard_sql(&names) + &cap::arm_sql(ctx.capture_tables());
+    tx.execute_batch(&lite)
+        .map_err(sqlite_err(&ctx.source, "re-arming capture"))?;
+    super::sequences::restore_sqlite_sequence(client, ctx, tx)?;
+    cap::high_water(tx).map_err(sqlite_err(&ctx.source, "reading the log's position"))
 }
 
 /// Completes a cutover whose SQLite side committed: PostgreSQL's side, as the freeze left

@@ -210,42 +210,6 @@ pub(crate) fn begin(req: &SwitchRequest, kind: &str, from: Side) -> Result<Begun
     })))
 }
 
-/// PostgreSQL's side of a cutover, in the caller's open transaction: the state says
-/// PostgreSQL is the primary (its capture turns on, SQLite's guards hold), and the keys
-/// verified so far are forgotten.
-pub(crate) fn record_cutover(client: &Client, schema: &str) -> Result<()> {
-    client.query(
-        "recording the switch",
-        "UPDATE lite2pg.sync_state SET primary_side = 'postgresql', cutover_at = now(), \
-         touched = '{}', updated_at = now() WHERE target_schema = $1",
-        &[&schema],
-    )?;
-    client.query(
-        "forgetting the verified keys",
-        "DELETE FROM lite2pg.sync_touched_keys WHERE target_schema = $1",
-        &[&schema],
-    )?;
-    Ok(())
-}
-
-/// SQLite's side of a rollback, in `tx` (holding SQLite's write lock): guards off, capture
-/// on, AUTOINCREMENT counters past PostgreSQL's ids; returns the change log's position,
-/// from which the forward applier goes on.
-pub(crate) fn reopen_sqlite(
-    client: &Client,
-    ctx: &super::context::Ctx,
-    tx: &rusqlite::Transaction<'_>,
-) -> Result<i64> {
-    use super::context::sqlite_err;
-    use super::sqlite_log as cap;
-    let names: Vec<String> = ctx.specs.iter().map(|s| s.source.clone()).collect();
-    let lite = cap::unguard_sql(&names) + &cap::arm_sql(ctx.capture_tables());
-    tx.execute_batch(&lite)
-        .map_err(sqlite_err(&ctx.source, "re-arming capture"))?;
-    super::sequences::restore_sqlite_sequence(client, ctx, tx)?;
-    cap::high_water(tx).map_err(sqlite_err(&ctx.source, "reading the log's position"))
-}
-
 /// Records the switch attempt, prints its report, and returns `code`.
 pub(crate) fn conclude(
     req: &SwitchRequest,

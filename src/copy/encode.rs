@@ -165,7 +165,11 @@ fn body(v: ValueRef<'_>, codec: Codec, out: &mut Vec<u8>) -> Result<(), String> 
             };
             out.extend_from_slice(&f.to_bits().to_be_bytes());
         }
-        PgType::Numeric(typmod) => super::numeric::encode(v, typmod, codec.conversion, out)?,
+        PgType::Numeric(typmod) => super::numeric::encode(v, typmod, codec.conversion, out)
+            .map_err(|r| match r {
+                super::numeric::Refusal::NotANumber => wrong(&v),
+                r => r.reason(&display(&v)),
+            })?,
         PgType::Text | PgType::Varchar(_) | PgType::Citext => text_body(v, codec, out)?,
         PgType::Bytea => match v {
             ValueRef::Blob(b) | ValueRef::Text(b) => out.extend_from_slice(b),
@@ -232,7 +236,7 @@ fn body(v: ValueRef<'_>, codec: Codec, out: &mut Vec<u8>) -> Result<(), String> 
     Ok(())
 }
 
-pub(super) fn wrong(v: &ValueRef<'_>, ty: PgType) -> String {
+fn wrong(v: &ValueRef<'_>, ty: PgType) -> String {
     format!("a {} value cannot be stored in a {ty} column", kind(v))
 }
 

@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 
 use rusqlite::types::ValueRef;
 
-use crate::plan::{Conversion, DecimalReading, PgType};
+use crate::plan::{Conversion, DecimalReading};
 
 /// Significant digits a value can have: 19 for an `i64`, 17 for a double's shortest form,
 /// 60 for the start of a double's exact expansion (enough to tell a tie from a near one at
@@ -343,6 +343,43 @@ impl Decimal {
     }
 }
 
+/// Why a value cannot go into a `numeric` column (the encoder words it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// Not a number at all.
+    NotANumber,
+    /// A number with no decimal value (infinite), with the reason.
+    NoValue(String),
+    /// More digits than `numeric(p,s)` holds, as read by the framework if one reads it.
+    TooWide {
+        /// Precision and scale of the column.
+        typmod: (u32, u32),
+        /// The framework whose reading was taken, if one.
+        reading: Option<DecimalReading>,
+    },
+}
+
+impl Refusal {
+    /// The reject file's reason, for the value shown as `shown`.
+    pub fn reason(&self, shown: &str) -> String {
+        match self {
+            Refusal::NotANumber => format!("{shown} is not a number"),
+            Refusal::NoValue(why) => why.clone(),
+            Refusal::TooWide {
+                typmod: (p, s),
+                reading: Some(reading),
+            } => format!(
+                "{shown} as {} reads it has more digits than numeric({p},{s}) holds",
+                reading.name()
+            ),
+            Refusal::TooWide {
+                typmod: (p, s),
+                reading: None,
+            } => format!("{shown} does not fit numeric({p},{s}) without rounding"),
+        }
+    }
+}
+
 /// Writes a number into `numeric(typmod)`: exactly, or as the application's framework reads
 /// it from SQLite; refuses one with more digits than the column holds.
 pub fn encode(
@@ -350,33 +387,28 @@ pub fn encode(
     typmod: Option<(u32, u32)>,
     conversion: Conversion,
     out: &mut Vec<u8>,
-) -> Result<(), String> {
-    let d = match (v, conversion) {
-        (ValueRef::Integer(i), Conversion::DecimalAsRead { reading }) => {
-            Decimal::read_integer(i, reading, typmod)
+) -> Result<(), Refusal> {
+    let reading = match conversion {
+        Conversion::DecimalAsRead { reading } => Some(reading),
+        _ => None,
+    };
+    let d = match (v, reading) {
+        (ValueRef::Integer(i), Some(reading)) => Decimal::read_integer(i, reading, typmod),
+        (ValueRef::Real(f), Some(reading)) => {
+            Decimal::read_double(f, reading, typmod).ok_or_else(|| {
+                Refusal::NoValue(format!("{f} has no decimal value {} reads", reading.name()))
+            })?
         }
-        (ValueRef::Real(f), Conversion::DecimalAsRead { reading }) => {
-            Decimal::read_double(f, reading, typmod)
-                .ok_or_else(|| format!("{f} has no decimal value {} reads", reading.name()))?
-        }
-        (ValueRef::Integer(i), _) => Decimal::from_i64(i),
-        (ValueRef::Real(f), _) => {
-            Decimal::from_f64(f).ok_or_else(|| format!("{f} has no exact numeric value"))?
-        }
-        (other, _) => return Err(super::encode::wrong(&other, PgType::Numeric(typmod))),
+        (ValueRef::Integer(i), None) => Decimal::from_i64(i),
+        (ValueRef::Real(f), None) => Decimal::from_f64(f)
+            .ok_or_else(|| Refusal::NoValue(format!("{f} has no exact numeric value")))?,
+        _ => return Err(Refusal::NotANumber),
     };
     if let Some((p, s)) = typmod {
         if d.scale() > s || d.integer_digits() + s > p {
-            return Err(match conversion {
-                Conversion::DecimalAsRead { reading } => format!(
-                    "{} as {} reads it has more digits than numeric({p},{s}) holds",
-                    super::encode::display(&v),
-                    reading.name()
-                ),
-                _ => format!(
-                    "{} does not fit numeric({p},{s}) without rounding",
-                    super::encode::display(&v)
-                ),
+            return Err(Refusal::TooWide {
+                typmod: (p, s),
+                reading,
             });
         }
     }
