@@ -17,7 +17,7 @@
 //!
 //! Every check a switch makes (drain, orphans, verification) runs before its first commit,
 //! so completing one needs none of them again: a completion runs the same side
-//! ([`record_cutover`], [`reopen_sqlite`]) the switch itself runs.
+//! (`record_cutover`, `reopen_sqlite`) the switch itself runs.
 
 use super::context::{open_writable, sqlite_err, Ctx};
 use super::sqlite_log as cap;
