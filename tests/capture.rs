@@ -12,14 +12,17 @@ fn tables() -> Vec<CaptureTable> {
         CaptureTable {
             name: "items".into(),
             key: vec!["id".into()],
+            uniques: vec![],
         },
         CaptureTable {
             name: "pairs".into(),
             key: vec!["a".into(), "b".into()],
+            uniques: vec![],
         },
         CaptureTable {
             name: "loose".into(),
             key: vec!["rowid".into()],
+            uniques: vec![],
         },
     ]
 }
@@ -123,6 +126,7 @@ fn trigger_overhead_on_the_application_s_writes_is_measured() {
                 &[CaptureTable {
                     name: "items".into(),
                     key: vec!["id".into()],
+                    uniques: vec![],
                 }],
             )
             .unwrap();

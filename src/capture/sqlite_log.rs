@@ -32,6 +32,10 @@ pub struct CaptureTable {
     /// Logged columns, SQLite names; `rowid` (or `_rowid_`/`oid` when a column takes
     /// that name) reaches the rowid.
     pub key: Vec<String>,
+    /// The unique keys over plain columns, each column with the collation its index
+    /// compares by: `REPLACE` deletes rows holding a new row's values in any of them
+    /// without a DELETE trigger firing, so a BEFORE trigger logs those rows' keys.
+    pub uniques: Vec<Vec<(String, String)>>,
 }
 
 impl CaptureTable {
@@ -53,6 +57,7 @@ impl CaptureTable {
                 return Some(CaptureTable {
                     name: table.name.clone(),
                     key,
+                    uniques: replaceable_uniques(table),
                 });
             }
         } else if table.primary_key.is_empty() {
@@ -66,8 +71,35 @@ impl CaptureTable {
         Some(CaptureTable {
             name: table.name.clone(),
             key,
+            uniques: replaceable_uniques(table),
         })
     }
+}
+
+/// The unique indexes of `table` a REPLACE can delete rows through, as (column, collation)
+/// lists. Partial indexes count whole (logging a key that was not deleted costs one re-read);
+/// an index on an expression or in an application-defined collation is left to the
+/// applier's conflict check in PostgreSQL, since the trigger could not evaluate it.
+fn replaceable_uniques(table: &crate::model::Table) -> Vec<Vec<(String, String)>> {
+    table
+        .indexes
+        .iter()
+        .filter(|i| i.unique)
+        .filter_map(|i| {
+            i.items
+                .iter()
+                .map(|item| match &item.target {
+                    crate::model::IndexTarget::Column(c)
+                        if ["BINARY", "NOCASE", "RTRIM"].contains(&item.collation.as_str()) =>
+                    {
+                        Some((c.clone(), item.collation.clone()))
+                    }
+                    _ => None,
+                })
+                .collect::<Option<Vec<_>>>()
+        })
+        .filter(|cols| !cols.is_empty())
+        .collect()
 }
 
 /// What happened to a row.
@@ -98,16 +130,18 @@ pub struct Change {
     pub at: f64,
 }
 
+/// A logged column as SQL: the rowid's names stay bare, since quoting one would name a column.
+fn key_column(c: &str) -> String {
+    if crate::model::ROWID_NAMES.contains(&c) {
+        c.to_string()
+    } else {
+        quote_ident(c)
+    }
+}
+
 fn key_expr(row: &str, key: &[String]) -> String {
     key.iter()
-        .map(|c| {
-            let col = if crate::model::ROWID_NAMES.contains(&c.as_str()) {
-                c.clone()
-            } else {
-                quote_ident(c)
-            };
-            format!("quote({row}.{col})")
-        })
+        .map(|c| format!("quote({row}.{})", key_column(c)))
         .collect::<Vec<_>>()
         .join(" || ',' || ")
 }
@@ -150,15 +184,75 @@ pub fn arm_sql(tables: &[CaptureTable]) -> String {
             trigger_name("upd", &t.name),
             trigger_name("del", &t.name),
         ));
+        sql.push_str(&replaced_rows_sql(t));
     }
     sql
+}
+
+/// BEFORE INSERT and BEFORE UPDATE OF the unique columns: log as deleted every other row
+/// holding the new values in a unique key, the rows `INSERT OR REPLACE` / `UPDATE OR
+/// REPLACE` are about to delete silently. The applier re-reads each logged key, so a row
+/// that a plain INSERT or UPDATE then leaves in place (the statement failing or ignored)
+/// costs a re-read, never a wrong row; without this, a replaced row stayed in PostgreSQL
+/// whenever the row that replaced it was gone or changed by the time sync read it.
+fn replaced_rows_sql(t: &CaptureTable) -> String {
+    if t.uniques.is_empty() {
+        return String::new();
+    }
+    let q = quote_ident(&t.name);
+    let name = quote_literal(&t.name);
+    let matches = t
+        .uniques
+        .iter()
+        .map(|cols| {
+            let eq = cols
+                .iter()
+                .map(|(c, coll)| {
+                    let c = quote_ident(c);
+                    format!("o.{c} = NEW.{c} COLLATE {coll}")
+                })
+                .collect::<Vec<_>>()
+                .join(" AND ");
+            format!("({eq})")
+        })
+        .collect::<Vec<_>>()
+        .join(" OR ");
+    let old_key = key_expr("o", &t.key);
+    let other = t
+        .key
+        .iter()
+        .map(|c| {
+            let c = key_column(c);
+            format!("o.{c} IS OLD.{c}")
+        })
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    let mut columns: Vec<String> = t
+        .uniques
+        .iter()
+        .flatten()
+        .map(|(c, _)| quote_ident(c))
+        .collect();
+    columns.sort();
+    columns.dedup();
+    format!(
+        "CREATE TRIGGER IF NOT EXISTS {} BEFORE INSERT ON {q} {NOT_APPLYING} BEGIN \
+         INSERT INTO {CHANGES} (tbl, op, old_key) SELECT {name}, 'D', {old_key} FROM {q} AS o \
+         WHERE {matches}; END;\n\
+         CREATE TRIGGER IF NOT EXISTS {} BEFORE UPDATE OF {} ON {q} {NOT_APPLYING} BEGIN \
+         INSERT INTO {CHANGES} (tbl, op, old_key) SELECT {name}, 'D', {old_key} FROM {q} AS o \
+         WHERE ({matches}) AND NOT ({other}); END;\n",
+        trigger_name("replins", &t.name),
+        trigger_name("replupd", &t.name),
+        columns.join(", "),
+    )
 }
 
 /// Drops the capture triggers of `tables` (the log stays).
 pub fn drop_capture_sql(tables: &[CaptureTable]) -> String {
     let mut sql = String::new();
     for t in tables {
-        for op in ["ins", "upd", "del"] {
+        for op in ["ins", "upd", "del", "replins", "replupd"] {
             sql.push_str(&format!(
                 "DROP TRIGGER IF EXISTS {};\n",
                 trigger_name(op, &t.name)
