@@ -75,10 +75,12 @@ fn text(bytes: &[u8]) -> Result<&str, String> {
     if bytes.contains(&0) {
         return Err("text holds a NUL byte, which PostgreSQL text cannot store".into());
     }
-    std::str::from_utf8(bytes).map_err(|e| {
+    // Every text value of the database passes here: the SIMD check, several times faster
+    // than std's on non-ASCII text; std's finds the offset for the message.
+    simdutf8::basic::from_utf8(bytes).map_err(|_| {
+        let at = std::str::from_utf8(bytes).err().map_or(0, |e| e.valid_up_to());
         format!(
-            "text is not valid UTF-8 (bad byte at offset {}), which PostgreSQL text cannot store",
-            e.valid_up_to()
+            "text is not valid UTF-8 (bad byte at offset {at}), which PostgreSQL text cannot store"
         )
     })
 }

@@ -384,7 +384,7 @@ impl ColumnProfile {
         if bytes.contains(&0) {
             self.text_nul += 1;
         }
-        let Ok(s) = std::str::from_utf8(bytes) else {
+        let Ok(s) = simdutf8::basic::from_utf8(bytes) else {
             self.text_invalid_utf8 += 1;
             return;
         };
