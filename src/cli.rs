@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use lite2pg::capture::finish::FinishRequest;
+use lite2pg::capture::journal::LogFormat;
 use lite2pg::capture::status::{StatusFormat, StatusRequest};
 use lite2pg::capture::switch::SwitchRequest;
 use lite2pg::capture::sync::SyncRequest;
@@ -279,6 +280,13 @@ enum Cmd {
         /// How often the summary line (changes, rows, lag p50/p99) is written: 60s, 5m.
         #[arg(long, default_value = "60s", value_parser = duration)]
         status_interval: Duration,
+        /// Log lines as readable text, or as JSON lines for a log shipper.
+        #[arg(long, value_enum, default_value_t = LogFormatArg::Text)]
+        log_format: LogFormatArg,
+        /// Append the log to this file instead of standard error; SIGHUP reopens it (for
+        /// logrotate).
+        #[arg(long)]
+        log_file: Option<PathBuf>,
         /// Benchmarks only: append each applied change's age at commit (seconds) here.
         #[arg(long, hide = true, env = "LITE2PG_LAG_FILE")]
         lag_file: Option<PathBuf>,
@@ -359,6 +367,24 @@ enum StatusFormatArg {
     Text,
     Json,
     Prometheus,
+}
+
+/// `sync --log-format`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormatArg {
+    /// `lite2pg: …` lines.
+    Text,
+    /// One JSON object per line: ts, level, event, message and the event's figures.
+    Json,
+}
+
+impl From<LogFormatArg> for LogFormat {
+    fn from(f: LogFormatArg) -> LogFormat {
+        match f {
+            LogFormatArg::Text => LogFormat::Text,
+            LogFormatArg::Json => LogFormat::Json,
+        }
+    }
 }
 
 impl From<StatusFormatArg> for StatusFormat {
@@ -518,6 +544,8 @@ impl Switching {
 }
 
 /// Parses the command line (exits 2 with usage on error, as clap does).
+/// Length: one arm per command, each moving the parsed flags into its request field by
+/// field; splitting it would only move the match elsewhere.
 pub fn parse() -> Request {
     match Cli::parse().command {
         Cmd::Plan {
@@ -620,6 +648,8 @@ pub fn parse() -> Request {
             retry_for,
             verbose,
             status_interval,
+            log_format,
+            log_file,
             lag_file,
         } => Request::Sync(Box::new(SyncRequest {
             options: translation.options(&target.schema),
@@ -637,6 +667,8 @@ pub fn parse() -> Request {
             retry_for,
             verbose,
             status_interval,
+            log_format: log_format.into(),
+            log_file,
         })),
         Cmd::Status { target, format } => Request::Status(StatusRequest {
             target: target.live(),

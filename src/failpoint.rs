@@ -48,6 +48,11 @@ pub fn hit(name: &str) {
     }
     let count = match action {
         Action::Sleep(d) => {
+            // Said, so a test knows when to act on the server.
+            eprintln!(
+                "lite2pg: failpoint {name} reached: sleeping {} ms as asked by LITE2PG_FAILPOINT",
+                d.as_millis()
+            );
             std::thread::sleep(*d);
             return;
         }

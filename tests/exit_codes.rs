@@ -105,3 +105,88 @@ fn an_unreachable_server_exits_3_from_every_command() {
         assert_eq!(code, 3, "{command}\n{out}\n{err}");
     }
 }
+
+/// Runs `args` with the failpoint `point` sleeping, ends every other session of the
+/// database while it sleeps (as a server restart or a failover does), and returns the exit
+/// code and output.
+fn cut_off_at(db: &TestDb, point: &str, args: &[&str]) -> (i32, String) {
+    use std::io::{BufRead, BufReader};
+    let failpoint = format!("{point}=sleep:3000");
+    let mut child = common::bin_command(
+        args,
+        &[
+            ("DATABASE_URL", db.url.as_str()),
+            ("LITE2PG_FAILPOINT", failpoint.as_str()),
+        ],
+    )
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut said = String::new();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while err.read_line(&mut line).unwrap() > 0 {
+        said.push_str(&line);
+        if line.contains(&format!("failpoint {point} reached")) {
+            db.strings(
+                "SELECT pg_terminate_backend(pid)::text FROM pg_stat_activity \
+                 WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            );
+            break;
+        }
+        line.clear();
+    }
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = format!("{}\n{said}{rest}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        said.contains("reached"),
+        "{} never reached {point}:\n{text}",
+        args[0]
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+#[test]
+fn a_connection_lost_in_the_middle_of_any_command_exits_3() {
+    let f = sqlite(
+        "PRAGMA journal_mode = WAL;
+         CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);
+         INSERT INTO t VALUES (1, 'a');",
+    );
+    let db = TestDb::new();
+    let file = f.path.to_str().unwrap();
+    let env = [("DATABASE_URL", db.url.as_str())];
+    let (code, out, err) = run_bin(&["sync", file, "--once", "--quiet"], &env);
+    assert_eq!(code, 0, "{out}\n{err}");
+    rusqlite::Connection::open(&f.path)
+        .unwrap()
+        .execute("INSERT INTO t VALUES (2, 'b')", [])
+        .unwrap();
+    for (point, args) in [
+        ("sync.before_commit", vec!["sync", file, "--once"]),
+        ("status.connected", vec!["status", file]),
+        ("verify.compare", vec!["verify", file]),
+        ("cutover.armed", vec!["cutover", file]),
+    ] {
+        let (code, out) = cut_off_at(&db, point, &args);
+        assert_eq!(code, 3, "{point}: {out}");
+    }
+    // The change the cut-off sync held is applied by the next; then the switches.
+    let (code, out, err) = run_bin(&["sync", file, "--once", "--quiet"], &env);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let (code, out, err) = run_bin(&["cutover", file], &env);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let (code, out) = cut_off_at(&db, "rollback.drained", &["rollback", file]);
+    assert_eq!(code, 3, "{out}");
+    let (code, out) = cut_off_at(&db, "finish.connected", &["finish", file]);
+    assert_eq!(code, 3, "{out}");
+    // Nothing was left half-done: the database is still PostgreSQL-primary and verifies.
+    let (code, out, err) = run_bin(&["status", file, "--format", "json"], &env);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("\"primary\": \"postgresql\""), "{out}");
+    let (code, out, err) = run_bin(&["verify", file], &env);
+    assert_eq!(code, 0, "{out}\n{err}");
+}

@@ -329,3 +329,117 @@ fn sync_reconnects_after_a_server_restart_and_loses_nothing() {
     let (code, out, err) = common::run_bin(&["verify", path, "--to", &s.url], &[]);
     assert_eq!(code, 0, "{out}\n{err}");
 }
+
+#[test]
+fn while_the_server_is_down_status_and_the_json_log_say_sync_is_reconnecting() {
+    let f = sqlite(
+        "PRAGMA journal_mode = WAL;
+         CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL);
+         INSERT INTO notes (body) VALUES ('first');",
+    );
+    let s = server();
+    let path = f.path.to_str().unwrap();
+    let log = f.path.with_extension("log");
+    let child = lite2pg(
+        &[
+            "sync",
+            path,
+            "--to",
+            &s.url,
+            "--interval",
+            "50",
+            "--log-format",
+            "json",
+            "--log-file",
+            log.to_str().unwrap(),
+        ],
+        &[],
+    );
+    wait_for(
+        &s.url,
+        "SELECT to_regclass('lite2pg.sync_state') IS NOT NULL \
+         AND coalesce((SELECT bool_and(run_id IS NOT NULL) FROM lite2pg.sync_state), false)",
+    );
+    let status =
+        |format: &str| common::run_bin(&["status", path, "--to", &s.url, "--format", format], &[]);
+    // (The applier records itself once the initial migration's report is written.)
+    let t = Instant::now();
+    loop {
+        let (code, out, err) = status("text");
+        if code == 0 && out.contains("sync process:     running since") {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "{code}\n{out}\n{err}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    let postmaster = s.pg.postmaster_pid().unwrap().to_string();
+    std::process::Command::new("kill")
+        .args(["-INT", &postmaster])
+        .status()
+        .unwrap();
+    // The server is down: status cannot read PostgreSQL (exit 3) but says what sync
+    // recorded in the SQLite file, once it has failed an attempt.
+    let t = Instant::now();
+    let down = loop {
+        let (code, out, err) = status("text");
+        if code == 3 && out.contains("attempt 1") {
+            break (out, err);
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "status never said reconnecting: {code}\n{out}\n{err}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(
+        down.0.contains("sync process:     reconnecting since") && down.0.contains("last error"),
+        "{down:?}"
+    );
+    s.pg.restart().unwrap();
+    let t = Instant::now();
+    loop {
+        let (code, out, _) = status("text");
+        if code == 0 && out.contains("sync process:     running since") {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "sync did not reconnect: {out}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (_, prom, _) = status("prometheus");
+    assert!(
+        prom.contains("lite2pg_sync_reconnecting{schema=\"public\"} 0"),
+        "{prom}"
+    );
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let (code, out) = finish(child);
+    assert_eq!(code, 0, "{out}");
+    let text = std::fs::read_to_string(&log).unwrap();
+    let events: Vec<String> = text
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value =
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"));
+            assert!(v["ts"].is_string() && v["message"].is_string(), "{l}");
+            v["event"].as_str().unwrap().to_string()
+        })
+        .collect();
+    for e in [
+        "armed",
+        "following",
+        "connection_lost",
+        "reconnecting",
+        "reconnected",
+        "stopped",
+    ] {
+        assert!(events.iter().any(|x| x == e), "no {e} event in {events:?}");
+    }
+}

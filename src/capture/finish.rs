@@ -23,6 +23,7 @@ pub struct FinishRequest {
 /// `lite2pg finish`: removes every capture artefact from both sides.
 pub fn finish(req: &FinishRequest) -> Result<i32> {
     let mut client = connect_to_control(&req.target, "nothing to finish")?;
+    crate::failpoint::hit("finish.connected");
     let state = client.query(
         "reading the sync state",
         "SELECT primary_side FROM lite2pg.sync_state WHERE target_schema = $1",

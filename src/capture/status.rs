@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use super::context::{connect_to_control, sqlite_err, Ctx};
+use super::process::{self, SyncProcess};
 use super::settle::settle;
 use super::sqlite_log as cap;
 use super::Side;
@@ -51,6 +52,9 @@ pub struct Status {
     /// A switch in flight (`cutover` or `rollback`): running now in another process, or
     /// interrupted and not yet settled.
     pub switching: Option<String>,
+    /// What the sync process last recorded in the SQLite file: running, reconnecting (since
+    /// when, how many attempts, the last error) or stopped.
+    pub sync_process: Option<SyncProcess>,
     /// When the applier last committed, seconds since 1970.
     #[serde(skip)]
     pub last_applied_unix: Option<f64>,
@@ -93,6 +97,7 @@ pub fn status_of(req: &StatusRequest) -> Result<Status> {
         Err(_) => None,
     };
     let client = connect_to_control(&req.target, "nothing is being synced there")?;
+    crate::failpoint::hit("status.connected");
     let rows = client.query(
         "reading the sync state",
         "SELECT source, primary_side, run_id::text, applied_seq, applied_rows, reverse_rows, \
@@ -116,6 +121,7 @@ pub fn status_of(req: &StatusRequest) -> Result<Status> {
     })?;
     let primary = Side::parse(r.get(1))?;
     let applied_seq: i64 = r.get(3);
+    let sync_process = sqlite_side(req);
     let (pending, lag) = if primary == Side::Sqlite {
         let src = crate::sqlite::open_source(&req.source)?;
         let (n, oldest) = cap::pending(&src.conn, applied_seq)
@@ -151,14 +157,49 @@ pub fn status_of(req: &StatusRequest) -> Result<Status> {
         rollback_at: r.get(9),
         settled,
         switching: r.get(13),
+        sync_process,
         last_applied_unix: r.get(14),
     })
+}
+
+/// What the sync process recorded in the SQLite file, if it can be read.
+fn sqlite_side(req: &StatusRequest) -> Option<SyncProcess> {
+    let src = crate::sqlite::open_source(&req.source).ok()?;
+    process::read(&src.conn, &req.schema)
+}
+
+/// The sync process's line of the text status.
+fn process_line(p: &SyncProcess) -> String {
+    match p.state.as_str() {
+        "reconnecting" => format!(
+            "reconnecting since {}, attempt {}{} (pid {})",
+            p.since,
+            p.attempt,
+            p.last_error
+                .as_deref()
+                .map(|e| format!(", last error: {e}"))
+                .unwrap_or_default(),
+            p.pid
+        ),
+        "running" => format!("running since {} (pid {})", p.since, p.pid),
+        other => format!("{other} at {}", p.updated_at),
+    }
 }
 
 /// `lite2pg status`: prints the state; exit 0, or 1 when the applier's last batch failed or
 /// rows wait that it cannot carry.
 pub fn status(req: &StatusRequest) -> Result<i32> {
-    let s = status_of(req)?;
+    let s = match status_of(req) {
+        Ok(s) => s,
+        // PostgreSQL cannot be reached: what the sync process says of it still can be.
+        Err(e) if e.is_connection() => {
+            if let (StatusFormat::Text, Some(p)) = (req.format, sqlite_side(req)) {
+                crate::output::write(None, &format!("  sync process:     {}\n", process_line(&p)))?;
+            }
+            return Err(e);
+        }
+        Err(e) => return Err(e),
+    };
     let text = match req.format {
         StatusFormat::Json => serde_json::to_string_pretty(&s).unwrap_or_default() + "\n",
         StatusFormat::Text => render_status(&s),
@@ -242,6 +283,25 @@ fn render_prometheus(s: &Status) -> String {
         "1 while the applier's last batch failed (status shows the error).",
         &[(schema.clone(), f64::from(u8::from(s.last_error.is_some())))],
     );
+    let reconnecting = s
+        .sync_process
+        .as_ref()
+        .filter(|p| p.state == "reconnecting");
+    metric(
+        "lite2pg_sync_reconnecting",
+        "gauge",
+        "1 while the sync process is reconnecting to PostgreSQL (as it recorded in SQLite).",
+        &[(schema.clone(), f64::from(u8::from(reconnecting.is_some())))],
+    );
+    metric(
+        "lite2pg_sync_reconnect_attempts",
+        "gauge",
+        "Reconnection attempts of the current outage (0 when connected).",
+        &[(
+            schema.clone(),
+            reconnecting.map_or(0.0, |p| p.attempt as f64),
+        )],
+    );
     metric(
         "lite2pg_sync_switch_in_flight",
         "gauge",
@@ -288,6 +348,9 @@ fn render_status(s: &Status) -> String {
     }
     if let Some(e) = &s.last_error {
         out.push_str(&format!("  last error:       {e}\n"));
+    }
+    if let Some(p) = &s.sync_process {
+        out.push_str(&format!("  sync process:     {}\n", process_line(p)));
     }
     if let Some(w) = &s.settled {
         out.push_str(&format!("  settled now:      {w}\n"));

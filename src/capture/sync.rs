@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 use super::applier::{Applier, BATCH};
 use super::context::{load_state, lock_sync, open_writable, sqlite_err, Ctx};
 use super::forward::{self, Forward};
+use super::journal::{Journal, Level, LogFormat};
 use super::pg_log as capg;
+use super::process::{self, State};
 use super::reverse::{Reverse, ReverseBatch};
 use super::settle::settle;
 use super::spec;
@@ -62,6 +64,10 @@ pub struct SyncRequest {
     pub verbose: bool,
     /// How often the summary line is written.
     pub status_interval: Duration,
+    /// Text lines or JSON lines.
+    pub log_format: LogFormat,
+    /// Append the log here instead of standard error (SIGHUP reopens it).
+    pub log_file: Option<PathBuf>,
 }
 
 /// How often a step that met a transient conflict is run again before sync stops.
@@ -69,7 +75,12 @@ const MAX_RETRIES: u32 = 5;
 
 /// Arms capture, takes the consistent copy, records the state, and migrates the copy.
 /// Returns the migrate run's id.
-fn initial_migration(req: &SyncRequest, client: &mut Client, restart: bool) -> Result<String> {
+fn initial_migration(
+    req: &SyncRequest,
+    client: &mut Client,
+    restart: bool,
+    log: &mut Journal,
+) -> Result<String> {
     let schema_name = &req.options.schema;
     let mut live = open_writable(&req.source)?;
     let src = crate::sqlite::open_source(&req.source)?;
@@ -88,14 +99,20 @@ fn initial_migration(req: &SyncRequest, client: &mut Client, restart: bool) -> R
     let digest =
         cap::schema_digest(&snapshot, &names).map_err(sqlite_err(&copy, "reading the schema"))?;
     drop(snapshot);
-    if !req.quiet {
-        eprintln!(
-            "lite2pg: capture armed on {} table(s); consistent copy taken in {:.2} s at change \
+    log.info(
+        "armed",
+        &format!(
+            "capture armed on {} table(s); consistent copy taken in {:.2} s at change \
              {high_water}",
             tables.len(),
             took.as_secs_f64()
-        );
-    }
+        ),
+        serde_json::json!({
+            "tables": tables.len(),
+            "copy_s": took.as_secs_f64(),
+            "high_water": high_water,
+        }),
+    );
     crate::pg::control::prepare(client)?;
     let source = req.source.display().to_string();
     client.query(
@@ -135,9 +152,11 @@ fn initial_migration(req: &SyncRequest, client: &mut Client, restart: bool) -> R
     };
     let (report, plan) = crate::migrate::migrate_with_report(&migrate)?;
     if report.exit_code != 0 {
-        eprintln!(
-            "lite2pg: the initial migration finished with findings (see its report above); \
-             sync continues, and cutover refuses while rows are rejected or differ"
+        log.warn(
+            "migrated_with_findings",
+            "the initial migration finished with findings (see its report above); sync \
+             continues, and cutover refuses while rows are rejected or differ",
+            serde_json::json!({ "exit_code": report.exit_code }),
         );
     }
     // The digest the applier checks covers the tables it follows: those the plan took
@@ -162,8 +181,8 @@ fn initial_migration(req: &SyncRequest, client: &mut Client, restart: bool) -> R
     Ok(report.run_id)
 }
 
-/// Stops the loop on SIGINT or SIGTERM.
-fn stop_on_signals() -> Arc<AtomicBool> {
+/// Stops the loop on SIGINT or SIGTERM; SIGHUP sets `reopen` (the log file is reopened).
+fn stop_on_signals(reopen: Arc<AtomicBool>) -> Arc<AtomicBool> {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     std::thread::spawn(move || {
@@ -175,15 +194,19 @@ fn stop_on_signals() -> Arc<AtomicBool> {
         };
         rt.block_on(async move {
             use tokio::signal::unix::{signal, SignalKind};
-            let (Ok(mut int), Ok(mut term)) = (
+            let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
                 signal(SignalKind::interrupt()),
                 signal(SignalKind::terminate()),
+                signal(SignalKind::hangup()),
             ) else {
                 return;
             };
-            tokio::select! {
-                _ = int.recv() => {}
-                _ = term.recv() => {}
+            loop {
+                tokio::select! {
+                    _ = int.recv() => break,
+                    _ = term.recv() => break,
+                    _ = hup.recv() => reopen.store(true, Ordering::SeqCst),
+                }
             }
             flag.store(true, Ordering::SeqCst);
         });
@@ -197,23 +220,30 @@ enum Follower {
     Reverse(Box<Reverse>),
 }
 
-fn follower(ctx: &Ctx, primary: Side, quiet: bool) -> Result<Follower> {
+fn follower(ctx: &Ctx, primary: Side, log: &mut Journal) -> Result<Follower> {
+    let direction = serde_json::json!({ "primary": primary, "direction": primary.direction() });
     if primary == Side::Postgresql {
-        if !quiet {
-            eprintln!("lite2pg: PostgreSQL is the primary: applying its changes to SQLite");
-        }
+        log.info(
+            "following",
+            "PostgreSQL is the primary: applying its changes to SQLite",
+            direction,
+        );
         return Ok(Follower::Reverse(Box::new(ctx.reverse()?)));
     }
     let applier = ctx.forward()?;
-    if !quiet {
-        eprintln!("lite2pg: SQLite is the primary: applying its changes to PostgreSQL");
-        if !applier.replica() {
-            eprintln!(
-                "lite2pg: this role may not set session_replication_role: foreign keys are \
-                 deferred to each batch's commit, so a row SQLite let the application write \
-                 without its parent stops the applier until the parent arrives"
-            );
-        }
+    log.info(
+        "following",
+        "SQLite is the primary: applying its changes to PostgreSQL",
+        direction,
+    );
+    if !applier.replica() {
+        log.warn(
+            "deferred_foreign_keys",
+            "this role may not set session_replication_role: foreign keys are deferred to each \
+             batch's commit, so a row SQLite let the application write without its parent \
+             stops the applier until the parent arrives",
+            serde_json::Value::Null,
+        );
     }
     Ok(Follower::Forward(Box::new(applier)))
 }
@@ -221,7 +251,8 @@ fn follower(ctx: &Ctx, primary: Side, quiet: bool) -> Result<Follower> {
 /// `lite2pg sync`: returns the exit code.
 pub fn sync(req: &SyncRequest) -> Result<i32> {
     let target = req.target.require("sync")?;
-    let stop = stop_on_signals();
+    let mut log = Journal::open(req.log_format, req.quiet, req.log_file.clone())?;
+    let stop = stop_on_signals(log.reopen_flag());
     let mut client = connect_target(&target)?;
     let schema_name = req.options.schema.clone();
     lock_sync(&client, &schema_name)?;
@@ -247,14 +278,12 @@ pub fn sync(req: &SyncRequest) -> Result<i32> {
             req.stall_timeout,
             "run the same sync command again: the migration starts over under capture",
         );
-        initial_migration(req, &mut client, restart)?;
+        initial_migration(req, &mut client, restart, &mut log)?;
     }
     let (ctx, state_client) = Ctx::load(target.clone(), &req.source, &schema_name)?;
     let (ctx, state_client) = match settle(&state_client, &ctx)? {
         Some(said) => {
-            if !req.quiet {
-                eprintln!("lite2pg: {said}");
-            }
+            log.info("settled", &said, serde_json::Value::Null);
             Ctx::load(target, &req.source, &schema_name)?
         }
         None => (ctx, state_client),
@@ -262,18 +291,22 @@ pub fn sync(req: &SyncRequest) -> Result<i32> {
     if ctx.primary == Side::Sqlite {
         guard_copy(&state_client, &ctx)?;
     }
-    if !ctx.unsynced.is_empty() && !req.quiet {
-        eprintln!(
-            "lite2pg: warning: SQLite allows no triggers on virtual tables, so changes to {} \
-             are not followed; cutover and rollback compare them whole and refuse if they differ",
-            ctx.unsynced
-                .iter()
-                .map(|t| quote_ident(t))
-                .collect::<Vec<_>>()
-                .join(", ")
+    if !ctx.unsynced.is_empty() {
+        log.warn(
+            "not_followed",
+            &format!(
+                "warning: SQLite allows no triggers on virtual tables, so changes to {} are not \
+                 followed; cutover and rollback compare them whole and refuse if they differ",
+                ctx.unsynced
+                    .iter()
+                    .map(|t| quote_ident(t))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            serde_json::json!({ "tables": ctx.unsynced }),
         );
     }
-    follow(req, &ctx, &stop)
+    follow(req, &ctx, &stop, log)
 }
 
 /// Guards PostgreSQL's copy while SQLite is the primary: an application writing there
@@ -294,10 +327,10 @@ fn guard_copy(client: &Client, ctx: &Ctx) -> Result<()> {
 
 /// Applies every change until `stop` is set (or, with `--once`, the log is empty),
 /// switching direction when the primary changes under it.
-fn follow(req: &SyncRequest, ctx: &Ctx, stop: &AtomicBool) -> Result<i32> {
-    let mut current = follower(ctx, ctx.primary, req.quiet)?;
+fn follow(req: &SyncRequest, ctx: &Ctx, stop: &AtomicBool, mut log: Journal) -> Result<i32> {
+    let mut current = follower(ctx, ctx.primary, &mut log)?;
     let mut out = Applied {
-        quiet: req.quiet,
+        log,
         trimmer: open_writable(&req.source)?,
         last_trim: Instant::now(),
         // Benchmarks: each applied change's age at commit, one line of seconds per change.
@@ -316,6 +349,7 @@ fn follow(req: &SyncRequest, ctx: &Ctx, stop: &AtomicBool) -> Result<i32> {
         every: req.status_interval,
         window: Window::default(),
     };
+    process::record(&out.trimmer, &ctx.schema_name, State::Running);
     let started = Instant::now();
     // A step is one transaction on each side (the applier contract), so a step that lost a
     // deadlock or a serialization conflict is simply run again.
@@ -335,7 +369,7 @@ fn follow(req: &SyncRequest, ctx: &Ctx, stop: &AtomicBool) -> Result<i32> {
                     Follower::Forward(_) => Side::Postgresql,
                     Follower::Reverse(_) => Side::Sqlite,
                 };
-                current = follower(ctx, next, req.quiet)?;
+                current = follower(ctx, next, &mut out.log)?;
                 continue;
             }
             Err(e) if e.policy() == Policy::Retry && retries < MAX_RETRIES => {
@@ -346,19 +380,28 @@ fn follow(req: &SyncRequest, ctx: &Ctx, stop: &AtomicBool) -> Result<i32> {
             // The server restarted, failed over or dropped the session: reconnect and go
             // on from the recorded position (each step commits its position with its rows,
             // so nothing is lost or applied twice).
-            Err(e) if e.is_connection() && !req.once => match reconnect(req, ctx, stop, e)? {
-                Some(next) => {
-                    current = next;
-                    continue;
+            Err(e) if e.is_connection() && !req.once => {
+                match reconnect(req, ctx, stop, e, &mut out)? {
+                    Some(next) => {
+                        current = next;
+                        continue;
+                    }
+                    None => break,
                 }
-                None => break,
-            },
+            }
             Err(e) => {
                 let client = match &mut current {
                     Follower::Forward(a) => a.client(),
                     Follower::Reverse(r) => r.client(),
                 };
                 record_error(client, &ctx.schema_name, &e.to_string());
+                process::record(&out.trimmer, &ctx.schema_name, State::Stopped);
+                out.log.log(
+                    Level::Error,
+                    "stopped",
+                    &format!("sync stopped: {e}"),
+                    serde_json::json!({ "error": e.to_string() }),
+                );
                 return Err(e);
             }
         };
@@ -377,14 +420,17 @@ fn follow(req: &SyncRequest, ctx: &Ctx, stop: &AtomicBool) -> Result<i32> {
     // What the last window holds, before the closing line.
     out.every = Duration::ZERO;
     out.summary();
-    if !req.quiet {
-        eprintln!(
-            "lite2pg: sync stopped cleanly after {:.1} s ({} row(s) applied); run it again to \
+    process::record(&out.trimmer, &ctx.schema_name, State::Stopped);
+    let seconds = started.elapsed().as_secs_f64();
+    out.log.info(
+        "stopped",
+        &format!(
+            "sync stopped cleanly after {seconds:.1} s ({} row(s) applied); run it again to \
              continue from the last applied change",
-            started.elapsed().as_secs_f64(),
             out.rows
-        );
-    }
+        ),
+        serde_json::json!({ "seconds": seconds, "rows": out.rows }),
+    );
     Ok(0)
 }
 
@@ -397,17 +443,40 @@ fn reconnect(
     ctx: &Ctx,
     stop: &AtomicBool,
     lost: Error,
+    out: &mut Applied,
 ) -> Result<Option<Follower>> {
     let started = Instant::now();
-    if !req.quiet {
-        eprintln!("lite2pg: connection lost ({lost}); reconnecting");
-    }
+    let since = process::now(&out.trimmer).unwrap_or(0.0);
+    out.log.warn(
+        "connection_lost",
+        &format!("connection lost ({lost}); reconnecting"),
+        serde_json::json!({ "error": lost.to_string() }),
+    );
+    process::record(
+        &out.trimmer,
+        &ctx.schema_name,
+        State::Reconnecting {
+            since,
+            attempt: 0,
+            error: &lost.to_string(),
+        },
+    );
     let mut last = lost;
     for attempt in 1u32.. {
         if req
             .retry_for
             .is_some_and(|limit| started.elapsed() >= limit)
         {
+            process::record(&out.trimmer, &ctx.schema_name, State::Stopped);
+            out.log.log(
+                Level::Error,
+                "gave_up",
+                &format!(
+                    "gave up reconnecting after {:.0} s (--retry-for): {last}",
+                    started.elapsed().as_secs_f64()
+                ),
+                serde_json::json!({ "attempts": attempt - 1, "error": last.to_string() }),
+            );
             return Err(last);
         }
         if !req.source.exists() {
@@ -432,23 +501,37 @@ fn reconnect(
                 .ok_or_else(|| {
                     Error::Usage("the sync state is gone from the target (finish ran?)".into())
                 })?;
-            follower(ctx, primary, true)
+            follower(ctx, primary, &mut out.log)
         })();
         match again {
             Ok(next) => {
-                if !req.quiet {
-                    eprintln!(
-                        "lite2pg: reconnected after {attempt} attempt(s), {:.1} s; applying from \
-                         the recorded position",
-                        started.elapsed().as_secs_f64()
-                    );
-                }
+                let seconds = started.elapsed().as_secs_f64();
+                out.log.info(
+                    "reconnected",
+                    &format!(
+                        "reconnected after {attempt} attempt(s), {seconds:.1} s; applying from \
+                         the recorded position"
+                    ),
+                    serde_json::json!({ "attempts": attempt, "seconds": seconds }),
+                );
+                process::record(&out.trimmer, &ctx.schema_name, State::Running);
                 return Ok(Some(next));
             }
             Err(e) if e.is_connection() => {
-                if !req.quiet {
-                    eprintln!("lite2pg: reconnecting, attempt {attempt}: {e}");
-                }
+                out.log.warn(
+                    "reconnecting",
+                    &format!("reconnecting, attempt {attempt}: {e}"),
+                    serde_json::json!({ "attempt": attempt, "error": e.to_string() }),
+                );
+                process::record(
+                    &out.trimmer,
+                    &ctx.schema_name,
+                    State::Reconnecting {
+                        since,
+                        attempt,
+                        error: &e.to_string(),
+                    },
+                );
                 last = e;
             }
             Err(e) => return Err(e),
@@ -460,7 +543,7 @@ fn reconnect(
 /// What the loop does with each applied batch: count it, say it, record lags, trim the
 /// SQLite log behind it.
 struct Applied {
-    quiet: bool,
+    log: Journal,
     trimmer: rusqlite::Connection,
     last_trim: Instant,
     lag_file: Option<std::fs::File>,
@@ -502,21 +585,35 @@ impl Applied {
             return;
         }
         let mut w = std::mem::take(&mut self.window);
-        if self.quiet || w.changes == 0 {
+        if w.changes == 0 {
             return;
         }
-        let lag = if w.lags.is_empty() {
-            String::new()
+        let seconds = w.since.elapsed().as_secs_f64();
+        let (lag, p50, p99) = if w.lags.is_empty() {
+            (String::new(), None, None)
         } else {
             w.lags.sort_by(f64::total_cmp);
             let at = |q: f64| w.lags[((w.lags.len() - 1) as f64 * q).round() as usize];
-            format!(", lag p50 {:.2} s, p99 {:.2} s", at(0.5), at(0.99))
+            let (p50, p99) = (at(0.5), at(0.99));
+            (
+                format!(", lag p50 {p50:.2} s, p99 {p99:.2} s"),
+                Some(p50),
+                Some(p99),
+            )
         };
-        eprintln!(
-            "lite2pg: {} change(s) applied in the last {:.0} s ({} row(s)){lag}",
-            w.changes,
-            w.since.elapsed().as_secs_f64(),
-            w.rows
+        self.log.info(
+            "summary",
+            &format!(
+                "{} change(s) applied in the last {seconds:.0} s ({} row(s)){lag}",
+                w.changes, w.rows
+            ),
+            serde_json::json!({
+                "seconds": seconds,
+                "changes": w.changes,
+                "rows": w.rows,
+                "lag_p50_s": p50,
+                "lag_p99_s": p99,
+            }),
         );
     }
 
@@ -537,18 +634,41 @@ impl Applied {
                     .map(|at| now - forward::julian_to_unix(*at)),
             );
         }
-        if batch.changes > 0 && self.verbose && !self.quiet {
-            eprintln!(
-                "lite2pg: applied {} change(s) up to {}: {} row(s) written, {} deleted{}",
-                batch.changes,
-                batch.last_seq,
-                batch.rows_written,
-                batch.rows_deleted,
-                if batch.rejected > 0 {
-                    format!(", {} not carried (see lite2pg status)", batch.rejected)
-                } else {
-                    String::new()
-                }
+        if batch.changes > 0 && self.verbose {
+            self.log.info(
+                "batch",
+                &format!(
+                    "applied {} change(s) up to {}: {} row(s) written, {} deleted{}",
+                    batch.changes,
+                    batch.last_seq,
+                    batch.rows_written,
+                    batch.rows_deleted,
+                    if batch.rejected > 0 {
+                        format!(", {} not carried (see lite2pg status)", batch.rejected)
+                    } else {
+                        String::new()
+                    }
+                ),
+                serde_json::json!({
+                    "direction": "forward",
+                    "changes": batch.changes,
+                    "up_to": batch.last_seq,
+                    "written": batch.rows_written,
+                    "deleted": batch.rows_deleted,
+                    "not_carried": batch.rejected,
+                }),
+            );
+        }
+        if batch.rejected > 0 && !self.verbose {
+            // A state change: rows sync cannot carry, said at once.
+            self.log.warn(
+                "not_carried",
+                &format!(
+                    "{} row(s) hold values PostgreSQL cannot store and were not carried (see \
+                     lite2pg status)",
+                    batch.rejected
+                ),
+                serde_json::json!({ "rows": batch.rejected, "up_to": batch.last_seq }),
             );
         }
         if batch.changes > 0 && self.last_trim.elapsed() > Duration::from_secs(1) {
@@ -567,11 +687,19 @@ impl Applied {
         self.rows += batch.rows_written + batch.rows_deleted;
         self.window.changes += batch.changes;
         self.window.rows += batch.rows_written + batch.rows_deleted;
-        if batch.changes > 0 && self.verbose && !self.quiet {
-            eprintln!(
-                "lite2pg: applied {} PostgreSQL change(s) to SQLite: {} row(s) written, {} \
-                 deleted",
-                batch.changes, batch.rows_written, batch.rows_deleted
+        if batch.changes > 0 && self.verbose {
+            self.log.info(
+                "batch",
+                &format!(
+                    "applied {} PostgreSQL change(s) to SQLite: {} row(s) written, {} deleted",
+                    batch.changes, batch.rows_written, batch.rows_deleted
+                ),
+                serde_json::json!({
+                    "direction": "back",
+                    "changes": batch.changes,
+                    "written": batch.rows_written,
+                    "deleted": batch.rows_deleted,
+                }),
             );
         }
         batch.changes

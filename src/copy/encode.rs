@@ -78,7 +78,9 @@ fn text(bytes: &[u8]) -> Result<&str, String> {
     // Every text value of the database passes here: the SIMD check, several times faster
     // than std's on non-ASCII text; std's finds the offset for the message.
     simdutf8::basic::from_utf8(bytes).map_err(|_| {
-        let at = std::str::from_utf8(bytes).err().map_or(0, |e| e.valid_up_to());
+        let at = std::str::from_utf8(bytes)
+            .err()
+            .map_or(0, |e| e.valid_up_to());
         format!(
             "text is not valid UTF-8 (bad byte at offset {at}), which PostgreSQL text cannot store"
         )

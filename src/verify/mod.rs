@@ -387,6 +387,7 @@ pub fn compare_tables(
     client: &Client,
     opts: &Options,
 ) -> Result<(Vec<TableVerify>, Vec<report::SchemaFinding>)> {
+    crate::failpoint::hit("verify.compare");
     let cat = catalog(client, &plan.options.schema)?;
     let schema_findings = if opts.schema_check {
         schema_check::check(client, plan, &cat)?
