@@ -280,6 +280,10 @@ enum Cmd {
         /// How often the summary line (changes, rows, lag p50/p99) is written: 60s, 5m.
         #[arg(long, default_value = "60s", value_parser = duration)]
         status_interval: Duration,
+        /// How long applied changes stay in SQLite's change log: after a failover, the
+        /// promoted standby may lack the last of them, and they are applied again (10m, 1h).
+        #[arg(long, default_value = "10m", value_parser = duration)]
+        log_retention: Duration,
         /// Log lines as readable text, or as JSON lines for a log shipper.
         #[arg(long, value_enum, default_value_t = LogFormatArg::Text)]
         log_format: LogFormatArg,
@@ -648,6 +652,7 @@ pub fn parse() -> Request {
             retry_for,
             verbose,
             status_interval,
+            log_retention,
             log_format,
             log_file,
             lag_file,
@@ -669,6 +674,7 @@ pub fn parse() -> Request {
             status_interval,
             log_format: log_format.into(),
             log_file,
+            log_retention,
         })),
         Cmd::Status { target, format } => Request::Status(StatusRequest {
             target: target.live(),

@@ -271,8 +271,11 @@ impl EmbeddedPg {
             .command("pg_basebackup")
             .arg("-D")
             .arg(standby.data())
+            // `-c fast`: a spread checkpoint made the backup wait up to minutes.
             .args([
                 "-R",
+                "-c",
+                "fast",
                 "-X",
                 "stream",
                 "-h",
@@ -295,6 +298,23 @@ impl EmbeddedPg {
         standby.launch()?;
         standby.watchdog();
         Ok(standby)
+    }
+
+    /// Promotes this standby to a primary (a failover), waiting until it accepts writes.
+    pub fn promote(&self) -> Result<()> {
+        let status = self
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(self.data())
+            .args(["-w", "promote"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .status()
+            .map_err(|e| Error::Environment(format!("cannot run pg_ctl: {e}")))?;
+        if !status.success() {
+            return Err(Error::Environment("pg_ctl promote failed".into()));
+        }
+        Ok(())
     }
 
     /// Writes `contents` to `name` in the data directory, owned by the server's user and

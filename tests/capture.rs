@@ -4,7 +4,9 @@
 
 mod common;
 
-use lite2pg::capture::sqlite_log::{arm, disarm, high_water, read_changes, CaptureTable, Op};
+use lite2pg::capture::sqlite_log::{
+    arm, disarm, high_water, lost_after, read_changes, CaptureTable, Op,
+};
 use rusqlite::types::Value;
 
 fn tables() -> Vec<CaptureTable> {
@@ -150,4 +152,35 @@ fn trigger_overhead_on_the_application_s_writes_is_measured() {
         "capture: 600 autocommit writes took {plain:?} without triggers, {captured:?} with ({:.2}x)",
         captured.as_secs_f64() / plain.as_secs_f64()
     );
+}
+
+#[test]
+fn positions_continue_past_an_emptied_log_and_changes_trimmed_unapplied_are_found() {
+    let f = common::sqlite(
+        "CREATE TABLE items (id INTEGER PRIMARY KEY, sku TEXT UNIQUE, qty INTEGER);
+         CREATE TABLE pairs (a TEXT, b INTEGER, v REAL, PRIMARY KEY (a, b)) WITHOUT ROWID;
+         CREATE TABLE loose (x, y);",
+    );
+    let mut lite = rusqlite::Connection::open(&f.path).unwrap();
+    arm(&mut lite, &tables()).unwrap();
+    lite.execute_batch(
+        "INSERT INTO items VALUES (10, 'X', 1); INSERT INTO items VALUES (11, 'Y', 1);
+         INSERT INTO items VALUES (12, 'Z', 1);",
+    )
+    .unwrap();
+    assert_eq!(high_water(&lite).unwrap(), 3);
+    assert_eq!(lost_after(&lite, 0).unwrap(), None);
+    // Applied up to 1 and trimmed behind it: nothing lost.
+    lite.execute("DELETE FROM _lite2pg_changes WHERE seq <= 1", [])
+        .unwrap();
+    assert_eq!(lost_after(&lite, 1).unwrap(), None);
+    // Trimmed beyond what the server holds (a standby promoted after a failover).
+    lite.execute("DELETE FROM _lite2pg_changes WHERE seq <= 2", [])
+        .unwrap();
+    assert_eq!(lost_after(&lite, 1).unwrap(), Some((2, 2)));
+    // A cutover empties the log: the position is still the last one given.
+    lite.execute("DELETE FROM _lite2pg_changes", []).unwrap();
+    assert_eq!(high_water(&lite).unwrap(), 3);
+    assert_eq!(lost_after(&lite, 3).unwrap(), None);
+    assert_eq!(lost_after(&lite, 1).unwrap(), Some((2, 3)));
 }

@@ -412,6 +412,10 @@ fn while_the_server_is_down_status_and_the_json_log_say_sync_is_reconnecting() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+    // The reconnected sync holds the lock again: a second one is still refused.
+    let (code, out, err) = common::run_bin(&["sync", path, "--to", &s.url, "--once"], &[]);
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(err.contains("another `lite2pg sync`"), "{err}");
     let (_, prom, _) = status("prometheus");
     assert!(
         prom.contains("lite2pg_sync_reconnecting{schema=\"public\"} 0"),
@@ -442,4 +446,96 @@ fn while_the_server_is_down_status_and_the_json_log_say_sync_is_reconnecting() {
     ] {
         assert!(events.iter().any(|x| x == e), "no {e} event in {events:?}");
     }
+}
+
+#[test]
+fn sync_follows_a_failover_to_a_lagging_standby_and_applies_what_it_lacked_again() {
+    let f = sqlite(
+        "PRAGMA journal_mode = WAL;
+         CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL);
+         INSERT INTO notes (body) VALUES ('first');",
+    );
+    let s = server();
+    let standby = s.pg.standby().expect("a streaming standby");
+    let standby_url = standby.url("app");
+    // libpq's multi-host form: the first server that accepts writes.
+    let url = format!(
+        "postgres://postgres@127.0.0.1:{},127.0.0.1:{}/app?target_session_attrs=read-write&connect_timeout=3",
+        s.pg.port(),
+        standby.port()
+    );
+    let path = f.path.to_str().unwrap();
+    let child = lite2pg(&["sync", path, "--to", &url, "--interval", "50"], &[]);
+    wait_for(
+        &s.url,
+        "SELECT to_regclass('lite2pg.sync_state') IS NOT NULL \
+         AND coalesce((SELECT bool_and(run_id IS NOT NULL) FROM lite2pg.sync_state), false)",
+    );
+    let app = rusqlite::Connection::open(&f.path).unwrap();
+    app.busy_timeout(Duration::from_secs(10)).unwrap();
+    let write = |from: i64, n: i64| {
+        for i in from..from + n {
+            app.execute(
+                "INSERT INTO notes (body) VALUES (?1)",
+                [format!("note {i}")],
+            )
+            .unwrap();
+        }
+    };
+    write(0, 50);
+    wait_for(&standby_url, "SELECT count(*) = 51 FROM notes");
+    // The standby stops receiving: what sync applies next reaches the primary only.
+    standby
+        .install_file("postgresql.auto.conf", b"primary_conninfo = ''\n")
+        .unwrap();
+    standby.signal("HUP").unwrap();
+    wait_for(
+        &standby_url,
+        "SELECT count(*) = 0 FROM pg_stat_wal_receiver",
+    );
+    write(50, 50);
+    wait_for(&s.url, "SELECT count(*) = 101 FROM notes");
+    // The primary dies; the lagging standby is promoted.
+    let postmaster = s.pg.postmaster_pid().unwrap().to_string();
+    std::process::Command::new("kill")
+        .args(["-INT", &postmaster])
+        .status()
+        .unwrap();
+    let t = Instant::now();
+    while std::path::Path::new(&format!("/proc/{postmaster}")).exists() {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "the primary did not stop"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(count(&standby_url, "notes"), Some(51));
+    standby.promote().unwrap();
+    write(100, 50);
+    let t = Instant::now();
+    while count(&standby_url, "notes") != Some(151) && t.elapsed() < Duration::from_secs(90) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let recovered = t.elapsed();
+    let caught_up = count(&standby_url, "notes");
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let (code, out) = finish(child);
+    assert_eq!(
+        caught_up,
+        Some(151),
+        "sync did not follow the failover:\n{out}"
+    );
+    eprintln!(
+        "fault: failover to a lagging standby -> caught up {recovered:?} after the promotion"
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("reconnected after"), "{out}");
+    assert!(
+        out.contains("holds changes up to") && out.contains("applying them again"),
+        "the lag was not said: {out}"
+    );
+    let (code, out, err) = common::run_bin(&["verify", path, "--to", &standby_url], &[]);
+    assert_eq!(code, 0, "{out}\n{err}");
 }

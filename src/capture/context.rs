@@ -21,6 +21,8 @@ pub(crate) struct State {
     pub run_id: Option<String>,
     pub digest: String,
     pub primary: Side,
+    /// The last SQLite change applied forward.
+    pub applied_seq: i64,
 }
 
 pub(crate) fn load_state(client: &Client, schema: &str) -> Result<Option<State>> {
@@ -29,7 +31,7 @@ pub(crate) fn load_state(client: &Client, schema: &str) -> Result<Option<State>>
     }
     let rows = client.query(
         "reading the sync state",
-        "SELECT run_id::text, schema_digest, primary_side FROM lite2pg.sync_state \
+        "SELECT run_id::text, schema_digest, primary_side, applied_seq FROM lite2pg.sync_state \
          WHERE target_schema = $1",
         &[&schema],
     )?;
@@ -39,6 +41,7 @@ pub(crate) fn load_state(client: &Client, schema: &str) -> Result<Option<State>>
                 run_id: r.get(0),
                 digest: r.get(1),
                 primary: Side::parse(r.get(2))?,
+                applied_seq: r.get(3),
             })
         })
         .transpose()

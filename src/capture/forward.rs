@@ -259,6 +259,20 @@ impl Forward {
             }
             let changes =
                 cap::read_changes(conn, applied, limit).map_err(|e| fail("changes", e))?;
+            if changes.first().is_none_or(|c| c.seq > applied + 1) {
+                if let Some((from, to)) =
+                    cap::lost_after(conn, applied).map_err(|e| sqlite_fail("positions", e))?
+                {
+                    return Err(Error::Refused(format!(
+                        "SQLite's change log no longer holds changes {from} to {to}, which \
+                         PostgreSQL has not applied (its recorded position is {applied}): the \
+                         server now primary is older than what sync applied, by more than \
+                         --log-retention kept (a standby that lagged, a restored backup). The \
+                         rows those changes touched cannot be followed: migrate again under \
+                         capture with `lite2pg sync --replace`"
+                    )));
+                }
+            }
             if changes.is_empty() {
                 return Ok(None);
             }

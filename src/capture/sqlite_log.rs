@@ -366,11 +366,32 @@ pub fn high_water(conn: &Connection) -> rusqlite::Result<i64> {
     if !armed {
         return Ok(0);
     }
+    // AUTOINCREMENT's counter: the last position ever given, even once the log is trimmed
+    // or emptied (a cutover empties it), so positions continue from it.
     conn.query_row(
-        &format!("SELECT coalesce(max(seq), 0) FROM {CHANGES}"),
+        &format!(
+            "SELECT max(coalesce((SELECT max(seq) FROM {CHANGES}), 0), \
+                        coalesce((SELECT seq FROM sqlite_sequence WHERE name = '{CHANGES}'), 0))"
+        ),
         [],
         |r| r.get(0),
     )
+}
+
+/// Whether changes after `applied` were removed from the log unapplied: its first entry
+/// after `applied` is not the next position, or the log ends before the last position given.
+/// (Positions come from AUTOINCREMENT, without gaps; only trimming removes entries.)
+pub fn lost_after(conn: &Connection, applied: i64) -> rusqlite::Result<Option<(i64, i64)>> {
+    let first: Option<i64> = conn.query_row(
+        &format!("SELECT min(seq) FROM {CHANGES} WHERE seq > ?1"),
+        [applied],
+        |r| r.get(0),
+    )?;
+    let next = match first {
+        Some(f) => f,
+        None => high_water(conn)? + 1,
+    };
+    Ok((next > applied + 1).then_some((applied + 1, next - 1)))
 }
 
 /// How many changes follow position `after`, and when the oldest of them was made (julian

@@ -68,6 +68,9 @@ pub struct SyncRequest {
     pub log_format: LogFormat,
     /// Append the log here instead of standard error (SIGHUP reopens it).
     pub log_file: Option<PathBuf>,
+    /// How long applied changes stay in SQLite's log, to be applied again to a standby
+    /// promoted after a failover that had not received them.
+    pub log_retention: Duration,
 }
 
 /// How often a step that met a transient conflict is run again before sync stops.
@@ -332,6 +335,8 @@ fn follow(req: &SyncRequest, ctx: &Ctx, stop: &AtomicBool, mut log: Journal) -> 
     let mut out = Applied {
         log,
         trimmer: open_writable(&req.source)?,
+        retention: req.log_retention,
+        applied_up_to: 0,
         last_trim: Instant::now(),
         // Benchmarks: each applied change's age at commit, one line of seconds per change.
         lag_file: match &req.lag_file {
@@ -348,6 +353,7 @@ fn follow(req: &SyncRequest, ctx: &Ctx, stop: &AtomicBool, mut log: Journal) -> 
         verbose: req.verbose,
         every: req.status_interval,
         window: Window::default(),
+        lock: None,
     };
     process::record(&out.trimmer, &ctx.schema_name, State::Running);
     let started = Instant::now();
@@ -494,17 +500,32 @@ fn reconnect(
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        let again = (|| -> Result<Follower> {
+        let again = (|| -> Result<(Follower, Client, i64)> {
             let client = connect_target(&ctx.target)?;
-            let primary = load_state(&client, &ctx.schema_name)?
-                .map(|s| s.primary)
-                .ok_or_else(|| {
-                    Error::Usage("the sync state is gone from the target (finish ran?)".into())
-                })?;
-            follower(ctx, primary, &mut out.log)
+            // The lost session held the lock that keeps a second sync out; take it again.
+            lock_sync(&client, &ctx.schema_name)?;
+            let state = load_state(&client, &ctx.schema_name)?.ok_or_else(|| {
+                Error::Usage("the sync state is gone from the target (finish ran?)".into())
+            })?;
+            let next = follower(ctx, state.primary, &mut out.log)?;
+            Ok((next, client, state.applied_seq))
         })();
         match again {
-            Ok(next) => {
+            Ok((next, lock, held)) => {
+                out.lock = Some(lock);
+                if state_is_behind(held, out.applied_up_to) {
+                    out.log.warn(
+                        "behind",
+                        &format!(
+                            "the server now primary holds changes up to {held}, but this process \
+                             had applied up to {}: it was a standby that had not received the \
+                             last {} change(s); applying them again from SQLite's log",
+                            out.applied_up_to,
+                            out.applied_up_to - held
+                        ),
+                        serde_json::json!({ "held": held, "applied": out.applied_up_to }),
+                    );
+                }
                 let seconds = started.elapsed().as_secs_f64();
                 out.log.info(
                     "reconnected",
@@ -540,11 +561,21 @@ fn reconnect(
     Err(last)
 }
 
+/// Whether the state a reconnection found is older than what this process applied (a
+/// failover to a standby that lagged).
+fn state_is_behind(held: i64, applied_up_to: i64) -> bool {
+    applied_up_to > 0 && held < applied_up_to
+}
+
 /// What the loop does with each applied batch: count it, say it, record lags, trim the
 /// SQLite log behind it.
 struct Applied {
     log: Journal,
     trimmer: rusqlite::Connection,
+    /// How long applied changes stay in SQLite's log (`--log-retention`).
+    retention: Duration,
+    /// The last change this process applied forward (0: none yet).
+    applied_up_to: i64,
     last_trim: Instant,
     lag_file: Option<std::fs::File>,
     rows: u64,
@@ -554,6 +585,8 @@ struct Applied {
     every: Duration,
     /// What the summary line covers.
     window: Window,
+    /// After a reconnection: the session holding the sync lock.
+    lock: Option<Client>,
 }
 
 /// What was applied since the last summary line.
@@ -620,6 +653,9 @@ impl Applied {
     /// A forward batch; returns its changes.
     fn forward(&mut self, batch: &forward::Batch) -> Result<usize> {
         self.rows += batch.rows_written + batch.rows_deleted;
+        if batch.changes > 0 {
+            self.applied_up_to = batch.last_seq;
+        }
         if let Some(f) = self.lag_file.as_mut() {
             write_lags(f, &batch.made_at)?;
         }
@@ -673,9 +709,14 @@ impl Applied {
         }
         if batch.changes > 0 && self.last_trim.elapsed() > Duration::from_secs(1) {
             // Best effort: a busy writer only delays the trim.
+            // Applied changes stay --log-retention longer: a standby promoted after a
+            // failover may not hold the last of them, and they are applied again from here.
             let _ = self.trimmer.execute(
-                &format!("DELETE FROM {} WHERE seq <= ?1", cap::CHANGES),
-                [batch.last_seq],
+                &format!(
+                    "DELETE FROM {} WHERE seq <= ?1 AND at < julianday('now') - ?2",
+                    cap::CHANGES
+                ),
+                rusqlite::params![batch.last_seq, self.retention.as_secs_f64() / 86_400.0],
             );
             self.last_trim = Instant::now();
         }

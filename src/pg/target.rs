@@ -123,8 +123,37 @@ impl Target {
             }
         }
         if config.get_ports().is_empty() {
-            if let Some(p) = env("PGPORT").and_then(|p| p.parse().ok()) {
-                config.port(p);
+            // One port for every host, or one per host (PGHOST=h1,h2 PGPORT=5432,5433).
+            if let Some(ports) = env("PGPORT") {
+                for p in ports.split(',') {
+                    let port = p.trim().parse().map_err(|_| Error::Connect {
+                        target: display.clone(),
+                        problem: format!("PGPORT={ports} is not a port or a list of ports"),
+                    })?;
+                    config.port(port);
+                }
+            }
+        }
+        // libpq's variable for `target_session_attrs`: with several hosts, `read-write`
+        // finds the primary after a failover.
+        use tokio_postgres::config::TargetSessionAttrs;
+        if config.get_target_session_attrs() == TargetSessionAttrs::Any {
+            match env("PGTARGETSESSIONATTRS").as_deref() {
+                None | Some("any") => {}
+                Some("read-write") => {
+                    config.target_session_attrs(TargetSessionAttrs::ReadWrite);
+                }
+                Some("read-only") => {
+                    config.target_session_attrs(TargetSessionAttrs::ReadOnly);
+                }
+                Some(other) => {
+                    return Err(Error::Connect {
+                        target: display,
+                        problem: format!(
+                            "PGTARGETSESSIONATTRS={other} is not one of any, read-write, read-only"
+                        ),
+                    })
+                }
             }
         }
         if config.get_user().is_none() {
@@ -281,6 +310,21 @@ fn pgpass(config: &Config) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_multi_host_url_names_every_server_and_asks_for_the_primary() {
+        let t = Target::parse(
+            "postgres://app:s3cret@db1:5432,db2:5433/shop?target_session_attrs=read-write",
+        )
+        .unwrap();
+        assert_eq!(t.config().get_hosts().len(), 2);
+        assert_eq!(t.config().get_ports(), &[5432, 5433]);
+        assert_eq!(
+            t.config().get_target_session_attrs(),
+            tokio_postgres::config::TargetSessionAttrs::ReadWrite
+        );
+        assert!(!t.display().contains("s3cret"), "{}", t.display());
+    }
 
     #[test]
     fn pgpass_lines_split_on_unescaped_colons() {
