@@ -375,6 +375,14 @@ fn while_the_server_is_down_status_and_the_json_log_say_sync_is_reconnecting() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+    // logrotate moves the log away and sends SIGHUP: the next lines go to a new file.
+    let rotated = log.with_extension("log.1");
+    std::fs::rename(&log, &rotated).unwrap();
+    std::process::Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
 
     let postmaster = s.pg.postmaster_pid().unwrap().to_string();
     std::process::Command::new("kill")
@@ -426,7 +434,14 @@ fn while_the_server_is_down_status_and_the_json_log_say_sync_is_reconnecting() {
         .status();
     let (code, out) = finish(child);
     assert_eq!(code, 0, "{out}");
-    let text = std::fs::read_to_string(&log).unwrap();
+    let before = std::fs::read_to_string(&rotated).unwrap();
+    assert!(before.contains("\"event\":\"armed\""), "{before}");
+    let after = std::fs::read_to_string(&log).expect("SIGHUP reopened the log");
+    assert!(
+        after.contains("\"event\":\"connection_lost\""),
+        "the lines after SIGHUP went to the rotated file: {after}"
+    );
+    let text = before + &after;
     let events: Vec<String> = text
         .lines()
         .map(|l| {
@@ -538,4 +553,74 @@ fn sync_follows_a_failover_to_a_lagging_standby_and_applies_what_it_lacked_again
     );
     let (code, out, err) = common::run_bin(&["verify", path, "--to", &standby_url], &[]);
     assert_eq!(code, 0, "{out}\n{err}");
+}
+
+#[test]
+fn sync_waits_out_a_long_sqlite_write_lock_and_stops_when_the_file_is_replaced() {
+    let f = sqlite(
+        "PRAGMA journal_mode = WAL;
+         CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL);
+         INSERT INTO notes (body) VALUES ('first');",
+    );
+    let s = server();
+    let path = f.path.to_str().unwrap();
+    let (code, out) = finish(lite2pg(
+        &["sync", path, "--to", &s.url, "--once", "--quiet"],
+        &[],
+    ));
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = finish(lite2pg(&["cutover", path, "--to", &s.url], &[]));
+    assert_eq!(code, 0, "{out}");
+    // PostgreSQL is the primary: sync writes what the application writes there into SQLite,
+    // while something holds SQLite's write lock longer than its busy timeout (10 s).
+    let child = lite2pg(&["sync", path, "--to", &s.url, "--interval", "50"], &[]);
+    std::thread::sleep(Duration::from_secs(2));
+    let holder = rusqlite::Connection::open(&f.path).unwrap();
+    holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+    lite2pg::pg::connect(&s.url)
+        .unwrap()
+        .batch_execute(
+            "the application",
+            "INSERT INTO notes (body) VALUES ('on pg')",
+        )
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(13));
+    holder.execute_batch("COMMIT").unwrap();
+    let reader = rusqlite::Connection::open(&f.path).unwrap();
+    let t = Instant::now();
+    while reader
+        .query_row("SELECT count(*) FROM notes", [], |r| r.get::<_, i64>(0))
+        .unwrap()
+        != 2
+    {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "the write never reached SQLite"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // A deploy copies another database in under the same name.
+    let old = f.path.with_extension("old");
+    std::fs::rename(&f.path, &old).unwrap();
+    std::fs::copy(&old, &f.path).unwrap();
+    let t = Instant::now();
+    let mut child = child;
+    let code = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.code().unwrap_or(-1);
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "sync went on with a replaced file"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let (_, out) = finish(child);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("write lock is held by another connection"),
+        "{out}"
+    );
+    assert!(out.contains("write lock is free again"), "{out}");
+    assert!(out.contains("another file now has this name"), "{out}");
 }

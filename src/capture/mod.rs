@@ -28,6 +28,7 @@
 //! | `sequences` | identity sequences and `sqlite_sequence` set past the ids both sides used |
 //! | `cutover`, `rollback`, `finish` | the three commands that end with a switch or the period |
 
+mod applied;
 pub mod applier;
 pub mod checks;
 pub mod context;
@@ -35,6 +36,7 @@ pub mod cutover;
 pub mod finish;
 pub mod forward;
 pub mod journal;
+mod outage;
 pub mod pg_log;
 pub mod process;
 pub mod reverse;

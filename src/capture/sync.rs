@@ -12,13 +12,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::applied::Applied;
 use super::applier::{Applier, BATCH};
 use super::context::{load_state, lock_sync, open_writable, sqlite_err, Ctx};
-use super::forward::{self, Forward};
+use super::forward::Forward;
 use super::journal::{Journal, Level, LogFormat};
+use super::outage::{reconnect, BusyWait, FileIdentity};
 use super::pg_log as capg;
 use super::process::{self, State};
-use super::reverse::{Reverse, ReverseBatch};
+use super::reverse::Reverse;
 use super::settle::settle;
 use super::spec;
 use super::sqlite_log as cap;
@@ -332,30 +334,17 @@ fn guard_copy(client: &Client, ctx: &Ctx) -> Result<()> {
 /// switching direction when the primary changes under it.
 fn follow(req: &SyncRequest, ctx: &Ctx, stop: &AtomicBool, mut log: Journal) -> Result<i32> {
     let mut current = follower(ctx, ctx.primary, &mut log)?;
-    let mut out = Applied {
+    let mut out = Applied::open(
         log,
-        trimmer: open_writable(&req.source)?,
-        retention: req.log_retention,
-        applied_up_to: 0,
-        last_trim: Instant::now(),
-        // Benchmarks: each applied change's age at commit, one line of seconds per change.
-        lag_file: match &req.lag_file {
-            Some(p) => Some(
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(p)
-                    .map_err(|e| Error::io(format!("opening the lag file {}", p.display()), e))?,
-            ),
-            None => None,
-        },
-        rows: 0,
-        verbose: req.verbose,
-        every: req.status_interval,
-        window: Window::default(),
-        lock: None,
-    };
+        &req.source,
+        req.log_retention,
+        req.lag_file.as_deref(),
+        req.verbose,
+        req.status_interval,
+    )?;
     process::record(&out.trimmer, &ctx.schema_name, State::Running);
+    let file = FileIdentity::of(&req.source)?;
+    let mut busy = BusyWait::default();
     let started = Instant::now();
     // A step is one transaction on each side (the applier contract), so a step that lost a
     // deadlock or a serialization conflict is simply run again.
@@ -383,11 +372,14 @@ fn follow(req: &SyncRequest, ctx: &Ctx, stop: &AtomicBool, mut log: Journal) -> 
                 std::thread::sleep(Duration::from_millis(50 << retries));
                 continue;
             }
+            // The application holds SQLite's write lock (a long transaction): the step is
+            // one transaction on each side, so it is simply run again once the lock is free.
+            Err(e) if !req.once && busy.wait(&e, req.retry_for, &mut out.log) => continue,
             // The server restarted, failed over or dropped the session: reconnect and go
             // on from the recorded position (each step commits its position with its rows,
             // so nothing is lost or applied twice).
             Err(e) if e.is_connection() && !req.once => {
-                match reconnect(req, ctx, stop, e, &mut out)? {
+                match reconnect(req.retry_for, ctx, stop, e, &mut out, follower)? {
                     Some(next) => {
                         current = next;
                         continue;
@@ -412,6 +404,18 @@ fn follow(req: &SyncRequest, ctx: &Ctx, stop: &AtomicBool, mut log: Journal) -> 
             }
         };
         retries = 0;
+        busy.over(&mut out.log);
+        // The file sync opened must still be the one the application uses.
+        if let Err(e) = file.check(&req.source) {
+            process::record(&out.trimmer, &ctx.schema_name, State::Stopped);
+            out.log.log(
+                Level::Error,
+                "file_replaced",
+                &e.to_string(),
+                serde_json::Value::Null,
+            );
+            return Err(e);
+        }
         out.summary();
         if changes == 0 {
             if req.once {
@@ -438,332 +442,6 @@ fn follow(req: &SyncRequest, ctx: &Ctx, stop: &AtomicBool, mut log: Journal) -> 
         serde_json::json!({ "seconds": seconds, "rows": out.rows }),
     );
     Ok(0)
-}
-
-/// After a lost connection: waits with capped exponential backoff (0.5 s doubling to 30 s)
-/// and builds the applier again for whichever side PostgreSQL now says is the primary.
-/// `None`: stopped by a signal meanwhile. Gives up with the last error after `--retry-for`,
-/// and at once when the SQLite file is gone.
-fn reconnect(
-    req: &SyncRequest,
-    ctx: &Ctx,
-    stop: &AtomicBool,
-    lost: Error,
-    out: &mut Applied,
-) -> Result<Option<Follower>> {
-    let started = Instant::now();
-    let since = process::now(&out.trimmer).unwrap_or(0.0);
-    out.log.warn(
-        "connection_lost",
-        &format!("connection lost ({lost}); reconnecting"),
-        serde_json::json!({ "error": lost.to_string() }),
-    );
-    process::record(
-        &out.trimmer,
-        &ctx.schema_name,
-        State::Reconnecting {
-            since,
-            attempt: 0,
-            error: &lost.to_string(),
-        },
-    );
-    let mut last = lost;
-    for attempt in 1u32.. {
-        if req
-            .retry_for
-            .is_some_and(|limit| started.elapsed() >= limit)
-        {
-            process::record(&out.trimmer, &ctx.schema_name, State::Stopped);
-            out.log.log(
-                Level::Error,
-                "gave_up",
-                &format!(
-                    "gave up reconnecting after {:.0} s (--retry-for): {last}",
-                    started.elapsed().as_secs_f64()
-                ),
-                serde_json::json!({ "attempts": attempt - 1, "error": last.to_string() }),
-            );
-            return Err(last);
-        }
-        if !req.source.exists() {
-            return Err(Error::Usage(format!(
-                "{} is gone (moved or deleted) while sync was reconnecting: start sync again \
-                 on the file the application uses",
-                req.source.display()
-            )));
-        }
-        let wait = Duration::from_millis(500u64 << attempt.min(6)).min(Duration::from_secs(30));
-        let until = Instant::now() + wait;
-        while Instant::now() < until {
-            if stop.load(Ordering::SeqCst) {
-                return Ok(None);
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let again = (|| -> Result<(Follower, Client, i64)> {
-            let client = connect_target(&ctx.target)?;
-            // The lost session held the lock that keeps a second sync out; take it again.
-            lock_sync(&client, &ctx.schema_name)?;
-            let state = load_state(&client, &ctx.schema_name)?.ok_or_else(|| {
-                Error::Usage("the sync state is gone from the target (finish ran?)".into())
-            })?;
-            let next = follower(ctx, state.primary, &mut out.log)?;
-            Ok((next, client, state.applied_seq))
-        })();
-        match again {
-            Ok((next, lock, held)) => {
-                out.lock = Some(lock);
-                if state_is_behind(held, out.applied_up_to) {
-                    out.log.warn(
-                        "behind",
-                        &format!(
-                            "the server now primary holds changes up to {held}, but this process \
-                             had applied up to {}: it was a standby that had not received the \
-                             last {} change(s); applying them again from SQLite's log",
-                            out.applied_up_to,
-                            out.applied_up_to - held
-                        ),
-                        serde_json::json!({ "held": held, "applied": out.applied_up_to }),
-                    );
-                }
-                let seconds = started.elapsed().as_secs_f64();
-                out.log.info(
-                    "reconnected",
-                    &format!(
-                        "reconnected after {attempt} attempt(s), {seconds:.1} s; applying from \
-                         the recorded position"
-                    ),
-                    serde_json::json!({ "attempts": attempt, "seconds": seconds }),
-                );
-                process::record(&out.trimmer, &ctx.schema_name, State::Running);
-                return Ok(Some(next));
-            }
-            Err(e) if e.is_connection() => {
-                out.log.warn(
-                    "reconnecting",
-                    &format!("reconnecting, attempt {attempt}: {e}"),
-                    serde_json::json!({ "attempt": attempt, "error": e.to_string() }),
-                );
-                process::record(
-                    &out.trimmer,
-                    &ctx.schema_name,
-                    State::Reconnecting {
-                        since,
-                        attempt,
-                        error: &e.to_string(),
-                    },
-                );
-                last = e;
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    Err(last)
-}
-
-/// Whether the state a reconnection found is older than what this process applied (a
-/// failover to a standby that lagged).
-fn state_is_behind(held: i64, applied_up_to: i64) -> bool {
-    applied_up_to > 0 && held < applied_up_to
-}
-
-/// What the loop does with each applied batch: count it, say it, record lags, trim the
-/// SQLite log behind it.
-struct Applied {
-    log: Journal,
-    trimmer: rusqlite::Connection,
-    /// How long applied changes stay in SQLite's log (`--log-retention`).
-    retention: Duration,
-    /// The last change this process applied forward (0: none yet).
-    applied_up_to: i64,
-    last_trim: Instant,
-    lag_file: Option<std::fs::File>,
-    rows: u64,
-    /// A line per batch (`--verbose`).
-    verbose: bool,
-    /// How often the summary line is written (`--status-interval`).
-    every: Duration,
-    /// What the summary line covers.
-    window: Window,
-    /// After a reconnection: the session holding the sync lock.
-    lock: Option<Client>,
-}
-
-/// What was applied since the last summary line.
-struct Window {
-    since: Instant,
-    changes: usize,
-    rows: u64,
-    /// Each forward change's age when applied, seconds.
-    lags: Vec<f64>,
-}
-
-impl Default for Window {
-    fn default() -> Window {
-        Window {
-            since: Instant::now(),
-            changes: 0,
-            rows: 0,
-            lags: Vec::new(),
-        }
-    }
-}
-
-impl Applied {
-    /// Writes the summary line once `--status-interval` has passed since the last (none in
-    /// a window with nothing applied): changes, rows and the lag's median and 99th
-    /// percentile, so a week of sync is a few thousand lines, not millions.
-    fn summary(&mut self) {
-        if self.window.since.elapsed() < self.every {
-            return;
-        }
-        let mut w = std::mem::take(&mut self.window);
-        if w.changes == 0 {
-            return;
-        }
-        let seconds = w.since.elapsed().as_secs_f64();
-        let (lag, p50, p99) = if w.lags.is_empty() {
-            (String::new(), None, None)
-        } else {
-            w.lags.sort_by(f64::total_cmp);
-            let at = |q: f64| w.lags[((w.lags.len() - 1) as f64 * q).round() as usize];
-            let (p50, p99) = (at(0.5), at(0.99));
-            (
-                format!(", lag p50 {p50:.2} s, p99 {p99:.2} s"),
-                Some(p50),
-                Some(p99),
-            )
-        };
-        self.log.info(
-            "summary",
-            &format!(
-                "{} change(s) applied in the last {seconds:.0} s ({} row(s)){lag}",
-                w.changes, w.rows
-            ),
-            serde_json::json!({
-                "seconds": seconds,
-                "changes": w.changes,
-                "rows": w.rows,
-                "lag_p50_s": p50,
-                "lag_p99_s": p99,
-            }),
-        );
-    }
-
-    /// A forward batch; returns its changes.
-    fn forward(&mut self, batch: &forward::Batch) -> Result<usize> {
-        self.rows += batch.rows_written + batch.rows_deleted;
-        if batch.changes > 0 {
-            self.applied_up_to = batch.last_seq;
-        }
-        if let Some(f) = self.lag_file.as_mut() {
-            write_lags(f, &batch.made_at)?;
-        }
-        self.window.changes += batch.changes;
-        self.window.rows += batch.rows_written + batch.rows_deleted;
-        if !batch.made_at.is_empty() {
-            let now = unix_now();
-            self.window.lags.extend(
-                batch
-                    .made_at
-                    .iter()
-                    .map(|at| now - forward::julian_to_unix(*at)),
-            );
-        }
-        if batch.changes > 0 && self.verbose {
-            self.log.info(
-                "batch",
-                &format!(
-                    "applied {} change(s) up to {}: {} row(s) written, {} deleted{}",
-                    batch.changes,
-                    batch.last_seq,
-                    batch.rows_written,
-                    batch.rows_deleted,
-                    if batch.rejected > 0 {
-                        format!(", {} not carried (see lite2pg status)", batch.rejected)
-                    } else {
-                        String::new()
-                    }
-                ),
-                serde_json::json!({
-                    "direction": "forward",
-                    "changes": batch.changes,
-                    "up_to": batch.last_seq,
-                    "written": batch.rows_written,
-                    "deleted": batch.rows_deleted,
-                    "not_carried": batch.rejected,
-                }),
-            );
-        }
-        if batch.rejected > 0 && !self.verbose {
-            // A state change: rows sync cannot carry, said at once.
-            self.log.warn(
-                "not_carried",
-                &format!(
-                    "{} row(s) hold values PostgreSQL cannot store and were not carried (see \
-                     lite2pg status)",
-                    batch.rejected
-                ),
-                serde_json::json!({ "rows": batch.rejected, "up_to": batch.last_seq }),
-            );
-        }
-        if batch.changes > 0 && self.last_trim.elapsed() > Duration::from_secs(1) {
-            // Best effort: a busy writer only delays the trim.
-            // Applied changes stay --log-retention longer: a standby promoted after a
-            // failover may not hold the last of them, and they are applied again from here.
-            let _ = self.trimmer.execute(
-                &format!(
-                    "DELETE FROM {} WHERE seq <= ?1 AND at < julianday('now') - ?2",
-                    cap::CHANGES
-                ),
-                rusqlite::params![batch.last_seq, self.retention.as_secs_f64() / 86_400.0],
-            );
-            self.last_trim = Instant::now();
-        }
-        Ok(batch.changes)
-    }
-
-    /// A reverse batch; returns its changes.
-    fn reverse(&mut self, batch: &ReverseBatch) -> usize {
-        self.rows += batch.rows_written + batch.rows_deleted;
-        self.window.changes += batch.changes;
-        self.window.rows += batch.rows_written + batch.rows_deleted;
-        if batch.changes > 0 && self.verbose {
-            self.log.info(
-                "batch",
-                &format!(
-                    "applied {} PostgreSQL change(s) to SQLite: {} row(s) written, {} deleted",
-                    batch.changes, batch.rows_written, batch.rows_deleted
-                ),
-                serde_json::json!({
-                    "direction": "back",
-                    "changes": batch.changes,
-                    "written": batch.rows_written,
-                    "deleted": batch.rows_deleted,
-                }),
-            );
-        }
-        batch.changes
-    }
-}
-
-/// Seconds since 1970, now.
-fn unix_now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
-}
-
-fn write_lags(f: &mut std::fs::File, made_at: &[f64]) -> Result<()> {
-    use std::io::Write;
-    let now = unix_now();
-    let mut text = String::with_capacity(made_at.len() * 10);
-    for at in made_at {
-        text.push_str(&format!("{:.4}\n", now - forward::julian_to_unix(*at)));
-    }
-    f.write_all(text.as_bytes())
-        .map_err(|e| Error::io("writing the lag file", e))
 }
 
 pub(crate) fn record_error(client: &mut Client, schema: &str, message: &str) {

@@ -23,6 +23,15 @@ pub enum Error {
         /// One line saying what is wrong and, where there is one, the remedy.
         problem: String,
     },
+    /// Another connection holds SQLite's write lock past the busy timeout: the source is
+    /// fine, just busy (exit 2 like any unusable source; `sync` waits and tries again).
+    #[error("{path}: {problem}")]
+    Busy {
+        /// The file the user named.
+        path: PathBuf,
+        /// What was being done, and the remedy.
+        problem: String,
+    },
     /// The command line asks for something that cannot be done as asked.
     #[error("{0}")]
     Usage(String),
@@ -66,7 +75,7 @@ impl Error {
     /// The process exit code this error stands for (DESIGN.md rule 7).
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Source { .. } | Error::Usage(_) => 2,
+            Error::Source { .. } | Error::Busy { .. } | Error::Usage(_) => 2,
             Error::Postgres { sqlstate, .. } => sqlstate::classify(sqlstate.as_deref()).exit_code(),
             Error::Connect { .. } | Error::Environment(_) => 3,
             Error::Io { .. } => 3,
@@ -84,6 +93,12 @@ impl Error {
             Error::Connect { .. } => true,
             _ => false,
         }
+    }
+
+    /// Whether SQLite's write lock was held by another connection for longer than the busy
+    /// timeout, so waiting may be all it takes.
+    pub fn is_busy(&self) -> bool {
+        matches!(self, Error::Busy { .. })
     }
 
     /// What to do about this error: retry the step, resume later, or stop.

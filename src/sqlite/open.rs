@@ -63,6 +63,10 @@ impl Source {
         move || {
             open_checked(&read).map_err(|e| match e {
                 Error::Source { problem, .. } => Error::source(&shown, problem),
+                Error::Busy { problem, .. } => Error::Busy {
+                    path: shown.clone(),
+                    problem,
+                },
                 other => other,
             })
         }
@@ -320,9 +324,13 @@ pub fn classify_in(path: &Path, context: &str, e: &rusqlite::Error) -> Error {
         }
         Some(NotADatabase) => "not a SQLite database, or encrypted".to_string(),
         Some(DatabaseBusy) | Some(DatabaseLocked) => {
-            "database is locked by another writer; retry when the writer is idle, or \
-             migrate from a copy made with `sqlite3 FILE .backup`"
-                .to_string()
+            return Error::Busy {
+                path: path.to_path_buf(),
+                problem: format!(
+                    "{during}database is locked by another writer; retry when the writer is \
+                     idle, or migrate from a copy made with `sqlite3 FILE .backup`"
+                ),
+            };
         }
         Some(CannotOpen) => {
             "cannot open the file (missing, or its directory is not readable)".into()

@@ -155,7 +155,9 @@ pub fn load_from(src: &Source) -> Result<(Schema, HashMap<String, TableProfile>)
                         "reading table {}: {}",
                         crate::pg::quote_ident(&t.name),
                         match inner {
-                            Error::Source { problem, .. } => problem,
+                            Error::Source { problem, .. } | Error::Busy { problem, .. } => {
+                                problem
+                            }
                             other => other.to_string(),
                         }
                     ),
