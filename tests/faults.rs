@@ -264,6 +264,42 @@ fn count(url: &str, table: &str) -> Option<i64> {
     rows.first().map(|r| r.get(0))
 }
 
+/// Stops the server as `pg_ctl stop -m fast` does (every session ends with 57P01) without
+/// waiting; returns the postmaster's pid.
+fn fast_shutdown(s: &Server) -> String {
+    let postmaster = s.pg.postmaster_pid().unwrap().to_string();
+    std::process::Command::new("kill")
+        .args(["-INT", &postmaster])
+        .status()
+        .unwrap();
+    postmaster
+}
+
+/// Waits until the process `pid` has exited, or panics after 30 s.
+fn wait_gone(pid: &str) {
+    let t = Instant::now();
+    while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "the server did not stop"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Calls `f` every 100 ms until it returns something, or panics after 60 s saying `what`
+/// and the last thing `f` said.
+fn eventually<T>(what: &str, mut f: impl FnMut() -> Result<T, String>) -> T {
+    let t = Instant::now();
+    loop {
+        match f() {
+            Ok(v) => return v,
+            Err(last) if t.elapsed() > Duration::from_secs(60) => panic!("{what}: {last}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+}
+
 #[test]
 fn sync_reconnects_after_a_server_restart_and_loses_nothing() {
     let f = sqlite(
@@ -294,20 +330,9 @@ fn sync_reconnects_after_a_server_restart_and_loses_nothing() {
     write(50);
     // A fast shutdown ends every session (57P01), as `pg_ctl restart -m fast` does; the
     // application goes on writing meanwhile.
-    let postmaster = s.pg.postmaster_pid().unwrap().to_string();
-    std::process::Command::new("kill")
-        .args(["-INT", &postmaster])
-        .status()
-        .unwrap();
+    let postmaster = fast_shutdown(&s);
     write(50);
-    let down = Instant::now();
-    while std::path::Path::new(&format!("/proc/{postmaster}")).exists() {
-        assert!(
-            down.elapsed() < Duration::from_secs(30),
-            "the server did not stop"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_gone(&postmaster);
     s.pg.restart().unwrap();
     write(50);
     let t = Instant::now();
@@ -363,18 +388,11 @@ fn while_the_server_is_down_status_and_the_json_log_say_sync_is_reconnecting() {
     let status =
         |format: &str| common::run_bin(&["status", path, "--to", &s.url, "--format", format], &[]);
     // (The applier records itself once the initial migration's report is written.)
-    let t = Instant::now();
-    loop {
-        let (code, out, err) = status("text");
-        if code == 0 && out.contains("sync process:     running since") {
-            break;
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(60),
-            "{code}\n{out}\n{err}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let running = || match status("text") {
+        (0, out, _) if out.contains("sync process:     running since") => Ok(()),
+        (code, out, err) => Err(format!("{code}\n{out}\n{err}")),
+    };
+    eventually("status never said running", running);
     // logrotate moves the log away and sends SIGHUP: the next lines go to a new file.
     let rotated = log.with_extension("log.1");
     std::fs::rename(&log, &rotated).unwrap();
@@ -384,42 +402,19 @@ fn while_the_server_is_down_status_and_the_json_log_say_sync_is_reconnecting() {
         .unwrap();
     std::thread::sleep(Duration::from_millis(300));
 
-    let postmaster = s.pg.postmaster_pid().unwrap().to_string();
-    std::process::Command::new("kill")
-        .args(["-INT", &postmaster])
-        .status()
-        .unwrap();
+    fast_shutdown(&s);
     // The server is down: status cannot read PostgreSQL (exit 3) but says what sync
     // recorded in the SQLite file, once it has failed an attempt.
-    let t = Instant::now();
-    let down = loop {
-        let (code, out, err) = status("text");
-        if code == 3 && out.contains("attempt 1") {
-            break (out, err);
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(60),
-            "status never said reconnecting: {code}\n{out}\n{err}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let down = eventually("status never said reconnecting", || match status("text") {
+        (3, out, _) if out.contains("attempt 1") => Ok(out),
+        (code, out, err) => Err(format!("{code}\n{out}\n{err}")),
+    });
     assert!(
-        down.0.contains("sync process:     reconnecting since") && down.0.contains("last error"),
-        "{down:?}"
+        down.contains("sync process:     reconnecting since") && down.contains("last error"),
+        "{down}"
     );
     s.pg.restart().unwrap();
-    let t = Instant::now();
-    loop {
-        let (code, out, _) = status("text");
-        if code == 0 && out.contains("sync process:     running since") {
-            break;
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(60),
-            "sync did not reconnect: {out}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    eventually("sync did not reconnect", running);
     // The reconnected sync holds the lock again: a second one is still refused.
     let (code, out, err) = common::run_bin(&["sync", path, "--to", &s.url, "--once"], &[]);
     assert_eq!(code, 2, "{out}\n{err}");
@@ -511,19 +506,7 @@ fn sync_follows_a_failover_to_a_lagging_standby_and_applies_what_it_lacked_again
     write(50, 50);
     wait_for(&s.url, "SELECT count(*) = 101 FROM notes");
     // The primary dies; the lagging standby is promoted.
-    let postmaster = s.pg.postmaster_pid().unwrap().to_string();
-    std::process::Command::new("kill")
-        .args(["-INT", &postmaster])
-        .status()
-        .unwrap();
-    let t = Instant::now();
-    while std::path::Path::new(&format!("/proc/{postmaster}")).exists() {
-        assert!(
-            t.elapsed() < Duration::from_secs(30),
-            "the primary did not stop"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_gone(&fast_shutdown(&s));
     assert_eq!(count(&standby_url, "notes"), Some(51));
     standby.promote().unwrap();
     write(100, 50);
