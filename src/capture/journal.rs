@@ -88,6 +88,11 @@ impl Journal {
         if self.quiet && level != Level::Error {
             return;
         }
+        // The error that ends the process is printed by the binary as `lite2pg: error: …`;
+        // a text line on the same stderr would say it twice. A log file or JSON lines keep it.
+        if level == Level::Error && self.format == LogFormat::Text && self.file.is_none() {
+            return;
+        }
         let line = match self.format {
             LogFormat::Text => format!("lite2pg: {message}\n"),
             LogFormat::Json => {

@@ -408,6 +408,8 @@ fn run_phases(job: &Job<'_>, client: &mut Client, timer: &mut Timer) -> Result<R
     } else {
         None
     };
+    // A file read in place without locking must have been one moment throughout.
+    job.src.check_unchanged()?;
     // After the verification, which would otherwise share the server with autovacuum
     // workers starting on every freshly loaded table.
     if req.mode != Mode::DataOnly {

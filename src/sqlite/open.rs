@@ -1,8 +1,11 @@
 //! Opening a SQLite file as a migration source: read-only, with every failure named.
 //!
-//! A source must never be changed by lite2pg. The file is opened read-only; when that is not
-//! possible for a WAL database whose directory is read-only (SQLite needs a `-shm` file),
-//! the pair is copied to a private snapshot and the copy is opened, and the caller is told.
+//! A source must never be changed by lite2pg. The file is opened read-only. A WAL database
+//! that nothing has open (no `-shm`) would need a `-shm` created beside it: when its `-wal`
+//! is empty it is read in place without locking (`immutable`), and the file's identity,
+//! size and modification time are checked again after the reads ([`Source::check_unchanged`]),
+//! so an application that wrote it meanwhile stops the run rather than mixing two moments;
+//! with data in its `-wal`, the pair is copied to a private snapshot and the copy is read.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -27,6 +30,31 @@ pub struct Source {
     pub read_path: PathBuf,
     /// Keeps a snapshot copy alive as long as the connection.
     _snapshot_dir: Option<tempfile::TempDir>,
+    /// Read in place without locking: the file as it was when opened.
+    in_place: Option<Stamp>,
+}
+
+/// What identifies a file's content without reading it: which file, how long, when last
+/// written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Stamp {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    modified_ns: i128,
+}
+
+impl Stamp {
+    fn of(path: &Path) -> Option<Stamp> {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(path).ok()?;
+        Some(Stamp {
+            dev: m.dev(),
+            ino: m.ino(),
+            len: m.len(),
+            modified_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
+        })
+    }
 }
 
 /// Opens `path` read-only and checks that it is a readable SQLite database.
@@ -34,7 +62,14 @@ pub fn open_source(path: &Path) -> Result<Source> {
     let wal_mode = check_header(path)?;
     if wal_mode && !sidecar(path, "-shm").exists() {
         // Opening a WAL database in place would create -wal/-shm files beside the user's
-        // file (and fails in a read-only directory); nothing has it open, so read a copy.
+        // file (and fails in a read-only directory). Nothing has it open: with every change
+        // checkpointed into the file, read it as it is; otherwise read a copy of the pair.
+        let wal_empty = std::fs::metadata(sidecar(path, "-wal")).map_or(true, |m| m.len() == 0);
+        if wal_empty {
+            if let Some(src) = open_in_place(path) {
+                return Ok(src);
+            }
+        }
         return open_snapshot(path, None);
     }
     match open_checked(path) {
@@ -44,13 +79,78 @@ pub fn open_source(path: &Path) -> Result<Source> {
             read_path: path.to_path_buf(),
             snapshot_note: None,
             _snapshot_dir: None,
+            in_place: None,
         }),
         Err(first) if wal_mode => open_snapshot(path, Some(first)),
         Err(e) => Err(e),
     }
 }
 
+/// Opens a WAL database nothing has open, its changes all in the file, without locking and
+/// without creating anything beside it; `None` when SQLite will not (the copy is read then).
+fn open_in_place(path: &Path) -> Option<Source> {
+    let stamp = Stamp::of(path)?;
+    let conn = open_immutable(path).ok()?;
+    Some(Source {
+        conn,
+        path: path.to_path_buf(),
+        read_path: path.to_path_buf(),
+        snapshot_note: Some(
+            "WAL database not open elsewhere: read in place without locking, nothing created \
+             beside it; the file was checked unchanged after it was read"
+                .into(),
+        ),
+        _snapshot_dir: None,
+        in_place: Some(stamp),
+    })
+}
+
+/// `path` as a SQLite URI opening it `immutable` (no locks, no `-shm`, the `-wal` ignored).
+fn immutable_uri(path: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut uri = String::from("file:");
+    for &b in path.as_os_str().as_bytes() {
+        if b.is_ascii_alphanumeric() || b"/-._~".contains(&b) {
+            uri.push(char::from(b));
+        } else {
+            uri.push_str(&format!("%{b:02X}"));
+        }
+    }
+    uri.push_str("?immutable=1");
+    uri
+}
+
+fn open_immutable(path: &Path) -> Result<Connection> {
+    let uri = immutable_uri(path);
+    open_with(
+        Path::new(&uri),
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI,
+        BUSY_TIMEOUT,
+        true,
+    )
+    .map_err(|e| match e {
+        Error::Source { problem, .. } => Error::source(path, problem),
+        other => other,
+    })
+}
+
 impl Source {
+    /// For a file read in place without locking: an error when it changed since it was
+    /// opened (an application opened and wrote it, and a checkpoint rewrote its pages while
+    /// lite2pg read them). Copies and locked reads are always consistent.
+    pub fn check_unchanged(&self) -> Result<()> {
+        match &self.in_place {
+            Some(stamp) if Stamp::of(&self.path).as_ref() != Some(stamp) => Err(Error::source(
+                &self.path,
+                "the file changed while lite2pg read it (an application opened and wrote it): \
+                 what was read may come from two moments. Run again from the start \
+                 (`--replace`) with the application stopped, or follow the live file with \
+                 `lite2pg sync`",
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// Another read-only connection to the file this source reads (a private copy stays
     /// private; the original is opened as before), for readers on other threads.
     pub fn reopen(&self) -> Result<Connection> {
@@ -60,8 +160,14 @@ impl Source {
     /// [`Source::reopen`] as a function other threads can hold (a `Source` is not `Sync`).
     pub fn reopener(&self) -> impl Fn() -> Result<Connection> + Send + Sync + 'static {
         let (read, shown) = (self.read_path.clone(), self.path.clone());
+        let in_place = self.in_place.is_some();
         move || {
-            open_checked(&read).map_err(|e| match e {
+            let conn = if in_place {
+                open_immutable(&read)
+            } else {
+                open_checked(&read)
+            };
+            conn.map_err(|e| match e {
                 Error::Source { problem, .. } => Error::source(&shown, problem),
                 Error::Busy { problem, .. } => Error::Busy {
                     path: shown.clone(),
@@ -120,6 +226,7 @@ pub fn open_consistent(path: &Path) -> Result<Source> {
             took.as_secs_f64()
         )),
         _snapshot_dir: Some(dir),
+        in_place: None,
     })
 }
 
@@ -137,6 +244,7 @@ pub fn open_copy(copy: &Path, original: &Path) -> Result<Source> {
                 .into(),
         ),
         _snapshot_dir: None,
+        in_place: None,
     })
 }
 
@@ -184,6 +292,7 @@ fn open_snapshot(path: &Path, first: Option<Error>) -> Result<Source> {
                 .into(),
         ),
         _snapshot_dir: Some(dir),
+        in_place: None,
     })
 }
 

@@ -182,6 +182,8 @@ pub fn verify_with_report(req: &VerifyRequest) -> Result<VerifyReport> {
     };
     let (mut tables, schema_findings) =
         compare_tables(&src, &plan, &target, &client, &req.options)?;
+    // A file read in place without locking must have been one moment throughout.
+    src.check_unchanged()?;
     for name in all_tables {
         if !plan.tables.iter().any(|t| t.source == name) {
             let mut tv = TableVerify::new(&name, "");
