@@ -97,7 +97,7 @@ fn open_in_place(path: &Path) -> Option<Source> {
         read_path: path.to_path_buf(),
         snapshot_note: Some(
             "WAL database not open elsewhere: read in place without locking, nothing created \
-             beside it; the file was checked unchanged after it was read"
+             beside it, and checked unchanged once read"
                 .into(),
         ),
         _snapshot_dir: None,

@@ -15,7 +15,10 @@ pub fn load(path: &Path) -> Result<(Schema, HashMap<String, TableProfile>)> {
     if let Some(note) = &src.snapshot_note {
         eprintln!("lite2pg: note: {note}");
     }
-    load_from(&src)
+    let loaded = load_from(&src)?;
+    // A file read in place without locking must have been one moment throughout.
+    src.check_unchanged()?;
+    Ok(loaded)
 }
 
 fn needs(t: &crate::model::Table) -> Vec<(String, Needs)> {
