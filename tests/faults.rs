@@ -264,6 +264,24 @@ fn count(url: &str, table: &str) -> Option<i64> {
     rows.first().map(|r| r.get(0))
 }
 
+/// The application's WAL database the sync tests follow: one table, one row.
+fn notes_db() -> Fixture {
+    sqlite(
+        "PRAGMA journal_mode = WAL;
+         CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL);
+         INSERT INTO notes (body) VALUES ('first');",
+    )
+}
+
+/// Waits until a running `sync` has recorded its initial migration's run.
+fn wait_for_initial_migration(url: &str) {
+    wait_for(
+        url,
+        "SELECT to_regclass('lite2pg.sync_state') IS NOT NULL \
+         AND coalesce((SELECT bool_and(run_id IS NOT NULL) FROM lite2pg.sync_state), false)",
+    );
+}
+
 /// Stops the server as `pg_ctl stop -m fast` does (every session ends with 57P01) without
 /// waiting; returns the postmaster's pid.
 fn fast_shutdown(s: &Server) -> String {
@@ -302,20 +320,12 @@ fn eventually<T>(what: &str, mut f: impl FnMut() -> Result<T, String>) -> T {
 
 #[test]
 fn sync_reconnects_after_a_server_restart_and_loses_nothing() {
-    let f = sqlite(
-        "PRAGMA journal_mode = WAL;
-         CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL);
-         INSERT INTO notes (body) VALUES ('first');",
-    );
+    let f = notes_db();
     let s = server();
     let path = f.path.to_str().unwrap();
     let child = lite2pg(&["sync", path, "--to", &s.url, "--interval", "50"], &[]);
     // The initial migration is over once its run is recorded in the sync state.
-    wait_for(
-        &s.url,
-        "SELECT to_regclass('lite2pg.sync_state') IS NOT NULL \
-         AND coalesce((SELECT bool_and(run_id IS NOT NULL) FROM lite2pg.sync_state), false)",
-    );
+    wait_for_initial_migration(&s.url);
     let app = rusqlite::Connection::open(&f.path).unwrap();
     app.busy_timeout(Duration::from_secs(10)).unwrap();
     let write = |n: i64| {
@@ -357,11 +367,7 @@ fn sync_reconnects_after_a_server_restart_and_loses_nothing() {
 
 #[test]
 fn while_the_server_is_down_status_and_the_json_log_say_sync_is_reconnecting() {
-    let f = sqlite(
-        "PRAGMA journal_mode = WAL;
-         CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL);
-         INSERT INTO notes (body) VALUES ('first');",
-    );
+    let f = notes_db();
     let s = server();
     let path = f.path.to_str().unwrap();
     let log = f.path.with_extension("log");
@@ -380,11 +386,7 @@ fn while_the_server_is_down_status_and_the_json_log_say_sync_is_reconnecting() {
         ],
         &[],
     );
-    wait_for(
-        &s.url,
-        "SELECT to_regclass('lite2pg.sync_state') IS NOT NULL \
-         AND coalesce((SELECT bool_and(run_id IS NOT NULL) FROM lite2pg.sync_state), false)",
-    );
+    wait_for_initial_migration(&s.url);
     let status =
         |format: &str| common::run_bin(&["status", path, "--to", &s.url, "--format", format], &[]);
     // (The applier records itself once the initial migration's report is written.)
@@ -460,11 +462,7 @@ fn while_the_server_is_down_status_and_the_json_log_say_sync_is_reconnecting() {
 
 #[test]
 fn sync_follows_a_failover_to_a_lagging_standby_and_applies_what_it_lacked_again() {
-    let f = sqlite(
-        "PRAGMA journal_mode = WAL;
-         CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL);
-         INSERT INTO notes (body) VALUES ('first');",
-    );
+    let f = notes_db();
     let s = server();
     let standby = s.pg.standby().expect("a streaming standby");
     let standby_url = standby.url("app");
@@ -476,11 +474,7 @@ fn sync_follows_a_failover_to_a_lagging_standby_and_applies_what_it_lacked_again
     );
     let path = f.path.to_str().unwrap();
     let child = lite2pg(&["sync", path, "--to", &url, "--interval", "50"], &[]);
-    wait_for(
-        &s.url,
-        "SELECT to_regclass('lite2pg.sync_state') IS NOT NULL \
-         AND coalesce((SELECT bool_and(run_id IS NOT NULL) FROM lite2pg.sync_state), false)",
-    );
+    wait_for_initial_migration(&s.url);
     let app = rusqlite::Connection::open(&f.path).unwrap();
     app.busy_timeout(Duration::from_secs(10)).unwrap();
     let write = |from: i64, n: i64| {
@@ -540,11 +534,7 @@ fn sync_follows_a_failover_to_a_lagging_standby_and_applies_what_it_lacked_again
 
 #[test]
 fn sync_waits_out_a_long_sqlite_write_lock_and_stops_when_the_file_is_replaced() {
-    let f = sqlite(
-        "PRAGMA journal_mode = WAL;
-         CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL);
-         INSERT INTO notes (body) VALUES ('first');",
-    );
+    let f = notes_db();
     let s = server();
     let path = f.path.to_str().unwrap();
     let (code, out) = finish(lite2pg(
