@@ -364,21 +364,29 @@ fn checks_are_enforced_and_untranslatable_ones_reported() {
 }
 
 #[test]
-fn triggers_are_reported_not_translated() {
+fn triggers_are_translated_and_plan_shows_their_ddl() {
     let f = sqlite(
         "CREATE TABLE a (id INTEGER PRIMARY KEY); CREATE TABLE log (x INTEGER);
          CREATE TRIGGER a_log AFTER INSERT ON a BEGIN INSERT INTO log VALUES (NEW.id); END;",
     );
     let db = TestDb::new();
     let plan = plan_and_apply(&f, &db, &PlanOptions::default());
-    assert!(plan
-        .findings
-        .iter()
-        .any(|f| f.code == "trigger.not_translated"
-            && f.sql.as_deref().unwrap_or("").contains("a_log")));
-    assert!(db
-        .strings("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")
-        .is_empty());
+    assert!(
+        plan.findings
+            .iter()
+            .any(|f| f.code == "trigger.translated" && f.object.contains("a_log")),
+        "{:#?}",
+        findings(&plan)
+    );
+    assert!(lite2pg::plan::render_sql(&plan).contains("CREATE TRIGGER \"a_log\" AFTER INSERT"));
+    assert_eq!(
+        db.strings("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"),
+        vec!["a_log".to_string()]
+    );
+    db.client()
+        .batch_execute("insert", "INSERT INTO a (id) VALUES (7)")
+        .unwrap();
+    assert_eq!(db.strings("SELECT x::text FROM log"), vec!["7".to_string()]);
 }
 
 #[test]

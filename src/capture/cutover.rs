@@ -228,6 +228,12 @@ impl Freeze<'_> {
         lite.push_str(&format!("DELETE FROM {};\n", cap::CHANGES));
         tx.execute_batch(&lite)
             .map_err(sqlite_err(&req.source, "installing the write guards"))?;
+        // The application's triggers act on PostgreSQL now; SQLite's would fire a second
+        // time on the rows the reverse applier writes.
+        super::app_triggers::park_sqlite(tx).map_err(sqlite_err(
+            &req.source,
+            "parking the application's triggers",
+        ))?;
         self.lap("sqlite side", report);
         crate::failpoint::hit("cutover.before_commit");
         past(self.deadline, "the switch")

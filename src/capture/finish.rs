@@ -55,6 +55,9 @@ pub fn finish(req: &FinishRequest) -> Result<i32> {
         ));
     }
     client.batch_execute("removing lite2pg's triggers", &sql)?;
+    // Whichever side is kept, it is whole: PostgreSQL's translated triggers armed (SQLite's
+    // come back with the capture removal above).
+    super::app_triggers::arm_pg(&client, &req.schema, true)?;
     for table in [
         "sync_state",
         "pg_changes",

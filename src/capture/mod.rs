@@ -27,7 +27,9 @@
 //! | `switch` | what both switches share: the request, the report, the drain, the deadline |
 //! | `sequences` | identity sequences and `sqlite_sequence` set past the ids both sides used |
 //! | `cutover`, `rollback`, `finish` | the three commands that end with a switch or the period |
+//! | `app_triggers` | the application's triggers: only the primary's act |
 
+mod app_triggers;
 mod applied;
 pub mod applier;
 pub mod checks;

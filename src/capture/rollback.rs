@@ -79,6 +79,9 @@ pub fn rollback(req: &SwitchRequest) -> Result<i32> {
             sql.push_str(&capg::guard_sql(s.qualified(), &ctx.schema_name));
         }
         client.batch_execute("guarding the PostgreSQL tables", &sql)?;
+        // SQLite's own triggers act again; PostgreSQL's would fire a second time on the
+        // rows the forward applier writes.
+        super::app_triggers::arm_pg(&client, &ctx.schema_name, false)?;
         crate::failpoint::hit("rollback.guarded");
         Ok(())
     })();

@@ -184,6 +184,7 @@ pub(crate) fn record_cutover(client: &Client, schema: &str) -> Result<()> {
         "DELETE FROM lite2pg.sync_touched_keys WHERE target_schema = $1",
         &[&schema],
     )?;
+    super::app_triggers::arm_pg(client, schema, true)?;
     Ok(())
 }
 
@@ -199,6 +200,10 @@ pub(crate) fn reopen_sqlite(
     let lite = cap::unguard_sql(&names) + &cap::arm_sql(ctx.capture_tables());
     tx.execute_batch(&lite)
         .map_err(sqlite_err(&ctx.source, "re-arming capture"))?;
+    super::app_triggers::restore_sqlite(tx).map_err(sqlite_err(
+        &ctx.source,
+        "putting the application's triggers back",
+    ))?;
     super::sequences::restore_sqlite_sequence(client, ctx, tx)?;
     cap::high_water(tx).map_err(sqlite_err(&ctx.source, "reading the log's position"))
 }

@@ -325,6 +325,8 @@ pub fn arm(conn: &mut Connection, tables: &[CaptureTable]) -> rusqlite::Result<i
 /// Removes every trigger and table lite2pg created in the file.
 pub fn disarm(conn: &mut Connection) -> rusqlite::Result<()> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    // The application's own triggers, parked while PostgreSQL was the primary, come back.
+    super::app_triggers::restore_sqlite(&tx)?;
     let mut objects: Vec<(String, String)> = Vec::new();
     {
         let mut stmt = tx.prepare(

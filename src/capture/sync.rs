@@ -295,6 +295,8 @@ pub fn sync(req: &SyncRequest) -> Result<i32> {
     };
     if ctx.primary == Side::Sqlite {
         guard_copy(&state_client, &ctx)?;
+        // SQLite's triggers act; the rows applied here already hold what they did.
+        super::app_triggers::arm_pg(&state_client, &ctx.schema_name, false)?;
     }
     if !ctx.unsynced.is_empty() {
         log.warn(

@@ -314,6 +314,7 @@ pub fn adopt(
                 creates: None,
                 parts: None,
                 source: None,
+                checks: Vec::new(),
             })
             .collect(),
         sequences,
@@ -427,6 +428,7 @@ fn sequence_statements(
             constraint: None,
             creates: None,
             parts: None,
+            checks: Vec::new(),
             source: None,
         });
     }

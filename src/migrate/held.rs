@@ -134,6 +134,7 @@ pub fn indexes(client: &Client, run: Uuid) -> Result<Vec<Statement>> {
             creates: None,
             parts: None,
             source: None,
+            checks: Vec::new(),
         })
         .collect())
 }
@@ -219,6 +220,7 @@ fn held_foreign_key(schema: &str, table: &str, name: &str, definition: &str) -> 
         optional: false,
         creates: None,
         parts: None,
+        checks: Vec::new(),
         source: None,
         constraint: Some(Constraint::Foreign {
             table: q,

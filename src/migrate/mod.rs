@@ -394,6 +394,11 @@ fn run_phases(job: &Job<'_>, client: &mut Client, timer: &mut Timer) -> Result<R
     }
     control::set_phase(ctx.client, run_id, "sequences")?;
     timer.time("sequences", || ctx.run_all("sequences", &ddl.sequences))?;
+    // After the data, which already holds what the triggers did in SQLite.
+    if !ddl.triggers.is_empty() {
+        control::set_phase(ctx.client, run_id, "triggers")?;
+        timer.time("triggers", || ctx.run_all("triggers", &ddl.triggers))?;
+    }
 
     let totals = control::copy_totals(ctx.client, run_id)?;
     let verification = if req.verify && req.mode != Mode::SchemaOnly {

@@ -61,6 +61,11 @@ pub fn rollback_run(target: &TargetChoice, run: &str) -> Result<i32> {
             Some(ObjectKind::Extension) => {
                 rest.push(format!("DROP EXTENSION IF EXISTS {}", quote_ident(&name)))
             }
+            // After the tables, which take the triggers calling it along.
+            Some(ObjectKind::Function) => rest.push(format!(
+                "DROP FUNCTION IF EXISTS {}()",
+                qualified(&in_schema, &name)
+            )),
             None => {}
         }
     }

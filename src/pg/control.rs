@@ -412,6 +412,8 @@ pub enum ObjectKind {
     Table,
     /// `CREATE VIEW`.
     View,
+    /// `CREATE FUNCTION` (a trigger's; the trigger goes with its table).
+    Function,
 }
 
 impl ObjectKind {
@@ -422,6 +424,7 @@ impl ObjectKind {
             ObjectKind::Extension => "extension",
             ObjectKind::Table => "table",
             ObjectKind::View => "view",
+            ObjectKind::Function => "function",
         }
     }
 
@@ -432,6 +435,7 @@ impl ObjectKind {
             ObjectKind::Extension,
             ObjectKind::Table,
             ObjectKind::View,
+            ObjectKind::Function,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)

@@ -69,6 +69,9 @@ pub struct Plan {
     pub tables: Vec<TablePlan>,
     /// Per view outcome.
     pub views: Vec<ViewPlan>,
+    /// Per trigger outcome.
+    #[serde(default)]
+    pub triggers: Vec<TriggerPlan>,
     /// Everything the user should know, in order of discovery.
     pub findings: Vec<Finding>,
     /// The PostgreSQL DDL, by phase.
@@ -173,6 +176,34 @@ pub struct ViewPlan {
     pub translated: bool,
 }
 
+/// Outcome for one trigger.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct TriggerPlan {
+    /// SQLite name.
+    pub source: String,
+    /// SQLite table or view it is on.
+    pub table: String,
+    /// PostgreSQL table or view it is on.
+    pub target_table: String,
+    /// PostgreSQL trigger name.
+    pub name: String,
+    /// PostgreSQL function it calls.
+    pub function: String,
+    /// Whether a PostgreSQL trigger is created.
+    pub translated: bool,
+}
+
+impl TriggerPlan {
+    /// How reports and the plan's statements name it.
+    pub fn object(&self) -> String {
+        format!(
+            "trigger {} on {}",
+            crate::pg::quote_ident(&self.name),
+            crate::pg::quote_ident(&self.target_table)
+        )
+    }
+}
+
 /// How much a finding matters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -225,6 +256,11 @@ pub struct Statement {
     /// when PostgreSQL refuses it.
     #[serde(skip)]
     pub source: Option<String>,
+    /// SQL the test-apply runs under `EXPLAIN` after the statement, to meet at planning
+    /// time what PostgreSQL would otherwise check only when the object is used (the
+    /// statements inside a trigger's function).
+    #[serde(skip)]
+    pub checks: Vec<String>,
 }
 
 /// A key or foreign-key constraint, taken apart so `migrate` can build it in steps: a unique
@@ -277,6 +313,9 @@ pub struct Ddl {
     pub views: Vec<Statement>,
     /// Identity restarts past the highest used id (phase 4).
     pub sequences: Vec<Statement>,
+    /// Trigger functions and triggers, after the data.
+    #[serde(default)]
+    pub triggers: Vec<Statement>,
 }
 
 impl Ddl {
@@ -289,10 +328,11 @@ impl Ddl {
             .chain(&self.foreign_keys)
             .chain(&self.views)
             .chain(&self.sequences)
+            .chain(&self.triggers)
     }
 
     /// All statements, mutably, in order.
-    pub fn phases_mut(&mut self) -> [&mut Vec<Statement>; 6] {
+    pub fn phases_mut(&mut self) -> [&mut Vec<Statement>; 7] {
         [
             &mut self.prelude,
             &mut self.tables,
@@ -300,6 +340,7 @@ impl Ddl {
             &mut self.foreign_keys,
             &mut self.views,
             &mut self.sequences,
+            &mut self.triggers,
         ]
     }
 }

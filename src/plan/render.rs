@@ -38,6 +38,10 @@ pub fn render_sql(plan: &Plan) -> String {
             "phase 4: identities continue past the highest used id",
             &plan.ddl.sequences,
         ),
+        (
+            "triggers: created after the data, armed when PostgreSQL is the primary",
+            &plan.ddl.triggers,
+        ),
     ];
     for (title, stmts) in phases {
         if stmts.is_empty() {

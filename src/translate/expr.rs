@@ -130,7 +130,7 @@ impl VisitorMut for Rewriter<'_> {
             expr,
             Expr::Subquery(_) | Expr::Exists { .. } | Expr::InSubquery { .. }
         );
-        if subquery && self.pos != Position::View {
+        if subquery && !self.pos.in_query() {
             return ControlFlow::Break(
                 "subqueries are not allowed here in PostgreSQL (CHECK, index, default and \
                  generated expressions must be self-contained)"
@@ -306,7 +306,7 @@ impl Rewriter<'_> {
                 }
                 Ok(None)
             }
-            _ if self.pos == Position::View => Ok(None),
+            _ if self.pos.in_query() => Ok(None),
             Expr::Nested(_)
             | Expr::UnaryOp { .. }
             | Expr::IsNull(_)

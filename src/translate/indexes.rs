@@ -69,6 +69,7 @@ fn key_constraint(qname: &str, name: &str, primary: bool, columns: &[String]) ->
         creates: None,
         parts: None,
         source: None,
+        checks: Vec::new(),
         constraint: Some(Constraint::Key {
             table: qname.to_string(),
             name: name.to_string(),
@@ -200,6 +201,7 @@ fn emit_index(
         creates: None,
         parts: None,
         source: idx.sql.clone(),
+        checks: Vec::new(),
         constraint: Some(Constraint::Index {
             table: qname.to_string(),
         }),

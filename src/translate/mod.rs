@@ -16,6 +16,7 @@ mod load;
 pub mod names;
 pub mod scope;
 pub mod tables;
+mod triggers;
 pub mod types;
 pub mod views;
 
@@ -236,7 +237,8 @@ pub fn build_plan(
     let view_plans =
         views::translate_views(schema, &view_names, &built, opts, &mut ddl, &mut findings);
 
-    report_triggers(schema, &mut findings);
+    let trigger_plans =
+        triggers::translate_triggers(schema, &built, &view_plans, opts, &mut ddl, &mut findings);
 
     let lowered = built
         .iter()
@@ -276,6 +278,7 @@ pub fn build_plan(
         options: opts.clone(),
         tables: built.into_iter().map(|b| b.plan).collect(),
         views: view_plans,
+        triggers: trigger_plans,
         findings: findings.0,
         ddl,
         validation: None,
@@ -312,23 +315,6 @@ fn report_skipped(schema: &Schema, findings: &mut Findings) {
     }
 }
 
-/// Findings for triggers: reported with their SQL, not translated.
-fn report_triggers(schema: &Schema, findings: &mut Findings) {
-    for trig in &schema.triggers {
-        findings.left_out(
-            "trigger.not_translated",
-            format!(
-                "trigger {} on {}",
-                crate::pg::quote_ident(&trig.name),
-                crate::pg::quote_ident(&trig.table)
-            ),
-            "triggers are reported, not translated: PostgreSQL triggers call PL/pgSQL functions; \
-             rewrite its logic by hand if the application relies on it",
-            &trig.sql,
-        );
-    }
-}
-
 /// The statements before the tables: the target schema (unless `public`) and citext when
 /// a column or index uses it.
 fn prelude(opts: &PlanOptions, uses_citext: bool) -> Vec<Statement> {
@@ -345,6 +331,7 @@ fn prelude(opts: &PlanOptions, uses_citext: bool) -> Vec<Statement> {
             creates: Created::new(ObjectKind::Schema, "", &opts.schema),
             parts: None,
             source: None,
+            checks: Vec::new(),
         });
     }
     if uses_citext {
@@ -355,6 +342,7 @@ fn prelude(opts: &PlanOptions, uses_citext: bool) -> Vec<Statement> {
             constraint: None,
             creates: Created::new(ObjectKind::Extension, "", "citext"),
             parts: None,
+            checks: Vec::new(),
             source: None,
         });
     }

@@ -53,7 +53,17 @@ impl Scope {
     pub fn type_of_target(&self, e: &Expr) -> Option<PgType> {
         let name = match e {
             Expr::Identifier(id) if id.quote_style == Some('"') => &id.value,
-            Expr::CompoundIdentifier(parts) if parts.len() == 2 => &parts[1].value,
+            Expr::CompoundIdentifier(parts) if parts.len() == 2 => {
+                // The qualifier's own columns first (a trigger's NEW and OLD, an alias).
+                let own = self
+                    .qualified
+                    .get(&parts[0].value.to_ascii_lowercase())
+                    .and_then(|cols| cols.values().find(|c| c.target == parts[1].value));
+                if let Some(c) = own {
+                    return Some(c.ty);
+                }
+                &parts[1].value
+            }
             Expr::Nested(inner) => return self.type_of_target(inner),
             _ => return None,
         };
@@ -79,6 +89,15 @@ pub enum Position {
     Generated,
     /// Inside a view's SELECT.
     View,
+    /// Inside a trigger's body.
+    Trigger,
+}
+
+impl Position {
+    /// Inside a whole query (view, trigger body), where subqueries and any node are allowed.
+    pub fn in_query(self) -> bool {
+        matches!(self, Position::View | Position::Trigger)
+    }
 }
 
 /// Parses PostgreSQL SQL that lite2pg generated itself.

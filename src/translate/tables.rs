@@ -98,6 +98,7 @@ fn identity_restart(
             creates: None,
             parts: None,
             source: None,
+            checks: Vec::new(),
         }),
         _ => None,
     }
@@ -203,6 +204,7 @@ pub fn translate_table(
         constraint: None,
         creates: Created::new(ObjectKind::Table, &opts.schema, target),
         parts: Some(Box::new(parts)),
+        checks: Vec::new(),
         source: Some(t.sql.clone()),
     };
     let rowid_column = identity.rowid_column;
@@ -724,6 +726,7 @@ pub fn emit_foreign_keys(
                 sql,
                 optional: false,
                 creates: None,
+                checks: Vec::new(),
                 parts: None,
                 source: None,
                 constraint: Some(Constraint::Foreign {

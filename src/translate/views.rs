@@ -180,6 +180,7 @@ pub fn translate_views(
                         creates: Created::new(ObjectKind::View, &opts.schema, target),
                         parts: None,
                         source: Some(v.sql.clone()),
+                        checks: Vec::new(),
                     });
                     // Later views see this one's columns by their own (lower-cased) names.
                     let scope = Scope {

@@ -49,6 +49,66 @@ pub fn check(
     }
     if !plan.adopted {
         out.extend(check_keys(client, plan)?);
+        out.extend(check_triggers(client, plan)?);
+    }
+    Ok(out)
+}
+
+/// Each translated trigger: present on its table, calling its function, and armed unless
+/// `sync` keeps SQLite the primary (then disarmed, so applying SQLite's changes does not
+/// fire it a second time).
+fn check_triggers(client: &Client, plan: &Plan) -> Result<Vec<SchemaFinding>> {
+    let expected: Vec<_> = plan.triggers.iter().filter(|t| t.translated).collect();
+    if expected.is_empty() {
+        return Ok(Vec::new());
+    }
+    let schema = &plan.options.schema;
+    let sqlite_primary: bool = client
+        .query(
+            "reading which side is the primary",
+            "SELECT to_regclass('lite2pg.sync_state') IS NOT NULL AND EXISTS (\
+             SELECT 1 FROM lite2pg.sync_state WHERE target_schema = $1 \
+             AND primary_side = 'sqlite')",
+            &[schema],
+        )?
+        .first()
+        .map(|r| r.get(0))
+        .unwrap_or(false);
+    let found: HashMap<(String, String), (String, String, String)> = client
+        .query(
+            "listing the target's triggers",
+            "SELECT c.relname, t.tgname, p.proname, t.tgenabled::text, c.relkind::text \
+             FROM pg_trigger t \
+             JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+             JOIN pg_proc p ON p.oid = t.tgfoid WHERE n.nspname = $1 AND NOT t.tgisinternal",
+            &[schema],
+        )?
+        .iter()
+        .map(|r| ((r.get(0), r.get(1)), (r.get(2), r.get(3), r.get(4))))
+        .collect();
+    let mut out = Vec::new();
+    for t in expected {
+        let problem = match found.get(&(t.target_table.clone(), t.name.clone())) {
+            None => Some(("present".to_string(), "missing".to_string())),
+            Some((function, _, _)) if *function != t.function => Some((
+                format!("calling {}", quote_ident(&t.function)),
+                format!("calling {}", quote_ident(function)),
+            )),
+            Some((_, enabled, relkind)) => {
+                // A view's INSTEAD OF triggers cannot be disabled: the appliers never
+                // write views, so they stay armed.
+                let want_state = if sqlite_primary && relkind != "v" {
+                    "disarmed"
+                } else {
+                    "armed"
+                };
+                let state = if enabled == "D" { "disarmed" } else { "armed" };
+                (state != want_state).then(|| (want_state.to_string(), state.to_string()))
+            }
+        };
+        if let Some((expected, was)) = problem {
+            out.push(finding(&t.target_table, t.object(), &expected, &was));
+        }
     }
     Ok(out)
 }
