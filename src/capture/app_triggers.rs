@@ -102,5 +102,34 @@ pub(crate) fn restore_sqlite(tx: &Transaction<'_>) -> rusqlite::Result<usize> {
         tx.execute(sql, [])?;
     }
     tx.execute_batch(&format!("DROP TABLE {PARKED}"))?;
+    rebuild_external_fts(tx)?;
     Ok(saved.len())
+}
+
+/// Rebuilds SQLite's external-content FTS indexes from their content tables. While
+/// PostgreSQL was the primary its generated `tsvector` kept its search current, but the
+/// rows the reverse applier carried into SQLite's content tables reached SQLite's index
+/// through no trigger (they were parked): without this, SQLite's search would miss them.
+fn rebuild_external_fts(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    let virtual_tables: Vec<(String, String)> = {
+        let mut stmt = tx.prepare(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'table' \
+             AND sql LIKE 'CREATE VIRTUAL TABLE%'",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    for (name, sql) in virtual_tables {
+        let external = crate::translate::fts::parse(&sql)
+            .and_then(|f| f.content)
+            .is_some_and(|c| !c.is_empty());
+        if external {
+            let name = quote_ident(&name);
+            tx.execute(
+                &format!("INSERT INTO {name} ({name}) VALUES ('rebuild')"),
+                [],
+            )?;
+        }
+    }
+    Ok(())
 }

@@ -10,6 +10,7 @@ mod command;
 mod conventions;
 pub mod defaults;
 pub mod expr;
+pub mod fts;
 pub mod functions;
 pub mod indexes;
 mod load;
@@ -189,6 +190,9 @@ pub fn build_plan(
     let mut findings = Findings::default();
     let mut relations = Namer::new(opts.identifiers);
     let mut ddl = Ddl::default();
+    // External-content FTS tables are not copied: their text is their content table's.
+    let (schema, external_fts) = fts::split_external(schema);
+    let schema = &schema;
 
     report_skipped(schema, &mut findings);
     report_frameworks(schema, opts.framework, &mut findings);
@@ -202,6 +206,14 @@ pub fn build_plan(
     for (t, (target, how)) in schema.tables.iter().zip(&table_names) {
         findings.renamed("table", &t.name, target, how.clone());
     }
+    let fts_names: Vec<String> = external_fts
+        .iter()
+        .map(|(t, _)| {
+            let (target, how) = relations.map(&t.name);
+            findings.renamed("table", &t.name, &target, how);
+            target
+        })
+        .collect();
     let view_names: Vec<(String, Option<Renamed>)> = schema
         .views
         .iter()
@@ -234,11 +246,37 @@ pub fn build_plan(
     }
     tables::emit_foreign_keys(&built, opts, &mut ddl, &mut findings);
 
-    let view_plans =
-        views::translate_views(schema, &view_names, &built, opts, &mut ddl, &mut findings);
+    let mut view_plans = fts::make_searchable(
+        &mut built,
+        &external_fts,
+        &fts_names,
+        opts,
+        &mut relations,
+        &mut ddl,
+        &mut findings,
+    );
+    view_plans.extend(views::translate_views(
+        schema,
+        &view_names,
+        &built,
+        opts,
+        &mut ddl,
+        &mut findings,
+    ));
 
-    let trigger_plans =
-        triggers::translate_triggers(schema, &built, &view_plans, opts, &mut ddl, &mut findings);
+    let fts_tables: Vec<String> = external_fts
+        .iter()
+        .map(|(t, _)| t.name.to_ascii_lowercase())
+        .collect();
+    let trigger_plans = triggers::translate_triggers(
+        schema,
+        &built,
+        &view_plans,
+        &fts_tables,
+        opts,
+        &mut ddl,
+        &mut findings,
+    );
 
     let lowered = built
         .iter()

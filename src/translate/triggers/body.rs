@@ -56,7 +56,8 @@ pub struct Body {
     pub probes: Vec<String>,
 }
 
-fn last_part(name: &ObjectName) -> String {
+/// The last part of a (possibly schema-qualified) name: the relation's own name.
+pub(super) fn last_part(name: &ObjectName) -> String {
     match name.0.last() {
         Some(ObjectNamePart::Identifier(id)) => id.value.clone(),
         _ => name.to_string(),
@@ -276,6 +277,12 @@ impl Context<'_> {
 
     /// INSERT, UPDATE or DELETE.
     fn write(&self, mut stmt: Statement, out: &mut Body) -> Result<(), String> {
+        if let Some(command) = super::fts_command::fts_command(&stmt)? {
+            return match command {
+                Some(delete) => self.write(delete, out),
+                None => Ok(()),
+            };
+        }
         self.check_rows(&stmt)?;
         let scope = self.scope_for(&stmt)?;
         match &mut stmt {

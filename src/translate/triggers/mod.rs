@@ -16,6 +16,7 @@
 //! A trigger that cannot be translated is reported with its reason and SQL, and left out.
 
 mod body;
+mod fts_command;
 mod header;
 
 use std::collections::HashMap;
@@ -224,10 +225,15 @@ fn changes_its_own_row(h: &header::Header, all: &[Option<header::Header>]) -> Op
 }
 
 /// Translates every trigger into `ddl.triggers`; returns each one's outcome.
+///
+/// A trigger that only keeps external-content FTS tables (`fts_tables`, lower-cased SQLite
+/// names) in step is not needed in PostgreSQL, where their `tsvector` is generated from the
+/// content row: reported as such, not created.
 pub fn translate_triggers(
     schema: &Schema,
     built: &[BuiltTable],
     views: &[ViewPlan],
+    fts_tables: &[String],
     opts: &PlanOptions,
     ddl: &mut Ddl,
     f: &mut Findings,
@@ -260,6 +266,24 @@ pub fn translate_triggers(
             function,
             translated: false,
         };
+        let keeps_fts = parsed
+            .iter()
+            .zip(&schema.triggers)
+            .find(|(_, t)| t.name == trig.name)
+            .and_then(|(h, _)| h.as_ref())
+            .map(|h| h.writes())
+            .is_some_and(|w| !w.is_empty() && w.iter().all(|t| fts_tables.contains(t)));
+        if keeps_fts {
+            f.add(
+                crate::plan::Severity::Info,
+                "trigger.fts_unneeded",
+                plan.object(),
+                "keeps an external-content FTS table in step: no longer needed, PostgreSQL \
+                 generates that table's tsvector from the content row itself",
+            );
+            out.push(plan);
+            continue;
+        }
         match translate_one(trig, &rels, &tables, (&plan.name, &plan.function), opts) {
             Ok(made) => {
                 plan.translated = true;
