@@ -843,3 +843,35 @@ fn decimals_the_application_writes_on_postgresql_come_back_as_it_reads_them_on_s
     let (code, out, err) = run_bin(&["verify", path, "--to", &db.url], &[]);
     assert_eq!(code, 0, "{out}\n{err}");
 }
+
+#[test]
+fn sqlite_triggers_are_not_added_to_the_frameworks_schema_and_verify_expects_none() {
+    let f = sqlite(&format!(
+        "{DJANGO_SQLITE}
+         CREATE TRIGGER tag_lower AFTER INSERT ON shop_book_tags BEGIN
+             UPDATE shop_book_tags SET tag = lower(tag) WHERE id = NEW.id;
+         END;"
+    ));
+    let db = TestDb::new();
+    db.client()
+        .batch_execute("the framework's schema", DJANGO_POSTGRES)
+        .unwrap();
+    let report = f.path.with_extension("report.json");
+    let (code, out, err) = migrate_data_only(&f, &db, &["--report", report.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let codes: Vec<&str> = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["object"].as_str().unwrap_or("").contains("tag_lower"))
+        .map(|x| x["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, vec!["adopt.trigger_not_created"], "{json:#}");
+    assert!(db
+        .strings("SELECT proname::text FROM pg_proc WHERE proname LIKE 'lite2pg_trigger%'")
+        .is_empty());
+    let (code, out, err) = run_bin(&["verify", f.path.to_str().unwrap(), "--to", &db.url], &[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+}

@@ -292,6 +292,18 @@ pub fn adopt(
     plan.tables = tables;
     plan.views.clear();
     plan.adopted = true;
+    // The framework's schema is kept as it is, its own triggers among it: SQLite's are
+    // not added to it.
+    for t in std::mem::take(&mut plan.triggers) {
+        findings.push(note(
+            "adopt.trigger_not_created",
+            t.object(),
+            "not created: --data-only keeps the framework's schema as it is; if the \
+             application relies on this trigger, the framework's migrations for PostgreSQL \
+             must make it (docs/behaviour.md shows its translation: `lite2pg plan`)"
+                .into(),
+        ));
+    }
     // The translator's decisions about DDL it will not run are no news; what it found in
     // the data, and what adopting decided, are.
     plan.findings.retain(|f| {

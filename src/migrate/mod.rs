@@ -397,7 +397,10 @@ fn run_phases(job: &Job<'_>, client: &mut Client, timer: &mut Timer) -> Result<R
     // After the data, which already holds what the triggers did in SQLite.
     if !ddl.triggers.is_empty() {
         control::set_phase(ctx.client, run_id, "triggers")?;
-        timer.time("triggers", || ctx.run_all("triggers", &ddl.triggers))?;
+        timer.time("triggers", || {
+            ctx.run_all("triggers", &ddl.triggers)?;
+            phases::disarm_while_sqlite_is_primary(ctx.client, plan)
+        })?;
     }
 
     let totals = control::copy_totals(ctx.client, run_id)?;

@@ -27,6 +27,22 @@ pub fn control_schema_exists(client: &Client) -> Result<bool> {
         .unwrap_or(false))
 }
 
+/// Whether `sync` follows `target_schema` with SQLite as the primary: the application's
+/// triggers then act in SQLite, and PostgreSQL's translated ones stay disarmed.
+pub fn sqlite_is_primary(client: &Client, target_schema: &str) -> Result<bool> {
+    Ok(client
+        .query(
+            "reading which side is the primary",
+            "SELECT to_regclass('lite2pg.sync_state') IS NOT NULL AND EXISTS (\
+             SELECT 1 FROM lite2pg.sync_state WHERE target_schema = $1 \
+             AND primary_side = 'sqlite')",
+            &[&target_schema],
+        )?
+        .first()
+        .map(|r| r.get::<_, bool>(0))
+        .unwrap_or(false))
+}
+
 /// A connection to a target that has lite2pg's control schema (else a usage error ending
 /// with `otherwise`, which says what that means for the command).
 pub fn connect_to_control(target: &TargetChoice, otherwise: &str) -> Result<Client> {

@@ -63,17 +63,7 @@ fn check_triggers(client: &Client, plan: &Plan) -> Result<Vec<SchemaFinding>> {
         return Ok(Vec::new());
     }
     let schema = &plan.options.schema;
-    let sqlite_primary: bool = client
-        .query(
-            "reading which side is the primary",
-            "SELECT to_regclass('lite2pg.sync_state') IS NOT NULL AND EXISTS (\
-             SELECT 1 FROM lite2pg.sync_state WHERE target_schema = $1 \
-             AND primary_side = 'sqlite')",
-            &[schema],
-        )?
-        .first()
-        .map(|r| r.get(0))
-        .unwrap_or(false);
+    let sqlite_primary = crate::pg::control::sqlite_is_primary(client, schema)?;
     let found: HashMap<(String, String), (String, String, String)> = client
         .query(
             "listing the target's triggers",
