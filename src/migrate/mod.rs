@@ -12,6 +12,7 @@
 //! throwaway PostgreSQL that is removed afterwards: a rehearsal.
 
 mod adopt;
+mod app_triggers;
 mod bookkeeping;
 mod builds;
 mod held;
@@ -399,7 +400,7 @@ fn run_phases(job: &Job<'_>, client: &mut Client, timer: &mut Timer) -> Result<R
         control::set_phase(ctx.client, run_id, "triggers")?;
         timer.time("triggers", || {
             ctx.run_all("triggers", &ddl.triggers)?;
-            phases::disarm_while_sqlite_is_primary(ctx.client, plan)
+            app_triggers::disarm_while_sqlite_is_primary(ctx.client, plan)
         })?;
     }
 

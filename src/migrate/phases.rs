@@ -1,7 +1,6 @@
 //! The DDL phases around the copy: tables; keys attached to the unique indexes the build
 //! pool made (builds.rs); foreign keys (`NOT VALID`, then validated, orphans reported);
-//! views; identity restarts; the application's triggers, disarmed while `sync` keeps SQLite
-//! the primary.
+//! views; identity restarts.
 //!
 //! Each step runs in one transaction with its row in `lite2pg.objects`, so a resumed run
 //! skips exactly the steps that are done.
@@ -14,8 +13,8 @@ use super::builds::Built;
 use super::run_report::ForeignKeyReport;
 use crate::error::{Error, Result};
 use crate::pg::control::run_step;
-use crate::pg::{orphans, qualified, quote_ident, Client};
-use crate::plan::{Constraint, Finding, Plan, Severity, Statement, TablePlan};
+use crate::pg::{orphans, quote_ident, Client};
+use crate::plan::{Constraint, Finding, Severity, Statement, TablePlan};
 
 /// What every phase needs.
 pub struct Ctx<'a> {
@@ -59,37 +58,6 @@ impl Ctx<'_> {
         }
         Ok(())
     }
-}
-
-/// Under `sync`, SQLite stays the primary after this migration: its own triggers act, and
-/// the rows the applier brings already hold what they did, so the translated triggers just
-/// created are disarmed before anything is applied (or verified). INSTEAD OF triggers on
-/// views cannot be, and need not be: the applier writes tables.
-pub fn disarm_while_sqlite_is_primary(client: &Client, plan: &Plan) -> Result<()> {
-    let schema = &plan.options.schema;
-    if !crate::pg::control::sqlite_is_primary(client, schema)? {
-        return Ok(());
-    }
-    let tables: HashSet<&str> = plan.tables.iter().map(|t| t.target.as_str()).collect();
-    let sql: String = plan
-        .triggers
-        .iter()
-        .filter(|t| t.translated && tables.contains(t.target_table.as_str()))
-        .map(|t| {
-            format!(
-                "ALTER TABLE {} DISABLE TRIGGER {};\n",
-                qualified(schema, &t.target_table),
-                quote_ident(&t.name)
-            )
-        })
-        .collect();
-    if sql.is_empty() {
-        return Ok(());
-    }
-    client.batch_execute(
-        "disarming the application's triggers while SQLite is the primary",
-        &sql,
-    )
 }
 
 fn refused(object: &str, sql: &str, message: &str, severity: Severity) -> Finding {
