@@ -16,6 +16,7 @@
 use rusqlite::Transaction;
 
 use crate::error::Result;
+use crate::pg::catalog::switch_trigger;
 use crate::pg::{qualified, quote_ident, Client};
 
 /// The SQLite table holding the parked triggers' SQL.
@@ -37,14 +38,13 @@ pub(crate) fn arm_pg(client: &Client, schema: &str, arm: bool) -> Result<usize> 
          AND c.relkind IN ('r', 'p') AND (tg.tgenabled = 'D') = $2",
         &[&schema, &arm],
     )?;
-    let verb = if arm { "ENABLE" } else { "DISABLE" };
     let sql: String = rows
         .iter()
         .map(|r| {
-            format!(
-                "ALTER TABLE {} {verb} TRIGGER {};\n",
-                qualified(schema, &r.get::<_, String>(0)),
-                quote_ident(&r.get::<_, String>(1))
+            switch_trigger(
+                &qualified(schema, &r.get::<_, String>(0)),
+                &r.get::<_, String>(1),
+                arm,
             )
         })
         .collect();

@@ -5,7 +5,8 @@
 use std::collections::HashSet;
 
 use crate::error::Result;
-use crate::pg::{qualified, quote_ident, Client};
+use crate::pg::catalog::switch_trigger;
+use crate::pg::{qualified, Client};
 use crate::plan::Plan;
 
 /// Under `sync`, SQLite stays the primary after this migration: its own triggers act, and
@@ -22,13 +23,7 @@ pub fn disarm_while_sqlite_is_primary(client: &Client, plan: &Plan) -> Result<()
         .triggers
         .iter()
         .filter(|t| t.translated && tables.contains(t.target_table.as_str()))
-        .map(|t| {
-            format!(
-                "ALTER TABLE {} DISABLE TRIGGER {};\n",
-                qualified(schema, &t.target_table),
-                quote_ident(&t.name)
-            )
-        })
+        .map(|t| switch_trigger(&qualified(schema, &t.target_table), &t.name, false))
         .collect();
     if sql.is_empty() {
         return Ok(());

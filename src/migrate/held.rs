@@ -9,7 +9,7 @@
 use uuid::Uuid;
 
 use crate::error::Result;
-use crate::pg::catalog;
+use crate::pg::catalog::{self, switch_trigger};
 use crate::pg::{qualified, quote_ident, quote_literal, Client};
 use crate::plan::{Constraint, Plan, Statement};
 
@@ -56,10 +56,7 @@ pub fn hold(client: &mut Client, run: Uuid, plan: &Plan) -> Result<()> {
             rows.push((cat.name.clone(), "index".into(), name.clone(), def.clone()));
         }
         for trigger in &cat.triggers {
-            sql.push_str(&format!(
-                "ALTER TABLE {q} DISABLE TRIGGER {};\n",
-                quote_ident(trigger)
-            ));
+            sql.push_str(&switch_trigger(&q, trigger, false));
             rows.push((
                 cat.name.clone(),
                 "trigger".into(),
@@ -150,10 +147,10 @@ pub fn release(client: &Client, run: Uuid) -> Result<()> {
     )?;
     let mut sql = String::from("BEGIN;\n");
     for r in &triggers {
-        sql.push_str(&format!(
-            "ALTER TABLE {} ENABLE TRIGGER {};\n",
-            qualified(&r.get::<_, String>(0), &r.get::<_, String>(1)),
-            quote_ident(&r.get::<_, String>(2))
+        sql.push_str(&switch_trigger(
+            &qualified(&r.get::<_, String>(0), &r.get::<_, String>(1)),
+            &r.get::<_, String>(2),
+            true,
         ));
     }
     sql.push_str(&format!(
@@ -181,7 +178,7 @@ pub fn restore_held(client: &Client, run: &str) -> Result<usize> {
         let table = qualified(&r.get::<_, String>(0), &r.get::<_, String>(1));
         let name = quote_ident(&r.get::<_, String>(3));
         if r.get::<_, String>(2) == "trigger" {
-            sql.push_str(&format!("ALTER TABLE {table} ENABLE TRIGGER {name};\n"));
+            sql.push_str(&switch_trigger(&table, &r.get::<_, String>(3), true));
         } else if r.get::<_, String>(2) == "index" {
             // Built again as the application's migration made it (IF NOT EXISTS: the
             // killed run may have built it already).

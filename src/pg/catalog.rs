@@ -5,7 +5,18 @@
 
 use std::collections::HashMap;
 
-use super::Client;
+use super::{quote_ident, Client};
+
+/// `ALTER TABLE … ENABLE|DISABLE TRIGGER …;` for one trigger: `table` already qualified,
+/// the trigger's name quoted here. Every switch of a trigger (held for a load, armed or
+/// disarmed for the primary) is this statement.
+pub fn switch_trigger(table: &str, trigger: &str, enable: bool) -> String {
+    let verb = if enable { "ENABLE" } else { "DISABLE" };
+    format!(
+        "ALTER TABLE {table} {verb} TRIGGER {};\n",
+        quote_ident(trigger)
+    )
+}
 use crate::error::Result;
 
 /// A table of the target schema.
