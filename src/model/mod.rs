@@ -212,7 +212,17 @@ pub fn rowid_name<'a>(columns: impl IntoIterator<Item = &'a str> + Clone) -> Opt
     })
 }
 
+/// Whether a virtual table's module is SQLite's full-text search (FTS3, FTS4 or FTS5).
+pub fn is_fts_module(module: &str) -> bool {
+    matches!(module, "fts3" | "fts4" | "fts5")
+}
+
 impl Table {
+    /// Whether it is an FTS virtual table ([`is_fts_module`]).
+    pub fn is_fts(&self) -> bool {
+        self.virtual_module.as_deref().is_some_and(is_fts_module)
+    }
+
     /// The name that reaches this table's rowid ([`rowid_name`]).
     pub fn rowid_name(&self) -> Option<&'static str> {
         rowid_name(self.columns.iter().map(|c| c.name.as_str()))

@@ -65,7 +65,7 @@ fn arguments(sql: &str) -> Option<Vec<String>> {
 /// Reads an FTS table's declaration; `None` for any other module.
 pub fn parse(sql: &str) -> Option<Fts> {
     let module = ddl_text::virtual_module(sql)?;
-    if !matches!(module.as_str(), "fts3" | "fts4" | "fts5") {
+    if !crate::model::is_fts_module(&module) {
         return None;
     }
     let mut fts = Fts {
