@@ -636,6 +636,7 @@ pub fn parse() -> Request {
                 pending: None,
                 only_keys: None,
                 schema_check: true,
+                fused: None,
             },
             stall_timeout: running.stall_timeout(),
         })),

@@ -428,3 +428,73 @@ fn a_text_primary_key_is_not_null_in_postgresql_and_that_is_no_schema_difference
     assert_eq!(code, 0, "{out}");
     assert_eq!(r["schema_findings"], json!([]));
 }
+
+#[test]
+fn a_migration_hashes_sqlite_as_it_copies_and_its_verification_still_finds_each_change_in_postgresql(
+) {
+    let f = fixture();
+    let db = TestDb::new();
+    let dir = tempfile::tempdir().unwrap();
+    let json_path = dir.path().join("run.json");
+    // The run waits at the comparison while PostgreSQL's rows are changed under it.
+    let mut child = common::bin_command(
+        &[
+            "migrate",
+            f.path.to_str().unwrap(),
+            "--to",
+            db.url.as_str(),
+            "--quiet",
+            "--report",
+            json_path.to_str().unwrap(),
+        ],
+        &[("LITE2PG_FAILPOINT", "verify.compare=sleep:1500")],
+    )
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while std::io::BufRead::read_line(&mut err, &mut line).unwrap() > 0
+        && !line.contains("failpoint")
+    {
+        line.clear();
+    }
+    db.client()
+        .batch_execute(
+            "tamper",
+            "UPDATE items SET amount = amount + 0.01 WHERE id = 7;
+             DELETE FROM pairs WHERE a = 'k006' AND b = 6;
+             INSERT INTO log (level, message) VALUES ('info', 'same message');",
+        )
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap();
+    let notes = r["notes"].to_string();
+    assert!(
+        notes.contains("SQLite's side of 3 of 3 table(s) was hashed as the copy read it"),
+        "{notes}"
+    );
+    let mut found = Vec::new();
+    for t in r["mismatches"].as_array().unwrap() {
+        assert_eq!(t["source_hashed_in_copy"], true, "{t}");
+        for m in t["mismatches"].as_array().unwrap() {
+            found.push(format!("{} {}", t["target_name"], m["kind"]));
+        }
+    }
+    found.sort();
+    assert_eq!(
+        found,
+        vec![
+            "\"items\" \"different\"",
+            "\"log\" \"extra_in_target\"",
+            "\"pairs\" \"missing_in_target\"",
+        ]
+    );
+    // `verify` on its own reads both sides and agrees.
+    let (code, alone, out) = verify(&f, &db, &[]);
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(table(&alone, "items")["source_hashed_in_copy"], false);
+    assert_eq!(table(&alone, "items")["mismatch_count"], 1);
+}

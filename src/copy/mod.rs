@@ -140,6 +140,15 @@ pub struct Chunk {
     pub rejects: Vec<Reject>,
 }
 
+/// Sees every row the reader reads, before it is encoded: the verification hashes the
+/// SQLite side here, in its own canonical form, so it need not read the source again.
+pub trait RowTap: Send {
+    /// One row of job `table`, as the reader selected it: the key (the rowid, or the key
+    /// columns of a `WITHOUT ROWID` table), then each copied column that has a source,
+    /// in order. Only called for tables whose gaps are the whole table.
+    fn row(&mut self, table: usize, row: &rusqlite::Row<'_>);
+}
+
 /// How a copy runs.
 #[derive(Debug, Clone, Copy)]
 pub struct Settings {
@@ -149,12 +158,21 @@ pub struct Settings {
     pub chunk_rows: u64,
 }
 
-/// Copies every gap of every job, reading through `conn` (a connection of its own, which
-/// becomes the reader thread's). Returns when all chunks are committed, or with the first
-/// error (committed chunks stay; `--resume` continues from them).
+/// Where the copy reads: a SQLite connection of its own (it becomes the reader thread's).
+pub struct ReadFrom {
+    /// The connection.
+    pub conn: rusqlite::Connection,
+    /// The source file, for messages.
+    pub path: std::path::PathBuf,
+    /// Shown every row read, when there is one.
+    pub tap: Option<Box<dyn RowTap>>,
+}
+
+/// Copies every gap of every job, reading from `from`. Returns when all chunks are
+/// committed, or with the first error (committed chunks stay; `--resume` continues from
+/// them).
 pub fn run(
-    conn: rusqlite::Connection,
-    source: &std::path::Path,
+    from: ReadFrom,
     jobs: Vec<TableJob>,
     target: &Target,
     run_id: uuid::Uuid,
@@ -165,6 +183,11 @@ pub fn run(
         workers,
         chunk_rows,
     } = settings;
+    let ReadFrom {
+        conn,
+        path: source,
+        mut tap,
+    } = from;
     let jobs = Arc::new(jobs);
     let stop = Arc::new(AtomicBool::new(false));
     let (tx, rx) = tokio::sync::mpsc::channel::<Chunk>(1);
@@ -172,11 +195,17 @@ pub fn run(
         let jobs = jobs.clone();
         let stop = stop.clone();
         let progress = progress.clone();
-        let source = source.to_path_buf();
         std::thread::Builder::new()
             .name("lite2pg-reader".into())
             .spawn(move || {
-                reader::read_all(&conn, &source, &jobs, tx, &progress, &stop, chunk_rows)
+                let reading = reader::Reading {
+                    conn: &conn,
+                    path: &source,
+                    progress: &progress,
+                    stop: &stop,
+                    chunk_rows,
+                };
+                reading.all(&jobs, tx, tap.as_deref_mut())
             })
             .map_err(|e| Error::Environment(format!("cannot start the reader thread: {e}")))?
     };

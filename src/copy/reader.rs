@@ -8,44 +8,61 @@ use tokio::sync::mpsc::Sender;
 
 use super::encode::{self, begin_tuple};
 use super::keys::{self, Key, ORD_STEP};
-use super::{Chunk, Progress, Reject, RowKeys, TableJob, CHUNK_BYTES};
+use super::{Chunk, Progress, Reject, RowKeys, RowTap, TableJob, CHUNK_BYTES};
 use crate::error::{Error, Result};
 use crate::pg::quote_ident;
 use crate::plan::Conversion;
 use crate::sqlite::open::classify;
 
-/// Reads every gap of every job from `conn` and sends its chunks; stops early when `stop` is
-/// set or the sink hangs up. `path` names the source in messages.
-pub fn read_all(
-    conn: &rusqlite::Connection,
-    path: &Path,
-    jobs: &[TableJob],
-    tx: Sender<Chunk>,
-    progress: &Progress,
-    stop: &AtomicBool,
-    chunk_rows: u64,
-) -> Result<()> {
-    // One read transaction for the whole copy: every table comes from the same snapshot.
-    conn.execute_batch("BEGIN; SELECT count(*) FROM sqlite_master;")
-        .map_err(|e| classify(path, &e))?;
-    for (i, job) in jobs.iter().enumerate() {
-        for gap in &job.gaps {
-            if stop.load(Ordering::SeqCst) {
-                return Ok(());
+/// The reader's fixed part: where it reads, what it reports to, when it stops.
+pub struct Reading<'a> {
+    /// The reader's connection.
+    pub conn: &'a rusqlite::Connection,
+    /// The source, named in messages.
+    pub path: &'a Path,
+    /// Rows read, chunks sent.
+    pub progress: &'a Progress,
+    /// Set when the sink failed.
+    pub stop: &'a AtomicBool,
+    /// Rows per chunk at most.
+    pub chunk_rows: u64,
+}
+
+impl Reading<'_> {
+    /// Reads every gap of every job and sends its chunks, showing each row to `tap` for the
+    /// tables read whole; stops early when `stop` is set or the sink hangs up.
+    pub fn all(
+        &self,
+        jobs: &[TableJob],
+        tx: Sender<Chunk>,
+        mut tap: Option<&mut (dyn RowTap + 'static)>,
+    ) -> Result<()> {
+        // One read transaction for the whole copy: every table comes from the same snapshot.
+        self.conn
+            .execute_batch("BEGIN; SELECT count(*) FROM sqlite_master;")
+            .map_err(|e| classify(self.path, &e))?;
+        for (i, job) in jobs.iter().enumerate() {
+            // A tap sees whole tables only: a resumed table's rows are partly elsewhere.
+            let whole = matches!(&job.gaps[..], [g] if g.lo.is_none() && g.hi.is_none());
+            for gap in &job.gaps {
+                if self.stop.load(Ordering::SeqCst) {
+                    return Ok(());
+                }
+                let tap = if whole { tap.as_deref_mut() } else { None };
+                let sent = self.gap(i, job, gap, &tx, tap).map_err(|e| {
+                    Error::source(
+                        self.path,
+                        format!("reading table {}: {e}", quote_ident(&job.source)),
+                    )
+                })?;
+                if !sent {
+                    return Ok(());
+                }
             }
-            let sent = read_gap(conn, i, job, gap, &tx, progress, chunk_rows).map_err(|e| {
-                Error::source(
-                    path,
-                    format!("reading table {}: {e}", quote_ident(&job.source)),
-                )
-            })?;
-            if !sent {
-                return Ok(());
-            }
+            self.progress.read_done(i);
         }
-        progress.read_done(i);
+        Ok(())
     }
-    Ok(())
 }
 
 /// The name that reaches the rowid of `job`'s table, avoiding columns that shadow it.
@@ -130,131 +147,136 @@ impl Builder {
     }
 }
 
-/// Reads one gap; returns false when the sink has gone away.
-fn read_gap(
-    conn: &rusqlite::Connection,
-    table: usize,
-    job: &TableJob,
-    gap: &keys::Gap,
-    tx: &Sender<Chunk>,
-    progress: &Progress,
-    chunk_rows: u64,
-) -> std::result::Result<bool, String> {
-    let sql = select_sql(job, gap)?;
-    let mut stmt = conn.prepare(&sql).map_err(|e| e.to_string())?;
-    let mut params: Vec<Value> = Vec::new();
-    params.extend(gap.lo.iter().flatten().cloned());
-    params.extend(gap.hi.iter().flatten().cloned());
-    let mut rows = stmt
-        .query(rusqlite::params_from_iter(params.iter()))
-        .map_err(|e| e.to_string())?;
-    let rowids = job.key_columns.is_empty();
-    let nkey = if rowids { 1 } else { job.key_columns.len() };
-    let step = if gap.before_ord == i64::MAX {
-        ORD_STEP
-    } else {
-        1
-    };
-    let mut ord = gap.after_ord + step;
-    let mut b = Builder::new(table, ord, gap.lo.clone(), rowids);
-    let fields = job.columns.len() as u16;
-    // Position of each copied column in the SELECT list.
-    let mut positions = Vec::with_capacity(job.columns.len());
-    let mut next = nkey;
-    for c in &job.columns {
-        if c.source.is_some() {
-            positions.push(next);
-            next += 1;
+impl Reading<'_> {
+    /// Reads one gap; returns false when the sink has gone away.
+    fn gap(
+        &self,
+        table: usize,
+        job: &TableJob,
+        gap: &keys::Gap,
+        tx: &Sender<Chunk>,
+        mut tap: Option<&mut (dyn RowTap + 'static)>,
+    ) -> std::result::Result<bool, String> {
+        let (progress, chunk_rows) = (self.progress, self.chunk_rows);
+        let sql = select_sql(job, gap)?;
+        let mut stmt = self.conn.prepare(&sql).map_err(|e| e.to_string())?;
+        let mut params: Vec<Value> = Vec::new();
+        params.extend(gap.lo.iter().flatten().cloned());
+        params.extend(gap.hi.iter().flatten().cloned());
+        let mut rows = stmt
+            .query(rusqlite::params_from_iter(params.iter()))
+            .map_err(|e| e.to_string())?;
+        let rowids = job.key_columns.is_empty();
+        let nkey = if rowids { 1 } else { job.key_columns.len() };
+        let step = if gap.before_ord == i64::MAX {
+            ORD_STEP
         } else {
-            positions.push(0);
-        }
-    }
-    while let Some(row) = rows.next().map_err(|e| e.to_string())? {
-        let start = b.chunk.data.len();
-        begin_tuple(&mut b.chunk.data, fields);
-        let mut refused = None;
-        let mut cleaned = Vec::new();
-        for (c, &pos) in job.columns.iter().zip(&positions) {
-            let v = row.get_ref(pos).map_err(|e| e.to_string())?;
-            if let Err(why) = encode::encode(v, c.codec, &mut b.chunk.data) {
-                let (kind, value) = value_kind(&v);
-                refused = Some((c.target.clone(), why, kind, value));
-                break;
+            1
+        };
+        let mut ord = gap.after_ord + step;
+        let mut b = Builder::new(table, ord, gap.lo.clone(), rowids);
+        let fields = job.columns.len() as u16;
+        // Position of each copied column in the SELECT list.
+        let mut positions = Vec::with_capacity(job.columns.len());
+        let mut next = nkey;
+        for c in &job.columns {
+            if c.source.is_some() {
+                positions.push(next);
+                next += 1;
+            } else {
+                positions.push(0);
             }
-            if let (Conversion::CleanText, ValueRef::Text(t)) = (c.codec.conversion, v) {
-                if encode::cleaned(t).is_some() {
-                    cleaned.push((c.target.clone(), t.to_vec()));
+        }
+        while let Some(row) = rows.next().map_err(|e| e.to_string())? {
+            if let Some(t) = tap.as_deref_mut() {
+                t.row(table, row);
+            }
+            let start = b.chunk.data.len();
+            begin_tuple(&mut b.chunk.data, fields);
+            let mut refused = None;
+            let mut cleaned = Vec::new();
+            for (c, &pos) in job.columns.iter().zip(&positions) {
+                let v = row.get_ref(pos).map_err(|e| e.to_string())?;
+                if let Err(why) = encode::encode(v, c.codec, &mut b.chunk.data) {
+                    let (kind, value) = value_kind(&v);
+                    refused = Some((c.target.clone(), why, kind, value));
+                    break;
+                }
+                if let (Conversion::CleanText, ValueRef::Text(t)) = (c.codec.conversion, v) {
+                    if encode::cleaned(t).is_some() {
+                        cleaned.push((c.target.clone(), t.to_vec()));
+                    }
                 }
             }
-        }
-        // Rowid tables keep a bare integer per row; an owned key is built only for a
-        // reject or a chunk boundary, not for every row.
-        let rowid = if rowids {
-            match row.get_ref(0).map_err(|e| e.to_string())? {
-                ValueRef::Integer(i) => Some(i),
-                _ => return Err("rowid is not an integer".into()),
-            }
-        } else {
-            None
-        };
-        let owned_key = || -> std::result::Result<Key, String> {
-            match rowid {
-                Some(i) => Ok(vec![Value::Integer(i)]),
-                None => (0..nkey)
-                    .map(|i| row.get_ref(i).map(keys::owned))
-                    .collect::<rusqlite::Result<_>>()
-                    .map_err(|e| e.to_string()),
-            }
-        };
-        b.chunk.read += 1;
-        match refused {
-            Some((column, reason, value_kind, value)) => {
-                b.chunk.data.truncate(start);
-                b.chunk.rejects.push(Reject {
-                    key: keys::display(&job.key_names, &owned_key()?),
-                    column: Some(column),
-                    reason,
-                    value,
-                    value_kind,
-                    carried: false,
-                });
-            }
-            None => {
-                for (column, value) in cleaned {
+            // Rowid tables keep a bare integer per row; an owned key is built only for a
+            // reject or a chunk boundary, not for every row.
+            let rowid = if rowids {
+                match row.get_ref(0).map_err(|e| e.to_string())? {
+                    ValueRef::Integer(i) => Some(i),
+                    _ => return Err("rowid is not an integer".into()),
+                }
+            } else {
+                None
+            };
+            let owned_key = || -> std::result::Result<Key, String> {
+                match rowid {
+                    Some(i) => Ok(vec![Value::Integer(i)]),
+                    None => (0..nkey)
+                        .map(|i| row.get_ref(i).map(keys::owned))
+                        .collect::<rusqlite::Result<_>>()
+                        .map_err(|e| e.to_string()),
+                }
+            };
+            b.chunk.read += 1;
+            match refused {
+                Some((column, reason, value_kind, value)) => {
+                    b.chunk.data.truncate(start);
                     b.chunk.rejects.push(Reject {
                         key: keys::display(&job.key_names, &owned_key()?),
                         column: Some(column),
-                        reason: "carried cleaned (--invalid-text clean): NUL bytes removed, \
-                                 invalid UTF-8 replaced by U+FFFD"
-                            .into(),
-                        value: Some(value),
-                        value_kind: "text",
-                        carried: true,
+                        reason,
+                        value,
+                        value_kind,
+                        carried: false,
                     });
                 }
-                b.chunk.row_ends.push(b.chunk.data.len() as u32);
-                match (&mut b.chunk.row_keys, rowid) {
-                    (RowKeys::Rowids(v), Some(i)) => v.push(i),
-                    (RowKeys::Keys(v), _) => v.push(owned_key()?),
-                    (RowKeys::Rowids(_), None) => return Err("rowid is not an integer".into()),
+                None => {
+                    for (column, value) in cleaned {
+                        b.chunk.rejects.push(Reject {
+                            key: keys::display(&job.key_names, &owned_key()?),
+                            column: Some(column),
+                            reason: "carried cleaned (--invalid-text clean): NUL bytes removed, \
+                                 invalid UTF-8 replaced by U+FFFD"
+                                .into(),
+                            value: Some(value),
+                            value_kind: "text",
+                            carried: true,
+                        });
+                    }
+                    b.chunk.row_ends.push(b.chunk.data.len() as u32);
+                    match (&mut b.chunk.row_keys, rowid) {
+                        (RowKeys::Rowids(v), Some(i)) => v.push(i),
+                        (RowKeys::Keys(v), _) => v.push(owned_key()?),
+                        (RowKeys::Rowids(_), None) => return Err("rowid is not an integer".into()),
+                    }
                 }
             }
-        }
-        if b.chunk.data.len() >= CHUNK_BYTES || b.chunk.read >= chunk_rows {
-            let key = owned_key()?;
-            b.chunk.hi = Some(key.clone());
-            progress.read(table, b.chunk.read);
-            progress.chunk_sent(table);
-            if tx.blocking_send(b.chunk).is_err() {
-                return Ok(false);
+            if b.chunk.data.len() >= CHUNK_BYTES || b.chunk.read >= chunk_rows {
+                let key = owned_key()?;
+                b.chunk.hi = Some(key.clone());
+                progress.read(table, b.chunk.read);
+                progress.chunk_sent(table);
+                if tx.blocking_send(b.chunk).is_err() {
+                    return Ok(false);
+                }
+                ord += step;
+                b = Builder::new(table, ord, Some(key), rowids);
             }
-            ord += step;
-            b = Builder::new(table, ord, Some(key), rowids);
         }
+        // The last chunk of a gap ends where the gap ends, so chunks keep partitioning the keys.
+        b.chunk.hi = gap.hi.clone();
+        progress.read(table, b.chunk.read);
+        progress.chunk_sent(table);
+        Ok(tx.blocking_send(b.chunk).is_ok())
     }
-    // The last chunk of a gap ends where the gap ends, so chunks keep partitioning the keys.
-    b.chunk.hi = gap.hi.clone();
-    progress.read(table, b.chunk.read);
-    progress.chunk_sent(table);
-    Ok(tx.blocking_send(b.chunk).is_ok())
 }

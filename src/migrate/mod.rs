@@ -25,7 +25,7 @@ mod undo;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
 use uuid::Uuid;
@@ -38,6 +38,7 @@ use crate::pg::{connect_target, control, qualified, quote_ident, Client, Target,
 use crate::plan::{Plan, PlanOptions};
 use crate::sqlite::Source;
 use crate::translate::{load_from, plan_checked};
+use crate::verify::{Fused, FusedDigests};
 use run_report::PhaseTiming;
 pub use run_report::{ForeignKeyReport, RunReport};
 pub use undo::rollback_run;
@@ -374,7 +375,7 @@ fn run_phases(job: &Job<'_>, client: &mut Client, timer: &mut Timer) -> Result<R
     } else {
         (ddl.foreign_keys.clone(), ddl.indexes.clone())
     };
-    let built = load_data(job, &mut ctx, timer, &indexes)?;
+    let (built, fused) = load_data(job, &mut ctx, timer, &indexes)?;
     timer.time("attach keys", || {
         phases::attach_keys(&mut ctx, &indexes, &built)
     })?;
@@ -409,6 +410,7 @@ fn run_phases(job: &Job<'_>, client: &mut Client, timer: &mut Timer) -> Result<R
         control::set_phase(ctx.client, run_id, "verify")?;
         let opts = crate::verify::Options {
             jobs: req.jobs,
+            fused: fused.map(Arc::new),
             ..Default::default()
         };
         Some(timer.time("verify", || {
@@ -417,6 +419,9 @@ fn run_phases(job: &Job<'_>, client: &mut Client, timer: &mut Timer) -> Result<R
     } else {
         None
     };
+    if let Some((tables, _)) = &verification {
+        notes.extend(fused_note(tables));
+    }
     // A file read in place without locking must have been one moment throughout.
     job.src.check_unchanged()?;
     // After the verification, which would otherwise share the server with autovacuum
@@ -465,6 +470,33 @@ fn run_phases(job: &Job<'_>, client: &mut Client, timer: &mut Timer) -> Result<R
     })
 }
 
+/// Says how much of the verification's SQLite side the copy hashed as it read the rows.
+fn fused_note(tables: &[crate::verify::TableVerify]) -> Option<String> {
+    let compared: Vec<&crate::verify::TableVerify> =
+        tables.iter().filter(|t| t.source_rows.is_some()).collect();
+    let hashed = compared.iter().filter(|t| t.source_hashed_in_copy).count();
+    if compared.is_empty() {
+        return None;
+    }
+    let again: Vec<&str> = compared
+        .iter()
+        .filter(|t| !t.source_hashed_in_copy)
+        .map(|t| t.name.as_str())
+        .collect();
+    let mut note = format!(
+        "verification: SQLite's side of {hashed} of {} table(s) was hashed as the copy read it",
+        compared.len()
+    );
+    if !again.is_empty() {
+        note.push_str(&format!(
+            "; read again: {}{}",
+            again.iter().take(5).copied().collect::<Vec<_>>().join(", "),
+            if again.len() > 5 { ", …" } else { "" }
+        ));
+    }
+    Some(note)
+}
+
 /// The schema phase: the prelude (schema, extension) unless it existed already, the
 /// tables, and autovacuum paused on them.
 fn create_schema(ctx: &mut phases::Ctx<'_>, plan: &Plan, notes: &mut Vec<String>) -> Result<()> {
@@ -484,14 +516,16 @@ fn create_schema(ctx: &mut phases::Ctx<'_>, plan: &Plan, notes: &mut Vec<String>
 }
 
 /// The data phase: the build pool starts each table's indexes as soon as its rows are all
-/// in, while the copier streams every table; returns the builds once all are done.
+/// in, while the copier streams every table; returns the builds once all are done, and the
+/// verification's SQLite side when the copy hashed it.
 fn load_data(
     job: &Job<'_>,
     ctx: &mut phases::Ctx<'_>,
     timer: &mut Timer,
     index_stmts: &[crate::plan::Statement],
-) -> Result<Vec<builds::Built>> {
+) -> Result<(Vec<builds::Built>, Option<FusedDigests>)> {
     let (req, plan) = (job.req, job.plan);
+    let mut fused: Option<Arc<Mutex<Fused>>> = None;
     let sizes: HashMap<String, u64> = plan
         .tables
         .iter()
@@ -556,12 +590,26 @@ fn load_data(
                 }
             })),
         ));
+        // The verification's SQLite side, hashed as the copy reads the rows.
+        let tap = if req.verify {
+            let f = Arc::new(Mutex::new(Fused::prepare(
+                job.src, plan, ctx.client, &jobs,
+            )?));
+            fused = Some(f.clone());
+            Some(Fused::tap(&f))
+        } else {
+            None
+        };
         let copied = timer.time("data", || {
             let display = progress.display(req.quiet);
             let out = job.src.reopen().and_then(|conn| {
-                copy::run(
+                let from = copy::ReadFrom {
                     conn,
-                    &req.source,
+                    path: req.source.clone(),
+                    tap,
+                };
+                copy::run(
+                    from,
                     jobs,
                     job.target,
                     job.run_id,
@@ -582,7 +630,13 @@ fn load_data(
         }
     }
     control::set_phase(ctx.client, job.run_id, "indexes")?;
-    timer.time("indexes", || pool.finish(true))
+    let built = timer.time("indexes", || pool.finish(true))?;
+    // The reader has ended, and with it the copier's handle on the digests.
+    let fused = fused
+        .and_then(|f| Arc::try_unwrap(f).ok())
+        .and_then(|m| m.into_inner().ok())
+        .map(Fused::finish);
+    Ok((built, fused))
 }
 
 fn default_reject_file(source: &Path) -> PathBuf {

@@ -14,6 +14,7 @@
 pub mod canon;
 pub mod command;
 pub mod compare;
+pub mod fused;
 pub mod report;
 pub mod scan;
 pub mod schema_check;
@@ -23,6 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use canon::{Col, Kind};
+use rusqlite::types::Value;
 use scan::{ColSpec, Digests, Part, Rows, Sample, Sink, TableSpec};
 
 use crate::error::{Error, Result};
@@ -32,6 +34,7 @@ use crate::plan::{Plan, RowIdentity};
 use crate::sqlite::open::Source;
 
 pub use command::{verify, verify_with_report, Output, VerifyRequest};
+pub use fused::{Fused, FusedDigests};
 pub use report::{Mismatch, MismatchKind, TableStatus, TableVerify, VerifyReport};
 
 /// Rows held in memory at once by the row-level pass, over both sides.
@@ -61,6 +64,8 @@ pub struct Options {
     /// Compare the catalog with the plan too (a cutover's freeze leaves it to the full
     /// verifications before).
     pub schema_check: bool,
+    /// The SQLite side as the copy just read it ([`fused`]), used where it holds.
+    pub fused: Option<Arc<FusedDigests>>,
 }
 
 impl Default for Options {
@@ -72,6 +77,7 @@ impl Default for Options {
             pending: None,
             only_keys: None,
             schema_check: true,
+            fused: None,
         }
     }
 }
@@ -395,11 +401,26 @@ pub fn compare_tables(
         Vec::new()
     };
     let (mut results, mut specs, result_of) = comparable_tables(src, plan, &cat)?;
-    let bits: Vec<u32> = specs
+    let mut bits: Vec<u32> = specs
         .iter()
         .map(|s| range_bits(s.1.max(s.3 * 20)))
         .collect();
+    // The SQLite side the copy hashed as it read, where it stands for a reading of its own
+    // (cut into the same ranges, every row there).
+    let mut prefilled: AllDigests = HashMap::new();
+    if let (Some(f), None, true) = (&opts.fused, &opts.only_keys, opts.sample >= 1.0) {
+        for (i, s) in specs.iter().enumerate() {
+            if let Some((b, d)) = f.take(src, s)? {
+                bits[i] = b;
+                prefilled.insert((i, true), d);
+            }
+        }
+    }
     key_ranges(src, &mut specs, &bits, opts)?;
+    if let Some(f) = &opts.fused {
+        // Cut alike: the key span SQLite gives now is the one the copy's snapshot gave.
+        prefilled.retain(|(i, _), _| f.int_key(&specs[*i].0.source) == Some(specs[*i].0.int_key));
+    }
     let open = src.reopener();
     let pass = Pass {
         open: &open,
@@ -410,7 +431,10 @@ pub fn compare_tables(
         specs: &specs,
         bits: &bits,
     };
-    let digests = pass.digests()?;
+    for &(i, _) in prefilled.keys() {
+        results[result_of[i]].source_hashed_in_copy = true;
+    }
+    let digests = pass.digests(prefilled)?;
     for (i, &at) in result_of.iter().enumerate() {
         let diff = differing_ranges(&digests, i, bits[i], &mut results[at]);
         if !diff.is_empty() {
@@ -517,15 +541,18 @@ struct Pass<'a> {
 }
 
 impl Pass<'_> {
-    /// Pass 1: range digests of every table on both sides.
-    fn digests(&self) -> Result<AllDigests> {
-        let digests: Mutex<AllDigests> = Mutex::new(HashMap::new());
+    /// Pass 1: range digests of every table on both sides, but the sides `prefilled`
+    /// already has.
+    fn digests(&self, prefilled: AllDigests) -> Result<AllDigests> {
         let all: Vec<usize> = (0..self.specs.len()).collect();
+        let mut work = tasks(self.specs, self.opts.jobs, &all);
+        work.retain(|t| !prefilled.contains_key(&(t.table, t.side == Side::Sqlite)));
+        let digests: Mutex<AllDigests> = Mutex::new(prefilled);
         run_tasks(
             self.open,
             self.target,
             self.opts.jobs,
-            tasks(self.specs, self.opts.jobs, &all),
+            work,
             |task, conn, client| {
                 let spec = &self.specs[task.table].0;
                 let mut d = Digests::new(self.bits[task.table]);
@@ -669,18 +696,31 @@ fn interval_tasks(table: usize, ir: &scan::IntRanges, ranges: &HashSet<usize>) -
 
 /// The smallest and largest integer in a SQLite key column, if it holds any.
 fn int_key_span(src: &Source, table: &str, column: &str) -> Result<Option<(i64, i64)>> {
-    let c = crate::pg::quote_ident(column);
-    src.conn
-        .query_row(
-            &format!(
-                "SELECT min({c}), max({c}) FROM {} WHERE typeof({c}) = 'integer'",
-                crate::pg::quote_ident(table)
-            ),
-            [],
-            |r| Ok((r.get::<_, Option<i64>>(0)?, r.get::<_, Option<i64>>(1)?)),
-        )
-        .map(|(a, b)| a.zip(b))
-        .map_err(|e| crate::sqlite::open::classify(&src.path, &e))
+    let (c, t) = (
+        crate::pg::quote_ident(column),
+        crate::pg::quote_ident(table),
+    );
+    let span = |sql: String| {
+        src.conn
+            .query_row(&sql, [], |r| {
+                Ok((r.get::<_, Value>(0)?, r.get::<_, Value>(1)?))
+            })
+            .map_err(|e| crate::sqlite::open::classify(&src.path, &e))
+    };
+    // A key is indexed, so its bare min and max are two index lookups, not a scan. NULL
+    // sorts before numbers and text and blobs after them: when both ends are integers,
+    // they are the ends of the integers too.
+    match span(format!("SELECT min({c}), max({c}) FROM {t}"))? {
+        (Value::Integer(a), Value::Integer(b)) => return Ok(Some((a, b))),
+        (Value::Null, Value::Null) => return Ok(None),
+        _ => {}
+    }
+    match span(format!(
+        "SELECT min({c}), max({c}) FROM {t} WHERE typeof({c}) = 'integer'"
+    ))? {
+        (Value::Integer(a), Value::Integer(b)) => Ok(Some((a, b))),
+        _ => Ok(None),
+    }
 }
 
 fn count_sqlite(src: &Source, table: &str) -> Result<u64> {

@@ -99,6 +99,8 @@ pub struct TableVerify {
     pub pending_rows: u64,
     /// Seconds spent on this table's row-level comparison.
     pub seconds: f64,
+    /// The SQLite side was hashed as the copy read it, not read again (`migrate`).
+    pub source_hashed_in_copy: bool,
     /// Why the table was not compared as planned, or anything else to know.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
@@ -129,6 +131,7 @@ impl TableVerify {
             mismatches_truncated: false,
             pending_rows: 0,
             seconds: 0.0,
+            source_hashed_in_copy: false,
             note: None,
         }
     }

@@ -79,7 +79,7 @@ fn only_condition(sql: &mut String, column: &str, keys: &[i64]) {
 /// Ranges by value of a single integer key: range `i` holds keys in
 /// `[min + i·width, min + (i+1)·width)`, the first and last open-ended (a target row
 /// outside the source's keys still has a range).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IntRanges {
     /// Smallest key in SQLite.
     pub min: i64,
@@ -326,6 +326,70 @@ impl RowWork<'_> {
                 });
             }
         }
+    }
+}
+
+/// One table's SQLite side digested from rows another reader reads (the copier's, when the
+/// verification is fused with the copy): the same canonical rows, ranges and sums as
+/// [`sqlite_part`] gives, every row counted.
+#[derive(Debug)]
+pub struct FedTable {
+    /// What is compared (as the catalog had it when the copy began).
+    pub spec: TableSpec,
+    /// The digests so far.
+    pub digests: Digests,
+    /// Position of each compared column in the reader's row.
+    positions: Vec<usize>,
+    /// A value could not be read: the table is read again by the verification.
+    pub spoiled: bool,
+    canon: Vec<u8>,
+    ends: Vec<usize>,
+    key_buf: Vec<u8>,
+}
+
+impl FedTable {
+    /// Digests over `2^bits` ranges of rows whose compared columns sit at `positions`.
+    pub fn new(spec: TableSpec, bits: u32, positions: Vec<usize>) -> FedTable {
+        FedTable {
+            spec,
+            digests: Digests::new(bits),
+            positions,
+            spoiled: false,
+            canon: Vec::with_capacity(256),
+            ends: Vec::new(),
+            key_buf: Vec::new(),
+        }
+    }
+
+    /// Adds one row.
+    pub fn row(&mut self, row: &rusqlite::Row<'_>) {
+        if self.spoiled {
+            return;
+        }
+        self.canon.clear();
+        self.ends.clear();
+        for (c, &pos) in self.spec.columns.iter().zip(&self.positions) {
+            match row.get_ref(pos) {
+                Ok(v) => canon::sqlite(v, c.col, &mut self.canon),
+                Err(_) => {
+                    self.spoiled = true;
+                    return;
+                }
+            }
+            self.ends.push(self.canon.len());
+        }
+        let mut work = RowWork {
+            spec: &self.spec,
+            sample: Sample(u64::MAX),
+            key_buf: std::mem::take(&mut self.key_buf),
+        };
+        work.take(
+            &self.canon,
+            &self.ends,
+            || serde_json::Value::Null,
+            &mut Sink::Digest(&mut self.digests),
+        );
+        self.key_buf = work.key_buf;
     }
 }
 

@@ -88,7 +88,7 @@ impl Kind {
 }
 
 /// A column as the comparison sees it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Col {
     /// How values compare.
     pub kind: Kind,
