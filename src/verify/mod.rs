@@ -14,6 +14,7 @@
 pub mod canon;
 pub mod command;
 pub mod compare;
+mod copy_stream;
 pub mod fused;
 pub mod report;
 pub mod scan;

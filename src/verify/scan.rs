@@ -10,7 +10,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use bytes::Buf;
+use super::copy_stream::CopyParser;
 use futures_util::StreamExt;
 use rusqlite::types::ValueRef;
 use sha2::{Digest, Sha256};
@@ -586,131 +586,9 @@ pub fn postgres_part(
     outcome
 }
 
-/// An incremental reader of PostgreSQL's binary COPY stream.
-#[derive(Default)]
-struct CopyParser {
-    buf: Vec<u8>,
-    header_done: bool,
-    finished: bool,
-}
-
-impl CopyParser {
-    /// Adds `chunk` and hands each complete tuple's fields to `row`.
-    fn feed(
-        &mut self,
-        chunk: &[u8],
-        mut row: impl FnMut(&[Option<&[u8]>]),
-    ) -> std::result::Result<(), String> {
-        self.buf.extend_from_slice(chunk);
-        let mut at = 0usize;
-        if !self.header_done {
-            // Signature (11), flags (4), extension length (4) and the extension.
-            if self.buf.len() < 19 {
-                return Ok(());
-            }
-            let ext = u32::from_be_bytes([self.buf[15], self.buf[16], self.buf[17], self.buf[18]])
-                as usize;
-            if self.buf.len() < 19 + ext {
-                return Ok(());
-            }
-            if &self.buf[..11] != b"PGCOPY\n\xff\r\n\0" {
-                return Err("the server's COPY stream has no binary signature".into());
-            }
-            at = 19 + ext;
-            self.header_done = true;
-        }
-        let mut fields: Vec<Option<&[u8]>> = Vec::new();
-        loop {
-            if self.finished {
-                at = self.buf.len();
-                break;
-            }
-            let mut cur = &self.buf[at..];
-            if cur.len() < 2 {
-                break;
-            }
-            let count = cur.get_i16();
-            if count == -1 {
-                self.finished = true;
-                at = self.buf.len();
-                break;
-            }
-            // Is the whole tuple here?
-            let mut need = 2usize;
-            let mut probe = &self.buf[at + 2..];
-            let mut complete = true;
-            for _ in 0..count {
-                if probe.len() < 4 {
-                    complete = false;
-                    break;
-                }
-                let len = probe.get_i32();
-                need += 4;
-                if len > 0 {
-                    if probe.len() < len as usize {
-                        complete = false;
-                        break;
-                    }
-                    probe.advance(len as usize);
-                    need += len as usize;
-                }
-            }
-            if !complete {
-                break;
-            }
-            fields.clear();
-            let mut pos = at + 2;
-            for _ in 0..count {
-                let len = i32::from_be_bytes([
-                    self.buf[pos],
-                    self.buf[pos + 1],
-                    self.buf[pos + 2],
-                    self.buf[pos + 3],
-                ]);
-                pos += 4;
-                if len < 0 {
-                    fields.push(None);
-                } else {
-                    fields.push(Some(&self.buf[pos..pos + len as usize]));
-                    pos += len as usize;
-                }
-            }
-            row(&fields);
-            at += need;
-        }
-        self.buf.drain(..at);
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_copy_parser_reassembles_tuples_split_across_chunks() {
-        let mut stream = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0".to_vec();
-        for i in 0..3i64 {
-            stream.extend_from_slice(&2i16.to_be_bytes());
-            stream.extend_from_slice(&8i32.to_be_bytes());
-            stream.extend_from_slice(&i.to_be_bytes());
-            stream.extend_from_slice(&(-1i32).to_be_bytes());
-        }
-        stream.extend_from_slice(&(-1i16).to_be_bytes());
-        for step in [1, 3, 7, stream.len()] {
-            let mut p = CopyParser::default();
-            let mut seen = Vec::new();
-            for chunk in stream.chunks(step) {
-                p.feed(chunk, |f| {
-                    seen.push((f[0].map(|b| b.to_vec()), f[1].is_none()));
-                })
-                .unwrap();
-            }
-            assert_eq!(seen.len(), 3, "chunks of {step}");
-            assert_eq!(seen[2].0.as_deref(), Some(&2i64.to_be_bytes()[..]));
-            assert!(seen.iter().all(|s| s.1));
-        }
-    }
 
     #[test]
     fn integer_key_ranges_cover_every_key_and_read_back_as_intervals() {

@@ -16,6 +16,7 @@ use crate::sqlite::temporal::civil_from_days;
 use crate::sqlite::temporal::EpochUnit;
 
 mod decimal;
+mod json;
 mod postgres;
 mod sqlite;
 
@@ -212,47 +213,8 @@ pub fn normal_decimal(s: &str) -> Option<String> {
 /// JSON text in one form per value: object keys sorted (the last of duplicate keys wins,
 /// as in jsonb), numbers as exact decimals, no insignificant whitespace.
 pub fn canonical_json(text: &str) -> Option<String> {
-    let v: serde_json::Value = serde_json::from_str(text).ok()?;
-    let mut out = String::new();
-    write_json(&v, &mut out);
-    Some(out)
-}
-
-pub(super) fn write_json(v: &serde_json::Value, out: &mut String) {
-    use serde_json::Value;
-    match v {
-        Value::Null => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => {
-            let text = n.to_string();
-            out.push_str(&normal_decimal(&text).unwrap_or(text));
-        }
-        Value::String(s) => out.push_str(&Value::String(s.clone()).to_string()),
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_json(item, out);
-            }
-            out.push(']');
-        }
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, k) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Value::String(k.clone()).to_string());
-                out.push(':');
-                write_json(&map[k], out);
-            }
-            out.push('}');
-        }
-    }
+    let mut out = Vec::new();
+    json::write_canonical(text.as_bytes(), &mut out).then(|| String::from_utf8(out).ok())?
 }
 
 /// One field taken back apart for a report: its canonical bytes shown as JSON.

@@ -1,6 +1,7 @@
 //! The PostgreSQL road to the canonical form: from the binary value the server sends back
 //! in `COPY … TO STDOUT (FORMAT binary)`.
 
+use super::json::put_json;
 use super::*;
 
 /// Appends the canonical form of a value PostgreSQL sent in binary (`None`: NULL).
@@ -52,16 +53,7 @@ pub fn postgres(field: Option<&[u8]>, col: Col, out: &mut Vec<u8>) {
             } else {
                 Some(b)
             };
-            match text
-                .and_then(|t| std::str::from_utf8(t).ok())
-                .and_then(canonical_json)
-            {
-                Some(j) => {
-                    put_var(out, JSON, j.as_bytes());
-                    true
-                }
-                None => false,
-            }
+            text.is_some_and(|t| put_json(out, t))
         }
         Kind::Uuid if b.len() == 16 => {
             out.push(UUID);

@@ -3,6 +3,7 @@
 
 use rusqlite::types::ValueRef;
 
+use super::json::put_json;
 use super::*;
 
 pub(super) fn raw(out: &mut Vec<u8>, v: ValueRef<'_>) {
@@ -134,20 +135,13 @@ pub fn sqlite(v: ValueRef<'_>, col: Col, out: &mut Vec<u8>) {
                 None => false,
             },
         },
-        Kind::Jsonb | Kind::Json => {
-            let text = match v {
-                ValueRef::Text(t) => std::str::from_utf8(t).ok().map(str::to_string),
-                ValueRef::Integer(_) | ValueRef::Real(_) => number_text(v),
-                _ => None,
-            };
-            match text.as_deref().and_then(canonical_json) {
-                Some(j) => {
-                    put_var(out, JSON, j.as_bytes());
-                    true
-                }
-                None => false,
+        Kind::Jsonb | Kind::Json => match v {
+            ValueRef::Text(t) => put_json(out, t),
+            ValueRef::Integer(_) | ValueRef::Real(_) => {
+                number_text(v).is_some_and(|n| put_json(out, n.as_bytes()))
             }
-        }
+            _ => false,
+        },
         Kind::Uuid => {
             let bytes = match v {
                 ValueRef::Blob(b) if b.len() == 16 => Some(b.to_vec()),
