@@ -25,7 +25,7 @@ mod undo;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use uuid::Uuid;
@@ -38,7 +38,7 @@ use crate::pg::{connect_target, control, qualified, quote_ident, Client, Target,
 use crate::plan::{Plan, PlanOptions};
 use crate::sqlite::Source;
 use crate::translate::{load_from, plan_checked};
-use crate::verify::{Fused, FusedDigests};
+use crate::verify::{Fused, FusedDigests, Hashing};
 use run_report::PhaseTiming;
 pub use run_report::{ForeignKeyReport, RunReport};
 pub use undo::rollback_run;
@@ -525,7 +525,7 @@ fn load_data(
     index_stmts: &[crate::plan::Statement],
 ) -> Result<(Vec<builds::Built>, Option<FusedDigests>)> {
     let (req, plan) = (job.req, job.plan);
-    let mut fused: Option<Arc<Mutex<Fused>>> = None;
+    let mut hashing: Option<Hashing> = None;
     let sizes: HashMap<String, u64> = plan
         .tables
         .iter()
@@ -592,11 +592,9 @@ fn load_data(
         ));
         // The verification's SQLite side, hashed as the copy reads the rows.
         let tap = if req.verify {
-            let f = Arc::new(Mutex::new(Fused::prepare(
-                job.src, plan, ctx.client, &jobs,
-            )?));
-            fused = Some(f.clone());
-            Some(Fused::tap(&f))
+            let (tap, h) = Fused::prepare(job.src, plan, ctx.client, &jobs)?.start()?;
+            hashing = Some(h);
+            Some(tap)
         } else {
             None
         };
@@ -631,12 +629,8 @@ fn load_data(
     }
     control::set_phase(ctx.client, job.run_id, "indexes")?;
     let built = timer.time("indexes", || pool.finish(true))?;
-    // The reader has ended, and with it the copier's handle on the digests.
-    let fused = fused
-        .and_then(|f| Arc::try_unwrap(f).ok())
-        .and_then(|m| m.into_inner().ok())
-        .map(Fused::finish);
-    Ok((built, fused))
+    // The reader has ended and dropped its tap: the hashing thread finishes.
+    Ok((built, hashing.and_then(Hashing::finish)))
 }
 
 fn default_reject_file(source: &Path) -> PathBuf {

@@ -8,14 +8,19 @@
 //! in SQLite, and its spec is the one the comparison derives from the catalog after the
 //! load. Otherwise, or when a value could not be read, the SQLite side is read again as
 //! `lite2pg verify` reads it.
+//!
+//! The reader only puts rows in canonical form; a thread of its own hashes them, so the
+//! copy's reader, which feeds every COPY stream, is not slowed by the sha256 of each row.
+//! Batches are bounded, so memory stays bounded whatever the tables.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc::{sync_channel, SyncSender};
+use std::thread::JoinHandle;
 
 use super::scan::{Digests, FedTable};
 use super::{catalog, key_ranges, range_bits, table_spec, Compared, Options};
 use crate::copy::{RowTap, TableJob};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::pg::Client;
 use crate::plan::Plan;
 use crate::sqlite::open::Source;
@@ -79,22 +84,83 @@ impl Fused {
         Ok(Fused { tables })
     }
 
-    /// The copier's tap feeding these digests (shared: the reader runs on its own thread).
-    pub fn tap(this: &Arc<Mutex<Fused>>) -> Box<dyn RowTap> {
-        Box::new(Tap(this.clone()))
+    /// Starts the hashing thread; returns the copier's tap, which puts the rows in
+    /// canonical form and hands them over, and the handle that gives the digests once the
+    /// tap is dropped (the copier's reader has ended).
+    pub fn start(self) -> Result<(Box<dyn RowTap>, Hashing)> {
+        let (tx, rx) = sync_channel::<Batch>(BATCHES);
+        let readers = self.tables.clone();
+        let mut tables = self.tables;
+        let thread = std::thread::Builder::new()
+            .name("lite2pg-hash".into())
+            .spawn(move || {
+                let mut ends = Vec::new();
+                for b in rx {
+                    let Some(Some(t)) = tables.get_mut(b.table) else {
+                        continue;
+                    };
+                    if b.spoiled {
+                        t.spoiled = true;
+                    }
+                    let mut start = 0;
+                    for (r, &end) in b.rows.iter().enumerate() {
+                        ends.clear();
+                        ends.extend(
+                            b.ends[r * b.width..(r + 1) * b.width]
+                                .iter()
+                                .map(|&e| e as usize),
+                        );
+                        t.add(&b.canon[start..end as usize], &ends);
+                        start = end as usize;
+                    }
+                }
+                tables
+            })
+            .map_err(|e| Error::Environment(format!("cannot start the hashing thread: {e}")))?;
+        let tap = Tap {
+            tables: readers,
+            batch: None,
+            tx,
+            ends: Vec::new(),
+        };
+        Ok((Box::new(tap), Hashing(thread)))
     }
+}
 
-    /// The digests of every table read whole without a value it could not read.
-    pub fn finish(self) -> FusedDigests {
-        FusedDigests {
-            by_source: self
-                .tables
+/// Canonical bytes per batch before it is handed to the hashing thread.
+const BATCH_BYTES: usize = 256 << 10;
+/// Batches on their way at once (memory: about this many times [`BATCH_BYTES`]).
+const BATCHES: usize = 4;
+
+/// Canonical rows of one table on their way to the hashing thread.
+struct Batch {
+    table: usize,
+    width: usize,
+    canon: Vec<u8>,
+    /// End of each row in `canon`.
+    rows: Vec<u32>,
+    /// End of each field, from its row's start; `width` a row.
+    ends: Vec<u32>,
+    /// A value could not be read: the table is read again by the verification.
+    spoiled: bool,
+}
+
+/// The hashing thread of a fused copy.
+pub struct Hashing(JoinHandle<Vec<Option<FedTable>>>);
+
+impl Hashing {
+    /// The digests of every table read whole without a value that could not be read; call
+    /// once the copy has ended (its reader dropped the tap).
+    pub fn finish(self) -> Option<FusedDigests> {
+        let tables = self.0.join().ok()?;
+        Some(FusedDigests {
+            by_source: tables
                 .into_iter()
                 .flatten()
                 .filter(|t| !t.spoiled)
                 .map(|t| (t.spec.source.clone(), t))
                 .collect(),
-        }
+        })
     }
 }
 
@@ -125,16 +191,62 @@ impl FusedDigests {
     }
 }
 
-/// The [`RowTap`] of a [`Fused`].
-struct Tap(Arc<Mutex<Fused>>);
+/// The copier's tap of a [`Fused`]: rows put in canonical form, batched per table.
+struct Tap {
+    /// The tables' specs and reader positions (their digests are the hashing thread's).
+    tables: Vec<Option<FedTable>>,
+    batch: Option<Batch>,
+    tx: SyncSender<Batch>,
+    ends: Vec<usize>,
+}
+
+impl Tap {
+    fn send(&mut self) {
+        if let Some(b) = self.batch.take() {
+            // A hashing thread that is gone leaves the digests incomplete; the count check
+            // then has the verification read SQLite itself.
+            let _ = self.tx.send(b);
+        }
+    }
+}
 
 impl RowTap for Tap {
     fn row(&mut self, table: usize, row: &rusqlite::Row<'_>) {
-        if let Ok(mut f) = self.0.lock() {
-            if let Some(Some(t)) = f.tables.get_mut(table) {
-                t.row(row);
+        let Some(Some(t)) = self.tables.get(table) else {
+            return;
+        };
+        if self
+            .batch
+            .as_ref()
+            .is_some_and(|b| b.table != table || b.canon.len() >= BATCH_BYTES)
+        {
+            if let Some(b) = self.batch.take() {
+                let _ = self.tx.send(b);
             }
         }
+        let b = self.batch.get_or_insert_with(|| Batch {
+            table,
+            width: t.spec.columns.len(),
+            canon: Vec::with_capacity(BATCH_BYTES + (BATCH_BYTES >> 2)),
+            rows: Vec::new(),
+            ends: Vec::new(),
+            spoiled: false,
+        });
+        let start = b.canon.len();
+        self.ends.clear();
+        if t.canonical(row, &mut b.canon, &mut self.ends) {
+            b.rows.push(b.canon.len() as u32);
+            b.ends.extend(self.ends.iter().map(|&e| e as u32));
+        } else {
+            b.canon.truncate(start);
+            b.spoiled = true;
+        }
+    }
+}
+
+impl Drop for Tap {
+    fn drop(&mut self) {
+        self.send();
     }
 }
 

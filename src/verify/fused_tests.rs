@@ -153,3 +153,55 @@ fn an_integer_key_span_skips_what_is_not_an_integer_at_either_end() {
     assert_eq!(span("e", "k"), None);
     assert_eq!(span("n", "k"), None);
 }
+
+#[test]
+fn rows_handed_to_the_hashing_thread_in_batches_digest_as_the_verification_reads_them() {
+    let c = rusqlite::Connection::open_in_memory().unwrap();
+    // Rows long enough for several batches; a table not tapped read in between.
+    c.execute_batch(
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT, b REAL, c TEXT);
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 4000)
+         INSERT INTO t SELECT i, printf('%.200c', 'x') || i, i / 3.0, NULL FROM n;
+         CREATE TABLE u (id INTEGER PRIMARY KEY, a TEXT, b REAL, c TEXT);
+         INSERT INTO u SELECT * FROM t WHERE id % 2 = 0;",
+    )
+    .unwrap();
+    let keyed = spec("t", vec![0], None);
+    let multiset = spec("u", Vec::new(), None);
+    let fused = super::Fused {
+        tables: vec![
+            Some(FedTable::new(keyed.clone(), 5, vec![3, 2, 4, 1])),
+            None,
+            Some(FedTable::new(multiset.clone(), 3, vec![3, 2, 4, 1])),
+        ],
+    };
+    let (mut tap, hashing) = fused.start().unwrap();
+    for (table, sql) in [
+        (0, "SELECT rowid, c, a, id, b FROM t ORDER BY rowid"),
+        (1, "SELECT rowid, c, a, id, b FROM t ORDER BY rowid"),
+        (2, "SELECT rowid, c, a, id, b FROM u ORDER BY rowid"),
+    ] {
+        let mut stmt = c.prepare(sql).unwrap();
+        let mut rows = stmt.query([]).unwrap();
+        while let Some(r) = rows.next().unwrap() {
+            tap.row(table, r);
+        }
+    }
+    drop(tap);
+    let digests = hashing.finish().unwrap();
+    for (s, bits, rows) in [(keyed, 5, 4000), (multiset, 3, 2000)] {
+        let mut read = Digests::new(bits);
+        sqlite_part(
+            &c,
+            &s,
+            Part::All,
+            Sample(u64::MAX),
+            &mut Sink::Digest(&mut read),
+        )
+        .unwrap();
+        let fed = &digests.by_source[&s.source];
+        assert_eq!(fed.digests.rows(), rows, "{}", s.source);
+        assert_eq!(fed.digests.counts, read.counts, "{}", s.source);
+        assert_eq!(fed.digests.sums, read.sums, "{}", s.source);
+    }
+}

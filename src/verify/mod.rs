@@ -35,7 +35,7 @@ use crate::plan::{Plan, RowIdentity};
 use crate::sqlite::open::Source;
 
 pub use command::{verify, verify_with_report, Output, VerifyRequest};
-pub use fused::{Fused, FusedDigests};
+pub use fused::{Fused, FusedDigests, Hashing};
 pub use report::{Mismatch, MismatchKind, TableStatus, TableVerify, VerifyReport};
 
 /// Rows held in memory at once by the row-level pass, over both sides.

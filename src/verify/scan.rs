@@ -332,7 +332,7 @@ impl RowWork<'_> {
 /// One table's SQLite side digested from rows another reader reads (the copier's, when the
 /// verification is fused with the copy): the same canonical rows, ranges and sums as
 /// [`sqlite_part`] gives, every row counted.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct FedTable {
     /// What is compared (as the catalog had it when the copy began).
     pub spec: TableSpec,
@@ -361,22 +361,46 @@ impl FedTable {
         }
     }
 
-    /// Adds one row.
+    /// Adds one row read by the reader.
     pub fn row(&mut self, row: &rusqlite::Row<'_>) {
-        if self.spoiled {
-            return;
+        let (mut canon, mut ends) = (
+            std::mem::take(&mut self.canon),
+            std::mem::take(&mut self.ends),
+        );
+        canon.clear();
+        ends.clear();
+        if self.canonical(row, &mut canon, &mut ends) {
+            self.add(&canon, &ends);
+        } else {
+            self.spoiled = true;
         }
-        self.canon.clear();
-        self.ends.clear();
+        (self.canon, self.ends) = (canon, ends);
+    }
+
+    /// Appends the canonical form of a row read by the reader to `canon`, with the end of
+    /// each field, counted from where the row starts, to `ends`; false when a value could
+    /// not be read.
+    pub fn canonical(
+        &self,
+        row: &rusqlite::Row<'_>,
+        canon: &mut Vec<u8>,
+        ends: &mut Vec<usize>,
+    ) -> bool {
+        let start = canon.len();
         for (c, &pos) in self.spec.columns.iter().zip(&self.positions) {
             match row.get_ref(pos) {
-                Ok(v) => canon::sqlite(v, c.col, &mut self.canon),
-                Err(_) => {
-                    self.spoiled = true;
-                    return;
-                }
+                Ok(v) => canon::sqlite(v, c.col, canon),
+                Err(_) => return false,
             }
-            self.ends.push(self.canon.len());
+            ends.push(canon.len() - start);
+        }
+        true
+    }
+
+    /// Adds one canonical row (`ends` as [`FedTable::canonical`] gives them).
+    pub fn add(&mut self, canon: &[u8], ends: &[usize]) {
+        if self.spoiled {
+            return;
         }
         let mut work = RowWork {
             spec: &self.spec,
@@ -384,8 +408,8 @@ impl FedTable {
             key_buf: std::mem::take(&mut self.key_buf),
         };
         work.take(
-            &self.canon,
-            &self.ends,
+            canon,
+            ends,
             || serde_json::Value::Null,
             &mut Sink::Digest(&mut self.digests),
         );
