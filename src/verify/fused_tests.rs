@@ -39,28 +39,37 @@ fn spec(table: &str, key: Vec<usize>, int_key: Option<IntRanges>) -> TableSpec {
     }
 }
 
-/// What the copier's reader selects (the rowid, then the copied columns in its own
-/// order) fed to a [`FedTable`], against the verification's own reading.
-fn fed_and_read(c: &rusqlite::Connection, spec: TableSpec, bits: u32) -> (Digests, Digests) {
+/// The verification's own reading of `spec`'s table.
+fn read(c: &rusqlite::Connection, spec: &TableSpec, bits: u32) -> Digests {
     let mut read = Digests::new(bits);
     sqlite_part(
         c,
-        &spec,
+        spec,
         Part::All,
         Sample(u64::MAX),
         &mut Sink::Digest(&mut read),
     )
     .unwrap();
-    // Reader order: rowid, c, a, id, b.
-    let positions = vec![3, 2, 4, 1];
-    let mut fed = FedTable::new(spec, bits, positions);
-    let mut stmt = c
-        .prepare("SELECT rowid, c, a, id, b FROM t ORDER BY rowid")
-        .unwrap();
+    read
+}
+
+/// Each row `sql` selects, shown to `each` as the copier's reader shows it.
+fn each_row(c: &rusqlite::Connection, sql: &str, mut each: impl FnMut(&rusqlite::Row<'_>)) {
+    let mut stmt = c.prepare(sql).unwrap();
     let mut rows = stmt.query([]).unwrap();
     while let Some(r) = rows.next().unwrap() {
-        fed.row(r);
+        each(r);
     }
+}
+
+/// What the copier's reader selects (the rowid, then the copied columns in its own
+/// order: rowid, c, a, id, b) fed to a [`FedTable`], against the verification's own reading.
+fn fed_and_read(c: &rusqlite::Connection, spec: TableSpec, bits: u32) -> (Digests, Digests) {
+    let read = read(c, &spec, bits);
+    let mut fed = FedTable::new(spec, bits, vec![3, 2, 4, 1]);
+    each_row(c, "SELECT rowid, c, a, id, b FROM t ORDER BY rowid", |r| {
+        fed.row(r)
+    });
     assert!(!fed.spoiled);
     (fed.digests, read)
 }
@@ -110,11 +119,7 @@ fn fused_digests_missing_a_row_sqlite_counts_are_not_used() {
     let src = crate::sqlite::open::open_source(&path).unwrap();
     let feed = |sql: &str| {
         let mut fed = FedTable::new(spec("t", vec![0], None), 2, vec![3, 2, 4, 1]);
-        let mut stmt = c.prepare(sql).unwrap();
-        let mut rows = stmt.query([]).unwrap();
-        while let Some(r) = rows.next().unwrap() {
-            fed.row(r);
-        }
+        each_row(&c, sql, |r| fed.row(r));
         super::FusedDigests {
             by_source: [("t".to_string(), fed)].into(),
         }
@@ -181,24 +186,12 @@ fn rows_handed_to_the_hashing_thread_in_batches_digest_as_the_verification_reads
         (1, "SELECT rowid, c, a, id, b FROM t ORDER BY rowid"),
         (2, "SELECT rowid, c, a, id, b FROM u ORDER BY rowid"),
     ] {
-        let mut stmt = c.prepare(sql).unwrap();
-        let mut rows = stmt.query([]).unwrap();
-        while let Some(r) = rows.next().unwrap() {
-            tap.row(table, r);
-        }
+        each_row(&c, sql, |r| tap.row(table, r));
     }
     drop(tap);
     let digests = hashing.finish().unwrap();
     for (s, bits, rows) in [(keyed, 5, 4000), (multiset, 3, 2000)] {
-        let mut read = Digests::new(bits);
-        sqlite_part(
-            &c,
-            &s,
-            Part::All,
-            Sample(u64::MAX),
-            &mut Sink::Digest(&mut read),
-        )
-        .unwrap();
+        let read = read(&c, &s, bits);
         let fed = &digests.by_source[&s.source];
         assert_eq!(fed.digests.rows(), rows, "{}", s.source);
         assert_eq!(fed.digests.counts, read.counts, "{}", s.source);
