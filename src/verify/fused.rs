@@ -14,7 +14,7 @@
 //! Batches are bounded, so memory stays bounded whatever the tables.
 
 use std::collections::HashMap;
-use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::thread::JoinHandle;
 
 use super::scan::{Digests, FedTable};
@@ -89,7 +89,13 @@ impl Fused {
     /// tap is dropped (the copier's reader has ended).
     pub fn start(self) -> Result<(Box<dyn RowTap>, Hashing)> {
         let (tx, rx) = sync_channel::<Batch>(BATCHES);
-        let readers = self.tables.clone();
+        // Hashed batches come back emptied, so the same few buffers serve the whole copy.
+        let (back, spare) = sync_channel::<Batch>(BATCHES + 2);
+        let readers = self
+            .tables
+            .iter()
+            .map(|t| t.as_ref().map(FedTable::reading))
+            .collect();
         let mut tables = self.tables;
         let thread = std::thread::Builder::new()
             .name("lite2pg-hash".into())
@@ -113,6 +119,7 @@ impl Fused {
                         t.add(&b.canon[start..end as usize], &ends);
                         start = end as usize;
                     }
+                    let _ = back.try_send(b);
                 }
                 tables
             })
@@ -121,6 +128,7 @@ impl Fused {
             tables: readers,
             batch: None,
             tx,
+            spare,
             ends: Vec::new(),
         };
         Ok((Box::new(tap), Hashing(thread)))
@@ -197,6 +205,8 @@ struct Tap {
     tables: Vec<Option<FedTable>>,
     batch: Option<Batch>,
     tx: SyncSender<Batch>,
+    /// Batches the hashing thread is done with.
+    spare: Receiver<Batch>,
     ends: Vec<usize>,
 }
 
@@ -224,13 +234,24 @@ impl RowTap for Tap {
                 let _ = self.tx.send(b);
             }
         }
-        let b = self.batch.get_or_insert_with(|| Batch {
-            table,
-            width: t.spec.columns.len(),
-            canon: Vec::with_capacity(BATCH_BYTES + (BATCH_BYTES >> 2)),
-            rows: Vec::new(),
-            ends: Vec::new(),
-            spoiled: false,
+        let width = t.spec.columns.len();
+        let spare = &self.spare;
+        let b = self.batch.get_or_insert_with(|| match spare.try_recv() {
+            Ok(mut b) => {
+                b.canon.clear();
+                b.rows.clear();
+                b.ends.clear();
+                (b.table, b.width, b.spoiled) = (table, width, false);
+                b
+            }
+            Err(_) => Batch {
+                table,
+                width,
+                canon: Vec::with_capacity(BATCH_BYTES + (BATCH_BYTES >> 2)),
+                rows: Vec::new(),
+                ends: Vec::new(),
+                spoiled: false,
+            },
         });
         let start = b.canon.len();
         self.ends.clear();

@@ -361,6 +361,12 @@ impl FedTable {
         }
     }
 
+    /// The same table for the reader's side of a fused copy: what it needs to put rows in
+    /// canonical form, without digests of its own.
+    pub fn reading(&self) -> FedTable {
+        FedTable::new(self.spec.clone(), 0, self.positions.clone())
+    }
+
     /// Adds one row read by the reader.
     pub fn row(&mut self, row: &rusqlite::Row<'_>) {
         let (mut canon, mut ends) = (
