@@ -90,6 +90,30 @@ pub struct TableJob {
     pub gaps: Vec<Gap>,
 }
 
+impl TableJob {
+    /// Nothing of the table was copied before: its one gap is all of it (a resumed
+    /// table's rows are partly in already).
+    pub fn read_whole(&self) -> bool {
+        matches!(&self.gaps[..], [g] if g.lo.is_none() && g.hi.is_none())
+    }
+
+    /// Where each copied column is in the reader's row, which selects the key first (the
+    /// rowid, or the key columns) and then every column that has a source, in order;
+    /// `None` for the added rowid column, which has no source.
+    pub fn read_positions(&self) -> Vec<Option<usize>> {
+        let mut next = self.key_columns.len().max(1);
+        self.columns
+            .iter()
+            .map(|c| {
+                c.source.as_ref().map(|_| {
+                    next += 1;
+                    next - 1
+                })
+            })
+            .collect()
+    }
+}
+
 /// A row that was not carried, and why.
 #[derive(Debug, Clone)]
 pub struct Reject {

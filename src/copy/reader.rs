@@ -43,7 +43,7 @@ impl Reading<'_> {
             .map_err(|e| classify(self.path, &e))?;
         for (i, job) in jobs.iter().enumerate() {
             // A tap sees whole tables only: a resumed table's rows are partly elsewhere.
-            let whole = matches!(&job.gaps[..], [g] if g.lo.is_none() && g.hi.is_none());
+            let whole = job.read_whole();
             for gap in &job.gaps {
                 if self.stop.load(Ordering::SeqCst) {
                     return Ok(());
@@ -177,16 +177,11 @@ impl Reading<'_> {
         let mut b = Builder::new(table, ord, gap.lo.clone(), rowids);
         let fields = job.columns.len() as u16;
         // Position of each copied column in the SELECT list.
-        let mut positions = Vec::with_capacity(job.columns.len());
-        let mut next = nkey;
-        for c in &job.columns {
-            if c.source.is_some() {
-                positions.push(next);
-                next += 1;
-            } else {
-                positions.push(0);
-            }
-        }
+        let positions: Vec<usize> = job
+            .read_positions()
+            .into_iter()
+            .map(|p| p.unwrap_or(0))
+            .collect();
         while let Some(row) = rows.next().map_err(|e| e.to_string())? {
             if let Some(t) = tap.as_deref_mut() {
                 t.row(table, row);

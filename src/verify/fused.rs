@@ -45,7 +45,7 @@ impl Fused {
         let cat = catalog(client, &plan.options.schema)?;
         let mut tables = Vec::with_capacity(jobs.len());
         for job in jobs {
-            let whole = matches!(&job.gaps[..], [g] if g.lo.is_none() && g.hi.is_none());
+            let whole = job.read_whole();
             let planned = plan.tables.iter().find(|t| t.source == job.source);
             let spec = match (whole, planned) {
                 (true, Some(t)) => cat
@@ -58,18 +58,17 @@ impl Fused {
                 tables.push(None);
                 continue;
             };
-            // The reader selects the key (one rowid, or the key columns), then the copied
-            // columns that have a source, in order.
-            let first = job.key_columns.len().max(1);
-            let read: Vec<&str> = job
-                .columns
-                .iter()
-                .filter_map(|c| c.source.as_deref())
-                .collect();
+            let read = job.read_positions();
             let positions: Option<Vec<usize>> = spec
                 .columns
                 .iter()
-                .map(|c| read.iter().position(|r| *r == c.source).map(|p| first + p))
+                .map(|c| {
+                    let at = job
+                        .columns
+                        .iter()
+                        .position(|j| j.source.as_ref() == Some(&c.source));
+                    at.and_then(|i| read[i])
+                })
                 .collect();
             let Some(positions) = positions else {
                 tables.push(None);
@@ -222,18 +221,16 @@ impl Tap {
 
 impl RowTap for Tap {
     fn row(&mut self, table: usize, row: &rusqlite::Row<'_>) {
-        let Some(Some(t)) = self.tables.get(table) else {
-            return;
-        };
         if self
             .batch
             .as_ref()
             .is_some_and(|b| b.table != table || b.canon.len() >= BATCH_BYTES)
         {
-            if let Some(b) = self.batch.take() {
-                let _ = self.tx.send(b);
-            }
+            self.send();
         }
+        let Some(Some(t)) = self.tables.get(table) else {
+            return;
+        };
         let width = t.spec.columns.len();
         let spare = &self.spare;
         let b = self.batch.get_or_insert_with(|| match spare.try_recv() {

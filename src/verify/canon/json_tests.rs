@@ -81,3 +81,13 @@ fn anything_but_exactly_one_value_is_refused() {
     let fine = "[".repeat(500) + &"]".repeat(500);
     assert_eq!(canon(&fine), Some(fine.clone()));
 }
+
+#[test]
+fn json_compares_as_values() {
+    assert_eq!(
+        canon(r#"{"b": 1, "a": [1.0, 2e2]}"#),
+        canon(r#"{"a":[1.0,200],"b":1}"#)
+    );
+    assert_ne!(canon(r#"{"a": 1}"#), canon(r#"{"a": "1"}"#));
+    assert_eq!(canon(r#"{"a": 1, "a": 2}"#).as_deref(), Some(r#"{"a":2}"#));
+}

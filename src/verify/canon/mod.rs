@@ -210,13 +210,6 @@ pub fn normal_decimal(s: &str) -> Option<String> {
     Some(out)
 }
 
-/// JSON text in one form per value: object keys sorted (the last of duplicate keys wins,
-/// as in jsonb), numbers as exact decimals, no insignificant whitespace.
-pub fn canonical_json(text: &str) -> Option<String> {
-    let mut out = Vec::new();
-    json::write_canonical(text.as_bytes(), &mut out).then(|| String::from_utf8(out).ok())?
-}
-
 /// One field taken back apart for a report: its canonical bytes shown as JSON.
 pub fn display(field: &[u8]) -> serde_json::Value {
     use serde_json::{json, Value};
@@ -464,22 +457,6 @@ mod tests {
         assert_eq!(julian_micros(2_440_587.5), Some(0));
         assert_eq!(julian_micros(2_440_588.0), Some(43_200_000_000));
         assert_eq!(julian_micros(2_440_587.25), Some(-21_600_000_000));
-    }
-
-    #[test]
-    fn json_compares_as_values() {
-        assert_eq!(
-            canonical_json(r#"{"b": 1, "a": [1.0, 2e2]}"#),
-            canonical_json(r#"{"a":[1.0,200],"b":1}"#)
-        );
-        assert_ne!(
-            canonical_json(r#"{"a": 1}"#),
-            canonical_json(r#"{"a": "1"}"#)
-        );
-        assert_eq!(
-            canonical_json(r#"{"a": 1, "a": 2}"#).as_deref(),
-            Some(r#"{"a":2}"#)
-        );
     }
 
     #[test]
