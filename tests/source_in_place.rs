@@ -5,9 +5,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::Stdio;
-
 use common::{run_bin, TestDb};
 
 /// A checkpointed WAL database with `rows` rows, closed: no `-wal`, no `-shm`.
@@ -70,22 +67,13 @@ fn an_application_writing_the_file_while_it_is_read_in_place_stops_the_run() {
     assert_eq!(code, 0, "{out}\n{err}");
     // verify opens the file, then waits at a failpoint while the application writes it and
     // closes it (its checkpoint rewrites the file's pages under the reader).
-    let mut child = common::bin_command(
+    let (child, mut err) = common::spawn_to_failpoint(
         &["verify", file],
         &[
             ("DATABASE_URL", db.url.as_str()),
             ("LITE2PG_FAILPOINT", "verify.compare=sleep:1500"),
         ],
-    )
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    while err.read_line(&mut line).unwrap() > 0 && !line.contains("failpoint") {
-        line.clear();
-    }
+    );
     let app = rusqlite::Connection::open(&path).unwrap();
     app.execute("INSERT INTO t VALUES (1000, 'late')", [])
         .unwrap();

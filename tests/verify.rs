@@ -437,7 +437,7 @@ fn a_migration_hashes_sqlite_as_it_copies_and_its_verification_still_finds_each_
     let dir = tempfile::tempdir().unwrap();
     let json_path = dir.path().join("run.json");
     // The run waits at the comparison while PostgreSQL's rows are changed under it.
-    let mut child = common::bin_command(
+    let (child, _err) = common::spawn_to_failpoint(
         &[
             "migrate",
             f.path.to_str().unwrap(),
@@ -448,18 +448,7 @@ fn a_migration_hashes_sqlite_as_it_copies_and_its_verification_still_finds_each_
             json_path.to_str().unwrap(),
         ],
         &[("LITE2PG_FAILPOINT", "verify.compare=sleep:1500")],
-    )
-    .stdout(std::process::Stdio::piped())
-    .stderr(std::process::Stdio::piped())
-    .spawn()
-    .unwrap();
-    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    while std::io::BufRead::read_line(&mut err, &mut line).unwrap() > 0
-        && !line.contains("failpoint")
-    {
-        line.clear();
-    }
+    );
     db.client()
         .batch_execute(
             "tamper",

@@ -174,6 +174,30 @@ pub fn migrate(req: &lite2pg::migrate::MigrateRequest) -> lite2pg::migrate::RunR
         .0
 }
 
+/// Starts lite2pg with `args` and `env` (which arms a sleeping failpoint) and returns once it
+/// says it reached the failpoint, with the rest of its standard error still to read: the
+/// test acts on the server or the file while the run waits.
+pub fn spawn_to_failpoint(
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (
+    std::process::Child,
+    std::io::BufReader<std::process::ChildStderr>,
+) {
+    use std::io::BufRead;
+    let mut child = bin_command(args, env)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run lite2pg");
+    let mut err = std::io::BufReader::new(child.stderr.take().expect("piped stderr"));
+    let mut line = String::new();
+    while err.read_line(&mut line).expect("read stderr") > 0 && !line.contains("failpoint") {
+        line.clear();
+    }
+    (child, err)
+}
+
 /// The lite2pg binary with `args`, and of the environment only what the test sets naming a
 /// target.
 pub fn bin_command(args: &[&str], env: &[(&str, &str)]) -> std::process::Command {
