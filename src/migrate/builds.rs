@@ -132,6 +132,17 @@ impl State {
             .max_by_key(|(_, b)| b.cost)
             .map(|(i, _)| i)
     }
+
+    /// Whether the build just taken may start PostgreSQL's parallel workers: only when it
+    /// runs alone. The pool runs one build per core beside the COPY streams, so parallel
+    /// workers would only add processes and the merging of their sorts; a lone build at
+    /// the end (no copy, no other build running or to come) has the cores to itself.
+    /// Called with the build taken out of `pending` and counted in `running`.
+    fn alone(&self) -> bool {
+        self.closed
+            && self.running.values().sum::<usize>() == 1
+            && self.pending.iter().all(|b| b.phase == "analyze")
+    }
 }
 
 /// Connections running builds as tables become ready.
@@ -241,8 +252,10 @@ fn worker(target: &Target, run: Uuid, state: &(Mutex<State>, Condvar)) {
     ) {
         return fail(e);
     }
+    // Whether this session's builds may start parallel workers ([`State::alone`]).
+    let mut parallel = true;
     loop {
-        let build = {
+        let (build, alone) = {
             let Ok(mut st) = lock.lock() else { return };
             loop {
                 if st.stop {
@@ -251,7 +264,8 @@ fn worker(target: &Target, run: Uuid, state: &(Mutex<State>, Condvar)) {
                 if let Some(i) = st.pick() {
                     let b = st.pending.swap_remove(i);
                     *st.running.entry(b.table.clone()).or_default() += 1;
-                    break b;
+                    let alone = st.alone();
+                    break (b, alone);
                 }
                 if st.closed && st.pending.is_empty() {
                     return;
@@ -266,6 +280,17 @@ fn worker(target: &Target, run: Uuid, state: &(Mutex<State>, Condvar)) {
                 };
             }
         };
+        if alone != parallel && build.phase != "analyze" {
+            let sql = if alone {
+                "RESET max_parallel_maintenance_workers"
+            } else {
+                "SET max_parallel_maintenance_workers = 0"
+            };
+            if let Err(e) = client.batch_execute("preparing an index build session", sql) {
+                return fail(e);
+            }
+            parallel = alone;
+        }
         crate::failpoint::hit("build.before");
         let outcome = run_step(
             &mut client,
@@ -333,5 +358,21 @@ mod tests {
         st.running.insert("a".into(), 0);
         let i = st.pick().unwrap();
         assert_eq!(st.pending[i].phase, "analyze");
+    }
+
+    #[test]
+    fn builds_start_parallel_workers_only_alone_after_the_copy() {
+        let mut st = State {
+            pending: vec![b("a", 0, "analyze"), b("b", 5, "indexes")],
+            ..State::default()
+        };
+        st.running.insert("a".into(), 1);
+        assert!(!st.alone(), "the copy is still running");
+        st.closed = true;
+        assert!(!st.alone(), "another build is to come");
+        st.pending.retain(|b| b.phase == "analyze");
+        assert!(st.alone(), "only an ANALYZE waits, for this very build");
+        st.running.insert("b".into(), 1);
+        assert!(!st.alone(), "another build is running");
     }
 }
