@@ -160,6 +160,33 @@ fn an_integer_key_span_skips_what_is_not_an_integer_at_either_end() {
 }
 
 #[test]
+fn the_bare_integer_key_span_is_two_index_lookups_not_a_scan() {
+    let c = rusqlite::Connection::open_in_memory().unwrap();
+    // An index on another column, which SQLite would scan as the smaller covering one.
+    c.execute_batch(
+        "CREATE TABLE events (id INTEGER PRIMARY KEY, ts INTEGER, payload TEXT);
+         CREATE INDEX events_ts ON events (ts);",
+    )
+    .unwrap();
+    let sql = super::super::bare_span_sql("\"id\"", "\"events\"");
+    let mut plan = Vec::new();
+    each_row(&c, &format!("EXPLAIN QUERY PLAN {sql}"), |r| {
+        plan.push(r.get::<_, String>(3).unwrap())
+    });
+    assert!(
+        plan.iter().all(|step| !step.starts_with("SCAN events")),
+        "{sql}: {plan:?}"
+    );
+    assert_eq!(
+        plan.iter()
+            .filter(|s| s.starts_with("SEARCH events"))
+            .count(),
+        2,
+        "{plan:?}"
+    );
+}
+
+#[test]
 fn rows_handed_to_the_hashing_thread_in_batches_digest_as_the_verification_reads_them() {
     let c = rusqlite::Connection::open_in_memory().unwrap();
     // Rows long enough for several batches; a table not tapped read in between.

@@ -708,10 +708,9 @@ fn int_key_span(src: &Source, table: &str, column: &str) -> Result<Option<(i64, 
             })
             .map_err(|e| crate::sqlite::open::classify(&src.path, &e))
     };
-    // A key is indexed, so its bare min and max are two index lookups, not a scan. NULL
-    // sorts before numbers and text and blobs after them: when both ends are integers,
-    // they are the ends of the integers too.
-    match span(format!("SELECT min({c}), max({c}) FROM {t}"))? {
+    // NULL sorts before numbers and text and blobs after them: when both ends are
+    // integers, they are the ends of the integers too.
+    match span(bare_span_sql(&c, &t))? {
         (Value::Integer(a), Value::Integer(b)) => return Ok(Some((a, b))),
         (Value::Null, Value::Null) => return Ok(None),
         _ => {}
@@ -722,6 +721,14 @@ fn int_key_span(src: &Source, table: &str, column: &str) -> Result<Option<(i64, 
         (Value::Integer(a), Value::Integer(b)) => Ok(Some((a, b))),
         _ => Ok(None),
     }
+}
+
+/// The smallest and largest value of quoted column `c` of quoted table `t`: a key is
+/// indexed, and SQLite looks a lone `min()` or `max()` up in the index, where `SELECT
+/// min(c), max(c)` scans the whole table (measured: 75 ms for the three benchmark tables at
+/// scale 1, twice per `migrate`).
+fn bare_span_sql(c: &str, t: &str) -> String {
+    format!("SELECT (SELECT min({c}) FROM {t}), (SELECT max({c}) FROM {t})")
 }
 
 fn count_sqlite(src: &Source, table: &str) -> Result<u64> {
