@@ -459,3 +459,23 @@ fn a_type_finding_shows_a_value_that_breaks_the_rule() {
         assert!(all.contains(shown), "{shown}\n{all}");
     }
 }
+
+#[test]
+fn a_nocase_column_with_letters_beyond_ascii_says_citext_folds_more() {
+    let f = sqlite(
+        "CREATE TABLE u (id INTEGER PRIMARY KEY, email TEXT COLLATE NOCASE, nick TEXT COLLATE NOCASE);
+         INSERT INTO u VALUES (1, 'École@x.org', 'ann'), (2, 'bob@x.org', 'Bob'), (3, '→@x.org', 'Cy');",
+    );
+    let db = TestDb::new();
+    let plan = plan_and_apply(&f, &db, &PlanOptions::default());
+    let all = findings(&plan).join("\n");
+    assert!(
+        all.contains("1 value(s) hold letters beyond ASCII that have a case, e.g. École@x.org"),
+        "the arrow has no case, É has: {all}"
+    );
+    assert_eq!(
+        all.matches("beyond ASCII").count(),
+        1,
+        "nick is ASCII only: {all}"
+    );
+}

@@ -25,6 +25,9 @@ pub struct Needs {
     /// Classify texts as dates and times, booleans and UUIDs (declared types that propose
     /// one of those; for any other column the counts would decide nothing).
     pub shapes: bool,
+    /// Count texts with letters beyond ASCII that have a case (declared `COLLATE NOCASE`,
+    /// which folds A-Z only, where citext folds them all).
+    pub nocase: bool,
 }
 
 /// Storage classes seen in a column.
@@ -97,6 +100,8 @@ pub struct ColumnProfile {
     pub text_nul: u64,
     /// Texts that are not valid UTF-8.
     pub text_invalid_utf8: u64,
+    /// Texts of a NOCASE column with a letter beyond ASCII that has a case (`É`, `ß`).
+    pub text_non_ascii_cased: u64,
     /// Texts that are a boolean spelling PostgreSQL accepts.
     pub text_bool: u64,
     /// Texts shaped `YYYY-MM-DD`.
@@ -144,6 +149,8 @@ pub struct Samples {
     pub not_uuid: Option<String>,
     /// A value that is neither 0/1 nor a boolean spelling (checked for text shapes).
     pub not_bool: Option<String>,
+    /// A text counted in `text_non_ascii_cased`.
+    pub non_ascii_cased: Option<String>,
 }
 
 /// What a whole table holds.
@@ -244,6 +251,7 @@ impl ColumnProfile {
             (&mut self.real_julian, o.real_julian),
             (&mut self.text_nul, o.text_nul),
             (&mut self.text_invalid_utf8, o.text_invalid_utf8),
+            (&mut self.text_non_ascii_cased, o.text_non_ascii_cased),
             (&mut self.text_bool, o.text_bool),
             (&mut self.text_date, o.text_date),
             (&mut self.text_naive, o.text_naive),
@@ -278,6 +286,10 @@ impl ColumnProfile {
         first(&mut self.samples.not_json, &o.samples.not_json);
         first(&mut self.samples.not_uuid, &o.samples.not_uuid);
         first(&mut self.samples.not_bool, &o.samples.not_bool);
+        first(
+            &mut self.samples.non_ascii_cased,
+            &o.samples.non_ascii_cased,
+        );
         first(&mut self.non_temporal_text, &o.non_temporal_text);
     }
 
@@ -398,6 +410,16 @@ impl ColumnProfile {
         }
         if needs.shapes {
             self.observe_shapes(s);
+        }
+        if needs.nocase
+            && !s.is_ascii()
+            && s.chars()
+                .any(|c| !c.is_ascii() && (c.is_lowercase() || c.is_uppercase()))
+        {
+            self.text_non_ascii_cased += 1;
+            if self.samples.non_ascii_cased.is_none() {
+                self.samples.non_ascii_cased = Some(shorten(s));
+            }
         }
         if needs.json {
             self.text_json_checked += 1;

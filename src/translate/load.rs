@@ -39,6 +39,7 @@ fn needs(t: &crate::model::Table) -> Vec<(String, Needs)> {
                     // Django database's convention can be followed.)
                     shapes: super::types::needs_shapes(&c.declared_type)
                         || upper.replace(' ', "") == "CHAR(32)",
+                    nocase: c.collation.as_deref() == Some("NOCASE"),
                 },
             )
         })

@@ -190,6 +190,16 @@ pub fn choose_for(
             choice.reason = format!("{}; COLLATE NOCASE", choice.reason);
         }
         choice.ty = PgType::Citext;
+        if p.text_non_ascii_cased > 0 {
+            choice.warnings.push(format!(
+                "{} value(s) hold letters beyond ASCII that have a case, e.g. {}: SQLite's \
+                 NOCASE folds A-Z only, citext folds every letter by the database's locale, \
+                 so `=`, LIKE and UNIQUE match more in PostgreSQL (É = é); a UNIQUE key \
+                 whose values differ only so is refused",
+                p.text_non_ascii_cased,
+                p.samples.non_ascii_cased.as_deref().unwrap_or("?")
+            ));
+        }
     }
     let takes_text = !matches!(choice.ty, PgType::Bytea);
     if takes_text && (p.text_nul > 0 || p.text_invalid_utf8 > 0) {
