@@ -366,6 +366,47 @@ fn sync_reconnects_after_a_server_restart_and_loses_nothing() {
 }
 
 #[test]
+fn sync_survives_a_server_restart_between_its_migration_and_its_first_step() {
+    let f = notes_db();
+    let s = server();
+    let path = f.path.to_str().unwrap();
+    // Held right after its initial migration, before it loads what it applies with.
+    let (child, err) = common::spawn_to_failpoint(
+        &["sync", path, "--to", &s.url, "--interval", "50"],
+        &[("LITE2PG_FAILPOINT", "sync.migrated=sleep:1500")],
+    );
+    let said = std::thread::spawn(move || {
+        let mut err = err;
+        let mut rest = String::new();
+        let _ = std::io::Read::read_to_string(&mut err, &mut rest);
+        rest
+    });
+    let postmaster = fast_shutdown(&s);
+    wait_gone(&postmaster);
+    s.pg.restart().unwrap();
+    let app = rusqlite::Connection::open(&f.path).unwrap();
+    app.busy_timeout(Duration::from_secs(10)).unwrap();
+    for i in 0..20 {
+        app.execute("INSERT INTO notes (body) VALUES (?1)", [format!("n{i}")])
+            .unwrap();
+    }
+    let t = Instant::now();
+    while count(&s.url, "notes") != Some(21) && t.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let caught_up = count(&s.url, "notes");
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let status = child.wait_with_output().unwrap().status;
+    let out = said.join().unwrap();
+    assert_eq!(caught_up, Some(21), "sync did not catch up:\n{out}");
+    assert_eq!(status.code(), Some(0), "{out}");
+    assert!(out.contains("connection lost"), "{out}");
+    assert!(out.contains("reconnected after"), "{out}");
+}
+
+#[test]
 fn while_the_server_is_down_status_and_the_json_log_say_sync_is_reconnecting() {
     let f = notes_db();
     let s = server();

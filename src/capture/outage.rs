@@ -64,13 +64,8 @@ pub(crate) fn reconnect<F>(
                 ctx.source.display()
             )));
         }
-        let wait = Duration::from_millis(500u64 << attempt.min(6)).min(Duration::from_secs(30));
-        let until = Instant::now() + wait;
-        while Instant::now() < until {
-            if stop.load(Ordering::SeqCst) {
-                return Ok(None);
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        if !back_off(attempt, stop) {
+            return Ok(None);
         }
         let again = (|| -> Result<(F, Client, i64)> {
             let client = connect_target(&ctx.target)?;
@@ -134,6 +129,20 @@ pub(crate) fn reconnect<F>(
         }
     }
     Err(last)
+}
+
+/// Waits before reconnection attempt `attempt` (1, 2, ...): 0.5 s doubling, capped at 30 s.
+/// False when a signal asked sync to stop meanwhile.
+pub(crate) fn back_off(attempt: u32, stop: &AtomicBool) -> bool {
+    let wait = Duration::from_millis(500u64 << attempt.min(6)).min(Duration::from_secs(30));
+    let until = Instant::now() + wait;
+    while Instant::now() < until {
+        if stop.load(Ordering::SeqCst) {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    true
 }
 
 /// Which file a path named when sync opened it, so a file replaced under the same name (a

@@ -17,7 +17,7 @@ use super::applier::{Applier, BATCH};
 use super::context::{load_state, lock_sync, open_writable, sqlite_err, Ctx};
 use super::forward::Forward;
 use super::journal::{Journal, Level, LogFormat};
-use super::outage::{reconnect, BusyWait, FileIdentity};
+use super::outage::{back_off, reconnect, BusyWait, FileIdentity};
 use super::pg_log as capg;
 use super::process::{self, State};
 use super::reverse::Reverse;
@@ -28,7 +28,7 @@ use super::Side;
 use crate::error::sqlstate::Policy;
 use crate::error::{Error, Result};
 use crate::migrate::{MigrateRequest, Mode};
-use crate::pg::{connect_target, quote_ident, Client, TargetChoice};
+use crate::pg::{connect_target, quote_ident, Client, Target, TargetChoice};
 use crate::plan::PlanOptions;
 
 /// A validated `sync` request.
@@ -285,19 +285,11 @@ pub fn sync(req: &SyncRequest) -> Result<i32> {
         );
         initial_migration(req, &mut client, restart, &mut log)?;
     }
-    let (ctx, state_client) = Ctx::load(target.clone(), &req.source, &schema_name)?;
-    let (ctx, state_client) = match settle(&state_client, &ctx)? {
-        Some(said) => {
-            log.info("settled", &said, serde_json::Value::Null);
-            Ctx::load(target, &req.source, &schema_name)?
-        }
-        None => (ctx, state_client),
+    crate::failpoint::hit("sync.migrated");
+    let mut lock = Some(client);
+    let Some((ctx, _state_client)) = start_up(req, &target, &mut lock, &stop, &mut log)? else {
+        return Ok(0);
     };
-    if ctx.primary == Side::Sqlite {
-        guard_copy(&state_client, &ctx)?;
-        // SQLite's triggers act; the rows applied here already hold what they did.
-        super::app_triggers::arm_pg(&state_client, &ctx.schema_name, false)?;
-    }
     if !ctx.unsynced.is_empty() {
         log.warn(
             "not_followed",
@@ -314,6 +306,113 @@ pub fn sync(req: &SyncRequest) -> Result<i32> {
         );
     }
     follow(req, &ctx, &stop, log)
+}
+
+/// Prepares the applier's context, reconnecting (as `follow` does) when the server
+/// restarts or fails over meanwhile: sync must survive that at any point once it has
+/// migrated, not only while it applies. `lock` is the session holding the sync lock,
+/// replaced on each reconnection. `None`: stopped by a signal while reconnecting.
+fn start_up(
+    req: &SyncRequest,
+    target: &Target,
+    lock: &mut Option<Client>,
+    stop: &AtomicBool,
+    log: &mut Journal,
+) -> Result<Option<(Ctx, Client)>> {
+    let started = Instant::now();
+    let mut attempt = 0u32;
+    loop {
+        match prepare(req, target, lock, log) {
+            Ok(ready) => {
+                if attempt > 0 {
+                    let seconds = started.elapsed().as_secs_f64();
+                    log.info(
+                        "reconnected",
+                        &format!(
+                            "reconnected after {attempt} attempt(s), {seconds:.1} s; applying \
+                             from the recorded position"
+                        ),
+                        serde_json::json!({ "attempts": attempt, "seconds": seconds }),
+                    );
+                }
+                return Ok(Some(ready));
+            }
+            Err(e) if e.is_connection() && !req.once => {
+                if req
+                    .retry_for
+                    .is_some_and(|limit| started.elapsed() >= limit)
+                {
+                    log.log(
+                        Level::Error,
+                        "gave_up",
+                        &format!(
+                            "gave up reconnecting after {:.0} s (--retry-for): {e}",
+                            started.elapsed().as_secs_f64()
+                        ),
+                        serde_json::json!({ "attempts": attempt, "error": e.to_string() }),
+                    );
+                    return Err(e);
+                }
+                let (event, said) = if attempt == 0 {
+                    (
+                        "connection_lost",
+                        format!("connection lost ({e}); reconnecting"),
+                    )
+                } else {
+                    (
+                        "reconnecting",
+                        format!("reconnecting, attempt {attempt}: {e}"),
+                    )
+                };
+                log.warn(
+                    event,
+                    &said,
+                    serde_json::json!({ "attempt": attempt, "error": e.to_string() }),
+                );
+                *lock = None;
+                attempt += 1;
+                if !back_off(attempt, stop) {
+                    return Ok(None);
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// One attempt of `start_up`: takes the sync lock again if its session was lost, loads the
+/// context, settles a switch a crash left half done, and arms the guards.
+fn prepare(
+    req: &SyncRequest,
+    target: &Target,
+    lock: &mut Option<Client>,
+    log: &mut Journal,
+) -> Result<(Ctx, Client)> {
+    let schema_name = &req.options.schema;
+    if lock.is_none() {
+        let client = connect_target(target)?;
+        lock_sync(&client, schema_name)?;
+        *lock = Some(client);
+    }
+    let (ctx, state_client) = Ctx::load(target.clone(), &req.source, schema_name)?;
+    let (ctx, state_client) = match settle(&state_client, &ctx)? {
+        Some(said) => {
+            log.info("settled", &said, serde_json::Value::Null);
+            Ctx::load(target.clone(), &req.source, schema_name)?
+        }
+        None => (ctx, state_client),
+    };
+    if ctx.primary == Side::Sqlite {
+        guard_copy(&state_client, &ctx)?;
+        // SQLite's triggers act; the rows applied here already hold what they did.
+        super::app_triggers::arm_pg(&state_client, &ctx.schema_name, false)?;
+    }
+    // A restart meanwhile ends the session holding the sync lock as well: a second sync
+    // could take it, so a lost lock is a lost connection like any other.
+    if let Some(client) = lock {
+        client.batch_execute("checking the session holding the sync lock", "SELECT 1")?;
+    }
+    Ok((ctx, state_client))
 }
 
 /// Guards PostgreSQL's copy while SQLite is the primary: an application writing there
