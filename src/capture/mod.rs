@@ -32,6 +32,7 @@
 mod app_triggers;
 mod applied;
 pub mod applier;
+mod backoff;
 pub mod checks;
 pub mod context;
 pub mod cutover;

@@ -3,12 +3,13 @@
 //! primary is behind; SQLite's write lock held long by the application is waited out; a
 //! SQLite file moved away or replaced under its name stops sync.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use super::applied::Applied;
+use super::backoff::{back_off, say_gave_up, say_reconnected};
 use super::context::{load_state, lock_sync, Ctx};
-use super::journal::{Journal, Level};
+use super::journal::Journal;
 use super::process::{self, State};
 use super::Side;
 use crate::error::{Error, Result};
@@ -46,15 +47,7 @@ pub(crate) fn reconnect<F>(
     for attempt in 1u32.. {
         if retry_for.is_some_and(|limit| started.elapsed() >= limit) {
             process::record(&out.trimmer, &ctx.schema_name, State::Stopped);
-            out.log.log(
-                Level::Error,
-                "gave_up",
-                &format!(
-                    "gave up reconnecting after {:.0} s (--retry-for): {last}",
-                    started.elapsed().as_secs_f64()
-                ),
-                serde_json::json!({ "attempts": attempt - 1, "error": last.to_string() }),
-            );
+            say_gave_up(&mut out.log, started, attempt - 1, &last);
             return Err(last);
         }
         if !ctx.source.exists() {
@@ -93,15 +86,7 @@ pub(crate) fn reconnect<F>(
                         serde_json::json!({ "held": held, "applied": out.applied_up_to }),
                     );
                 }
-                let seconds = started.elapsed().as_secs_f64();
-                out.log.info(
-                    "reconnected",
-                    &format!(
-                        "reconnected after {attempt} attempt(s), {seconds:.1} s; applying from \
-                         the recorded position"
-                    ),
-                    serde_json::json!({ "attempts": attempt, "seconds": seconds }),
-                );
+                say_reconnected(&mut out.log, started, attempt);
                 process::record(&out.trimmer, &ctx.schema_name, State::Running);
                 return Ok(Some(next));
             }
@@ -129,20 +114,6 @@ pub(crate) fn reconnect<F>(
         }
     }
     Err(last)
-}
-
-/// Waits before reconnection attempt `attempt` (1, 2, ...): 0.5 s doubling, capped at 30 s.
-/// False when a signal asked sync to stop meanwhile.
-pub(crate) fn back_off(attempt: u32, stop: &AtomicBool) -> bool {
-    let wait = Duration::from_millis(500u64 << attempt.min(6)).min(Duration::from_secs(30));
-    let until = Instant::now() + wait;
-    while Instant::now() < until {
-        if stop.load(Ordering::SeqCst) {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    true
 }
 
 /// Which file a path named when sync opened it, so a file replaced under the same name (a

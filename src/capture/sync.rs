@@ -14,10 +14,11 @@ use std::time::{Duration, Instant};
 
 use super::applied::Applied;
 use super::applier::{Applier, BATCH};
+use super::backoff::{back_off, say_gave_up, say_reconnected};
 use super::context::{load_state, lock_sync, open_writable, sqlite_err, Ctx};
 use super::forward::Forward;
 use super::journal::{Journal, Level, LogFormat};
-use super::outage::{back_off, reconnect, BusyWait, FileIdentity};
+use super::outage::{reconnect, BusyWait, FileIdentity};
 use super::pg_log as capg;
 use super::process::{self, State};
 use super::reverse::Reverse;
@@ -325,15 +326,7 @@ fn start_up(
         match prepare(req, target, lock, log) {
             Ok(ready) => {
                 if attempt > 0 {
-                    let seconds = started.elapsed().as_secs_f64();
-                    log.info(
-                        "reconnected",
-                        &format!(
-                            "reconnected after {attempt} attempt(s), {seconds:.1} s; applying \
-                             from the recorded position"
-                        ),
-                        serde_json::json!({ "attempts": attempt, "seconds": seconds }),
-                    );
+                    say_reconnected(log, started, attempt);
                 }
                 return Ok(Some(ready));
             }
@@ -342,15 +335,7 @@ fn start_up(
                     .retry_for
                     .is_some_and(|limit| started.elapsed() >= limit)
                 {
-                    log.log(
-                        Level::Error,
-                        "gave_up",
-                        &format!(
-                            "gave up reconnecting after {:.0} s (--retry-for): {e}",
-                            started.elapsed().as_secs_f64()
-                        ),
-                        serde_json::json!({ "attempts": attempt, "error": e.to_string() }),
-                    );
+                    say_gave_up(log, started, attempt, &e);
                     return Err(e);
                 }
                 let (event, said) = if attempt == 0 {
