@@ -383,6 +383,17 @@ fn sync_survives_a_server_restart_between_its_migration_and_its_first_step() {
     });
     let postmaster = fast_shutdown(&s);
     wait_gone(&postmaster);
+    // Before it applied anything, status already says it is reconnecting.
+    let down = eventually("status never said reconnecting", || {
+        match common::run_bin(&["status", path, "--to", &s.url], &[]) {
+            (3, out, _) if out.contains("attempt 1") => Ok(out),
+            (code, out, err) => Err(format!("{code}\n{out}\n{err}")),
+        }
+    });
+    assert!(
+        down.contains("sync process:     reconnecting since"),
+        "{down}"
+    );
     s.pg.restart().unwrap();
     let app = rusqlite::Connection::open(&f.path).unwrap();
     app.busy_timeout(Duration::from_secs(10)).unwrap();

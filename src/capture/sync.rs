@@ -322,6 +322,9 @@ fn start_up(
 ) -> Result<Option<(Ctx, Client)>> {
     let started = Instant::now();
     let mut attempt = 0u32;
+    // Where `status` reads that sync is reconnecting, opened at the first loss.
+    let mut recorder: Option<(rusqlite::Connection, f64)> = None;
+    let schema = &req.options.schema;
     loop {
         match prepare(req, target, lock, log) {
             Ok(ready) => {
@@ -331,12 +334,30 @@ fn start_up(
                 return Ok(Some(ready));
             }
             Err(e) if e.is_connection() && !req.once => {
+                if recorder.is_none() {
+                    recorder = open_writable(&req.source).ok().map(|c| {
+                        let since = process::now(&c).unwrap_or(0.0);
+                        (c, since)
+                    });
+                }
                 if req
                     .retry_for
                     .is_some_and(|limit| started.elapsed() >= limit)
                 {
+                    if let Some((conn, _)) = &recorder {
+                        process::record(conn, schema, State::Stopped);
+                    }
                     say_gave_up(log, started, attempt, &e);
                     return Err(e);
+                }
+                if let Some((conn, since)) = &recorder {
+                    let error = e.to_string();
+                    let state = State::Reconnecting {
+                        since: *since,
+                        attempt,
+                        error: &error,
+                    };
+                    process::record(conn, schema, state);
                 }
                 let (event, said) = if attempt == 0 {
                     (
@@ -357,6 +378,15 @@ fn start_up(
                 *lock = None;
                 attempt += 1;
                 if !back_off(attempt, stop) {
+                    if let Some((conn, _)) = &recorder {
+                        process::record(conn, schema, State::Stopped);
+                    }
+                    log.info(
+                        "stopped",
+                        "sync stopped while reconnecting, before applying anything; run it \
+                         again to continue from the last applied change",
+                        serde_json::Value::Null,
+                    );
                     return Ok(None);
                 }
             }
