@@ -15,6 +15,7 @@ pub mod functions;
 pub mod indexes;
 mod load;
 pub mod names;
+mod refs;
 pub mod scope;
 pub mod tables;
 mod triggers;

@@ -3,15 +3,16 @@
 //! Views are created in dependency order; a view that cannot be translated (or depends on
 //! one that could not) is reported with its SQL and left out.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::ops::ControlFlow;
 
-use sqlparser::ast::{Ident, ObjectName, ObjectNamePart, Query, TableFactor, Visit, Visitor};
+use sqlparser::ast::{Ident, ObjectName};
 use sqlparser::dialect::SQLiteDialect;
 use sqlparser::parser::Parser;
 
 use super::expr::rewrite;
 use super::names::Namer;
+use super::refs::{last_part, Refs};
 use super::scope::{Position, Scope};
 use super::tables::BuiltTable;
 use super::Findings;
@@ -20,43 +21,6 @@ use crate::pg::{qualified, quote_ident};
 use crate::plan::{Created, Ddl, ObjectKind, PlanOptions, Statement, ViewPlan};
 use crate::sqlite::ddl_text;
 use crate::sqlite::ddl_text::misprinted;
-
-fn last_part(name: &ObjectName) -> String {
-    match name.0.last() {
-        Some(ObjectNamePart::Identifier(id)) => id.value.clone(),
-        _ => name.to_string(),
-    }
-}
-
-/// Collects referenced relations, their aliases, and CTE names.
-#[derive(Default)]
-struct Refs {
-    relations: Vec<(String, Option<String>)>,
-    ctes: HashSet<String>,
-}
-
-impl Visitor for Refs {
-    type Break = ();
-
-    fn pre_visit_query(&mut self, q: &Query) -> ControlFlow<()> {
-        if let Some(with) = &q.with {
-            for cte in &with.cte_tables {
-                self.ctes.insert(cte.alias.name.value.to_ascii_lowercase());
-            }
-        }
-        ControlFlow::Continue(())
-    }
-
-    fn pre_visit_table_factor(&mut self, tf: &TableFactor) -> ControlFlow<()> {
-        if let TableFactor::Table { name, alias, .. } = tf {
-            self.relations.push((
-                last_part(name).to_ascii_lowercase(),
-                alias.as_ref().map(|a| a.name.value.to_ascii_lowercase()),
-            ));
-        }
-        ControlFlow::Continue(())
-    }
-}
 
 /// A relation a view may read: a table or an earlier view.
 struct Readable {
@@ -76,14 +40,13 @@ fn translate_view(
         .with_tokens(tokens)
         .parse_query()
         .map_err(|e| format!("cannot parse the SELECT: {e}"))?;
-    let mut refs = Refs::default();
-    let _ = query.visit(&mut refs);
+    let refs = Refs::of(&query);
 
     let mut scope = Scope {
         lenient: true,
         ..Default::default()
     };
-    for (rel, alias) in &refs.relations {
+    for (rel, alias) in &refs.factors {
         if refs.ctes.contains(rel) {
             continue;
         }

@@ -13,13 +13,14 @@ use std::ops::ControlFlow;
 
 use sqlparser::ast::{
     AssignmentTarget, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, ObjectName,
-    ObjectNamePart, OnConflict, OnConflictAction, OnInsert, Query, SelectItem, SetExpr,
-    SqliteOnConflict, Statement, TableFactor, TableObject, Value, Visit, VisitMut, Visitor,
-    VisitorMut,
+    OnConflict, OnConflictAction, OnInsert, Query, SelectItem, SetExpr, SqliteOnConflict,
+    Statement, TableFactor, TableObject, Value, Visit, VisitMut, Visitor, VisitorMut,
 };
 
 use crate::pg::quote_literal;
 use crate::translate::expr::{as_condition, checked_output, rewrite};
+pub(super) use crate::translate::refs::last_part;
+use crate::translate::refs::Refs;
 use crate::translate::scope::{Position, Scope, ScopeColumn};
 
 /// A relation a trigger's statements may name.
@@ -56,57 +57,8 @@ pub struct Body {
     pub probes: Vec<String>,
 }
 
-/// The last part of a (possibly schema-qualified) name: the relation's own name.
-pub(super) fn last_part(name: &ObjectName) -> String {
-    match name.0.last() {
-        Some(ObjectNamePart::Identifier(id)) => id.value.clone(),
-        _ => name.to_string(),
-    }
-}
-
 fn is_row_qualifier(id: &Ident) -> bool {
     id.value.eq_ignore_ascii_case("new") || id.value.eq_ignore_ascii_case("old")
-}
-
-/// Relations, aliases and CTE names a statement mentions.
-#[derive(Default)]
-struct Refs {
-    relations: Vec<String>,
-    aliases: Vec<(String, String)>,
-    ctes: HashSet<String>,
-}
-
-impl Visitor for Refs {
-    type Break = ();
-
-    fn pre_visit_query(&mut self, q: &Query) -> ControlFlow<()> {
-        if let Some(with) = &q.with {
-            for cte in &with.cte_tables {
-                self.ctes.insert(cte.alias.name.value.to_ascii_lowercase());
-            }
-        }
-        ControlFlow::Continue(())
-    }
-
-    fn pre_visit_relation(&mut self, name: &ObjectName) -> ControlFlow<()> {
-        self.relations.push(last_part(name).to_ascii_lowercase());
-        ControlFlow::Continue(())
-    }
-
-    fn pre_visit_table_factor(&mut self, tf: &TableFactor) -> ControlFlow<()> {
-        if let TableFactor::Table {
-            name,
-            alias: Some(a),
-            ..
-        } = tf
-        {
-            self.aliases.push((
-                a.name.value.to_ascii_lowercase(),
-                last_part(name).to_ascii_lowercase(),
-            ));
-        }
-        ControlFlow::Continue(())
-    }
 }
 
 /// Refuses `NEW.x`/`OLD.x` naming no column of the trigger's table, and `RAISE()` where it
@@ -177,8 +129,7 @@ impl Context<'_> {
     /// The names a statement (or expression) may use: the relations it reads, by name and
     /// alias, and `NEW`/`OLD`.
     fn scope_for<V: Visit>(&self, node: &V) -> Result<Scope, String> {
-        let mut refs = Refs::default();
-        let _ = node.visit(&mut refs);
+        let refs = Refs::of(node);
         let mut scope = Scope {
             lenient: true,
             ..Default::default()
@@ -196,7 +147,8 @@ impl Context<'_> {
             scope.qualified.insert(rel.clone(), r.columns.clone());
             scope.relations.insert(rel.clone(), r.target.clone());
         }
-        for (alias, rel) in &refs.aliases {
+        for (rel, alias) in &refs.factors {
+            let Some(alias) = alias else { continue };
             if let Some(r) = self.rels.get(rel) {
                 scope.qualified.insert(alias.clone(), r.columns.clone());
             }
@@ -347,8 +299,7 @@ impl Context<'_> {
                 ))
             }
         }
-        let mut refs = Refs::default();
-        let _ = stmt.visit(&mut refs);
+        let refs = Refs::of(&stmt);
         self.rename_relations(&mut stmt, &refs.ctes);
         rewrite(&mut stmt, &scope, Position::Trigger)?;
         let sql = checked_output(stmt.to_string())?;
