@@ -19,8 +19,7 @@ use sqlparser::ast::{
 
 use crate::pg::quote_literal;
 use crate::translate::expr::{as_condition, checked_output, rewrite};
-pub(super) use crate::translate::refs::last_part;
-use crate::translate::refs::Refs;
+use crate::translate::refs::{last_part, Refs};
 use crate::translate::scope::{Position, Scope, ScopeColumn};
 
 /// A relation a trigger's statements may name.

@@ -5,7 +5,7 @@
 
 use sqlparser::ast::{Expr, SetExpr, Statement, TableObject, Value};
 
-use super::body::last_part;
+use crate::translate::refs::last_part;
 
 /// An FTS command written as an INSERT (`INSERT INTO fts(fts, rowid, …) VALUES('delete',
 /// …)`): `Some(Some(delete))` for what removes rows (by rowid, or all of them), `Some(None)`
